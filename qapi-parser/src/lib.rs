@@ -1,8 +1,397 @@
 //! Parser and checker for QEMU's QAPI schema language.
+//!
+//! QEMU describes its machine protocol (QMP), guest agent and storage daemon
+//! in QAPI schema files: JSON-like definitions of commands, events and types
+//! with doc comments. This crate reads a root schema file and everything it
+//! includes, applies every rule QEMU's own checker applies, and returns a
+//! [`Schema`](model::Schema): each definition with its location, resolved
+//! types, implicit types named as QEMU names them, conditions, features and
+//! structured documentation.
+//!
+//! ```no_run
+//! let schema = qapi_parser::parse_file("qapi/qapi-schema.json")?;
+//! println!("{}", schema.counts());
+//! let send_key = schema.get("send-key").expect("QMP has send-key");
+//! assert_eq!(send_key.meta(), "command");
+//! # Ok::<(), qapi_parser::Error>(())
+//! ```
+//!
+//! Errors carry `file:line:col` and the offending source line; see
+//! [`Error`].
+//!
+//! Architecture invariant: this crate knows nothing of Rust code generation
+//! or of QMP transports. It only reads schemas.
 #![warn(missing_docs)]
 
 pub mod doc;
 mod error;
+mod expr;
 pub mod model;
+mod names;
+mod schema;
+mod syntax;
+
+use std::collections::HashSet;
+use std::path::{Component, Path, PathBuf};
 
 pub use error::Error;
+use model::{Loc, Pragma, Schema};
+use syntax::{Item, Node, Source, Value};
+
+/// Reads, parses and checks the schema rooted at `path`, following
+/// includes relative to each including file.
+///
+/// # Errors
+/// The first problem found, located in the file that has it.
+pub fn parse_file(path: impl AsRef<Path>) -> Result<Schema, Error> {
+    parse_with(&path.as_ref().to_string_lossy(), &mut |p: &str| {
+        std::fs::read_to_string(p)
+    })
+}
+
+/// Like [`parse_file`], but reads files through `read`: for schemas held in
+/// memory, or tests. `read` gets paths as the schema spells them, joined
+/// onto the including file's directory.
+///
+/// # Errors
+/// The first problem found, located in the file that has it.
+pub fn parse_with(
+    root: &str,
+    read: &mut dyn FnMut(&str) -> std::io::Result<String>,
+) -> Result<Schema, Error> {
+    let mut loader = Loader {
+        read,
+        files: Vec::new(),
+        included: HashSet::new(),
+        pragma: Pragma::default(),
+        defs: Vec::new(),
+        free_docs: Vec::new(),
+    };
+    let text = match (loader.read)(root) {
+        Ok(t) => t,
+        Err(e) => return Err(Error::io(root, "schema file", &e)),
+    };
+    loader.included.insert(normalize(root));
+    loader.load(root.to_owned(), text, None)?;
+    loader.check()
+}
+
+/// A source file and where it was included from.
+struct File {
+    src: Source,
+    parent: Option<(usize, Loc)>,
+}
+
+/// A top-level definition before checking.
+struct RawDef {
+    node: Node,
+    file: usize,
+    doc: Option<doc::Doc>,
+}
+
+struct Loader<'r> {
+    read: &'r mut dyn FnMut(&str) -> std::io::Result<String>,
+    files: Vec<File>,
+    included: HashSet<PathBuf>,
+    pragma: Pragma,
+    defs: Vec<RawDef>,
+    free_docs: Vec<doc::Doc>,
+}
+
+/// The absolute, lexically normalized form of a path, to recognise a file
+/// included twice under different spellings.
+fn normalize(path: &str) -> PathBuf {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| PathBuf::from(path));
+    let mut out = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// `dirname(including)` joined with `include`, as QEMU joins them.
+fn join_include(including: &str, include: &str) -> String {
+    if include.starts_with('/') {
+        return include.to_owned();
+    }
+    match including.rfind('/') {
+        Some(i) => format!("{}/{include}", &including[..i]),
+        None => include.to_owned(),
+    }
+}
+
+impl Loader<'_> {
+    /// Locates `err` (which names a file by path) in its file: source line
+    /// and include chain.
+    fn locate(&self, mut err: Error, file: usize) -> Error {
+        if let Some(f) = self.files.get(file) {
+            if err.source_line.is_none() {
+                err.source_line = f.src.line_text(err.loc.line).map(str::to_owned);
+            }
+            let mut parent = f.parent.clone();
+            while let Some((pi, loc)) = parent {
+                err.included_from.push(loc);
+                parent = self.files.get(pi).and_then(|p| p.parent.clone());
+            }
+        }
+        err
+    }
+
+    fn load(
+        &mut self,
+        path: String,
+        text: String,
+        parent: Option<(usize, Loc)>,
+    ) -> Result<(), Error> {
+        let file = self.files.len();
+        self.files.push(File {
+            src: Source::new(path, text),
+            parent,
+        });
+        // Parse with the source borrowed from a clone of the text: items
+        // borrow doc lines from it while includes push more files.
+        let src = Source::new(
+            self.files[file].src.path.clone(),
+            self.files[file].src.text.clone(),
+        );
+        let items = syntax::parse(&src).map_err(|e| self.locate(e, file))?;
+        let mut cur_doc: Option<doc::Doc> = None;
+        for item in items {
+            match item {
+                Item::Doc(block) => {
+                    self.reject_doc(cur_doc.take(), file)?;
+                    let lines: Vec<doc::DocLine<'_>> = block
+                        .lines
+                        .iter()
+                        .map(|&(pos, text)| doc::DocLine {
+                            text,
+                            loc: src.loc(pos),
+                        })
+                        .collect();
+                    let end = src.loc(block.end);
+                    let d = doc::parse_doc(&lines, block.closed, &end)
+                        .map_err(|e| self.locate(e, file))?;
+                    if d.symbol.is_some() {
+                        cur_doc = Some(d);
+                    } else {
+                        self.free_docs.push(d);
+                    }
+                }
+                Item::Expr(node) => {
+                    let loc = src.loc(node.pos);
+                    if node.as_dict().is_none() {
+                        return Err(self.locate(
+                            src.error_at(loc, "top-level expression must be an object"),
+                            file,
+                        ));
+                    }
+                    if let Some(inc) = node.get("include") {
+                        self.reject_doc(cur_doc.take(), file)?;
+                        self.include(&node, inc, &loc, file)?;
+                    } else if let Some(pragma) = node.get("pragma") {
+                        self.reject_doc(cur_doc.take(), file)?;
+                        if node.as_dict().is_some_and(|d| d.len() != 1) {
+                            return Err(self.sem(&loc, file, "invalid 'pragma' directive"));
+                        }
+                        self.pragma(pragma, &loc, file)?;
+                    } else {
+                        self.defs.push(RawDef {
+                            node,
+                            file,
+                            doc: cur_doc.take(),
+                        });
+                    }
+                }
+            }
+        }
+        self.reject_doc(cur_doc, file)
+    }
+
+    fn sem(&self, loc: &Loc, file: usize, msg: impl Into<String>) -> Error {
+        let e = self.files[file].src.error_at(loc.clone(), msg);
+        self.locate(e, file)
+    }
+
+    fn reject_doc(&self, doc: Option<doc::Doc>, file: usize) -> Result<(), Error> {
+        match doc {
+            Some(d) => {
+                let sym = d.symbol.as_deref().unwrap_or_default();
+                Err(self.sem(
+                    &d.loc,
+                    file,
+                    format!("documentation for '{sym}' is not followed by the definition"),
+                ))
+            }
+            None => Ok(()),
+        }
+    }
+
+    fn include(&mut self, node: &Node, inc: &Node, loc: &Loc, file: usize) -> Result<(), Error> {
+        if node.as_dict().is_some_and(|d| d.len() != 1) {
+            return Err(self.sem(loc, file, "invalid 'include' directive"));
+        }
+        let Some(name) = inc.as_str() else {
+            return Err(self.sem(loc, file, "value of 'include' must be a string"));
+        };
+        let path = join_include(&self.files[file].src.path, name);
+        let abs = normalize(&path);
+        // A file including itself, directly or through others, is a loop.
+        let mut cur = Some(file);
+        while let Some(c) = cur {
+            if normalize(&self.files[c].src.path) == abs {
+                return Err(self.sem(loc, file, format!("inclusion loop for {name}")));
+            }
+            cur = self.files[c].parent.as_ref().map(|(p, _)| *p);
+        }
+        if !self.included.insert(abs) {
+            return Ok(());
+        }
+        let text = match (self.read)(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                return Err(self.sem(
+                    loc,
+                    file,
+                    format!("can't read include file '{path}': {}", error::io_reason(&e)),
+                ));
+            }
+        };
+        self.load(path, text, Some((file, loc.clone())))
+    }
+
+    fn pragma(&mut self, value: &Node, loc: &Loc, file: usize) -> Result<(), Error> {
+        let Some(dict) = value.as_dict() else {
+            return Err(self.sem(loc, file, "value of 'pragma' must be an object"));
+        };
+        for (name, v) in dict {
+            let list = |this: &Self| -> Result<Vec<String>, Error> {
+                match &v.value {
+                    Value::List(items) => items
+                        .iter()
+                        .map(|i| i.as_str().map(str::to_owned))
+                        .collect::<Option<Vec<_>>>(),
+                    _ => None,
+                }
+                .ok_or_else(|| {
+                    this.sem(
+                        loc,
+                        file,
+                        format!("pragma {name} must be a list of strings"),
+                    )
+                })
+            };
+            match name.as_str() {
+                "doc-required" => match v.value {
+                    Value::Bool(b) => self.pragma.doc_required = b,
+                    _ => {
+                        return Err(self.sem(loc, file, "pragma 'doc-required' must be boolean"));
+                    }
+                },
+                "command-name-exceptions" => self.pragma.command_name_exceptions = list(self)?,
+                "command-returns-exceptions" => {
+                    self.pragma.command_returns_exceptions = list(self)?
+                }
+                "documentation-exceptions" => self.pragma.documentation_exceptions = list(self)?,
+                "member-name-exceptions" => self.pragma.member_name_exceptions = list(self)?,
+                _ => return Err(self.sem(loc, file, format!("unknown pragma '{name}'"))),
+            }
+        }
+        Ok(())
+    }
+
+    fn sem_error(&self, e: schema::SemError) -> Error {
+        let file = self.files.iter().position(|f| f.src.path == e.loc.file);
+        let mut err = Error::new(e.loc, e.message);
+        // QEMU puts "previous definition" on a line of its own.
+        if let Some((first, rest)) = err.message.split_once('\n') {
+            err.help = Some(rest.to_owned());
+            err.message = first.to_owned();
+        }
+        err.context = e.context;
+        match file {
+            Some(f) => self.locate(err, f),
+            None => err,
+        }
+    }
+
+    fn check(mut self) -> Result<Schema, Error> {
+        let defs = std::mem::take(&mut self.defs);
+        let pragma = self.pragma.clone();
+        let mut checked = Vec::with_capacity(defs.len());
+        for raw in defs {
+            let file = raw.file;
+            let loc = self.files[file].src.loc(raw.node.pos);
+            let (meta, name) = expr::meta_and_name(&raw.node)
+                .map_err(|(m, h)| self.with_help(self.sem(&loc, file, m), h))?;
+            let context = format!("In {meta} '{name}':");
+            let fail = |this: &Self, (m, h): expr::Fail| {
+                let mut e = this.with_help(this.sem(&loc, file, m), h);
+                e.context = Some(context.clone());
+                e
+            };
+            if let Some(d) = &raw.doc
+                && d.symbol.as_deref() != Some(name.as_str())
+            {
+                let sym = d.symbol.clone().unwrap_or_default();
+                return Err(fail(
+                    &self,
+                    (format!("documentation comment is for '{sym}'"), None),
+                ));
+            }
+            if raw.doc.is_none() && pragma.doc_required {
+                return Err(fail(
+                    &self,
+                    ("documentation comment required".to_owned(), None),
+                ));
+            }
+            let mut def = expr::check_def(&raw.node, meta, &name, &loc, &pragma)
+                .map_err(|f| fail(&self, f))?;
+            def.doc = raw.doc;
+            checked.push((def, file));
+        }
+        let builder_pragma = pragma.clone();
+        let mut builder = schema::Builder::new(&builder_pragma);
+        let mut docs = Vec::new();
+        for (def, file) in checked {
+            if let Some(d) = &def.doc {
+                docs.push((def.name.clone(), def.meta, def.loc.clone(), d.clone(), file));
+            }
+            builder.define(def).map_err(|e| self.sem_error(e))?;
+        }
+        builder.check().map_err(|e| self.sem_error(e))?;
+        for (name, meta, loc, d, file) in docs {
+            let Some((members, features, has_returns)) = builder.doc_subjects(&name) else {
+                continue;
+            };
+            let target = doc::DocTarget {
+                meta,
+                name: &name,
+                loc: &loc,
+                members: members.iter().map(String::as_str).collect(),
+                features: features.iter().map(|f| (f.as_str(), &loc)).collect(),
+                has_returns,
+                doc_required: pragma.doc_required,
+                exception: pragma.documentation_exceptions.iter().any(|n| *n == name),
+            };
+            doc::check_doc(&d, &target).map_err(|e| {
+                let mut e = self.locate(e, file);
+                e.context = Some(format!("In {meta} '{name}':"));
+                e
+            })?;
+            builder.set_doc(&name, d);
+        }
+        let files = self.files.iter().map(|f| f.src.path.clone()).collect();
+        Ok(builder.finish(pragma, self.free_docs, files))
+    }
+
+    fn with_help(&self, mut e: Error, help: Option<String>) -> Error {
+        e.help = help;
+        e
+    }
+}

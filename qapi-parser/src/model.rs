@@ -471,16 +471,6 @@ impl Entity {
         }
     }
 
-    pub(crate) fn info_mut(&mut self) -> &mut Info {
-        match self {
-            Entity::Enum(e) => &mut e.info,
-            Entity::Struct(o) | Entity::Union(o) => &mut o.info,
-            Entity::Alternate(a) => &mut a.info,
-            Entity::Command(c) => &mut c.info,
-            Entity::Event(e) => &mut e.info,
-        }
-    }
-
     /// The entity's QAPI name.
     pub fn name(&self) -> &str {
         &self.info().name

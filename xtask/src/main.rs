@@ -1,1 +1,40 @@
-fn main() {}
+//! Project tasks: `cargo xtask <task>`.
+//!
+//! Each task is a function in a module of its own so that tests can call it
+//! too; `main` only dispatches.
+
+use std::process::ExitCode;
+
+mod check;
+
+const USAGE: &str = "\
+usage: cargo xtask <task> [args]
+
+tasks:
+  check FILE...   parse and check QAPI schemas; print entity counts
+  dump FILE       print the checked model of a schema as JSON
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((task, rest)) = args.split_first() else {
+        eprint!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let result = match task.as_str() {
+        "check" => check::check(rest),
+        "dump" => check::dump(rest),
+        "help" | "--help" | "-h" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => Err(format!("unknown task '{other}'\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("{msg}");
+            ExitCode::FAILURE
+        }
+    }
+}

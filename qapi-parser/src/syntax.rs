@@ -1,0 +1,455 @@
+//! From text to a tree of JSON-like values and doc blocks, with positions.
+//!
+//! The pest grammar (`qapi.pest`) decides the structure. Its failures are
+//! translated into the messages QEMU's parser gives, at the position QEMU
+//! gives, so that a schema rejected by QEMU is rejected here with the same
+//! words.
+
+use pest::Parser as _;
+use pest::iterators::Pair;
+
+use crate::error::Error;
+use crate::model::Loc;
+
+#[derive(pest_derive::Parser)]
+#[grammar = "qapi.pest"]
+struct Grammar;
+
+/// One source file's text with a line index.
+#[derive(Debug)]
+pub(crate) struct Source {
+    pub(crate) path: String,
+    pub(crate) text: String,
+    line_starts: Vec<usize>,
+}
+
+impl Source {
+    pub(crate) fn new(path: String, text: String) -> Source {
+        let mut line_starts = vec![0];
+        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        Source {
+            path,
+            text,
+            line_starts,
+        }
+    }
+
+    /// The location of byte offset `pos`. Columns count a tab as advancing
+    /// to the next multiple of 8, as QEMU does.
+    pub(crate) fn loc(&self, pos: usize) -> Loc {
+        let pos = pos.min(self.text.len());
+        let line = self.line_starts.partition_point(|&s| s <= pos);
+        let start = self.line_starts[line.saturating_sub(1)];
+        let mut col = 1u32;
+        for ch in self.text.get(start..pos).unwrap_or("").chars() {
+            col = if ch == '\t' {
+                (col + 7) / 8 * 8 + 1
+            } else {
+                col + 1
+            };
+        }
+        Loc {
+            file: self.path.clone(),
+            line: line as u32,
+            col,
+        }
+    }
+
+    /// The text of the 1-based line `line`, without its newline.
+    pub(crate) fn line_text(&self, line: u32) -> Option<&str> {
+        let i = (line as usize).checked_sub(1)?;
+        let start = *self.line_starts.get(i)?;
+        let end = self
+            .line_starts
+            .get(i + 1)
+            .map_or(self.text.len(), |e| e - 1);
+        self.text.get(start..end)
+    }
+
+    /// An error at byte offset `pos`, with the source line attached.
+    pub(crate) fn error(&self, pos: usize, message: impl Into<String>) -> Error {
+        self.error_at(self.loc(pos), message)
+    }
+
+    /// An error at `loc` in this file, with the source line attached.
+    pub(crate) fn error_at(&self, loc: Loc, message: impl Into<String>) -> Error {
+        let mut e = Error::new(loc, message);
+        e.source_line = self.line_text(e.loc.line).map(str::to_owned);
+        e
+    }
+}
+
+/// A value of the schema dialect.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Value {
+    Str(String),
+    Bool(bool),
+    List(Vec<Node>),
+    /// Members in source order (keys are unique).
+    Dict(Vec<(String, Node)>),
+}
+
+/// A value and the byte offset where it starts.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Node {
+    pub(crate) value: Value,
+    pub(crate) pos: usize,
+}
+
+impl Node {
+    pub(crate) fn as_str(&self) -> Option<&str> {
+        match &self.value {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn as_dict(&self) -> Option<&[(String, Node)]> {
+        match &self.value {
+            Value::Dict(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn get(&self, key: &str) -> Option<&Node> {
+        self.as_dict()?
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
+    }
+}
+
+/// A documentation block as lines of text.
+#[derive(Debug)]
+pub(crate) struct DocBlock<'a> {
+    /// Each line from its '#' to the end of the line, with its offset.
+    pub(crate) lines: Vec<(usize, &'a str)>,
+    /// Whether the last line is a closing '##' line.
+    pub(crate) closed: bool,
+    /// Where parsing went on after the block (QEMU reports an unterminated
+    /// block there).
+    pub(crate) end: usize,
+}
+
+/// A top-level item of a file.
+#[derive(Debug)]
+pub(crate) enum Item<'a> {
+    Expr(Node),
+    Doc(DocBlock<'a>),
+}
+
+/// Parses a whole file into top-level items.
+pub(crate) fn parse(src: &Source) -> Result<Vec<Item<'_>>, Error> {
+    let text = src.text.as_str();
+    let pairs = match Grammar::parse(Rule::schema, text) {
+        Ok(p) => p,
+        Err(e) => return Err(translate_error(src, &e)),
+    };
+    let mut items = Vec::new();
+    let Some(schema) = pairs.into_iter().next() else {
+        return Ok(items);
+    };
+    for pair in schema.into_inner() {
+        match pair.as_rule() {
+            Rule::doc => {
+                let start = pair.as_span().start();
+                let mut lines = Vec::new();
+                let mut closed = false;
+                for p in pair.into_inner() {
+                    closed = p.as_rule() == Rule::doc_close;
+                    lines.push((p.as_span().start(), p.as_str().trim_end_matches('\r')));
+                }
+                let last = lines.last().map_or(start, |(pos, l)| pos + l.len());
+                let end = if closed { last } else { next_token(text, last) };
+                items.push(Item::Doc(DocBlock { lines, closed, end }));
+            }
+            Rule::EOI => {}
+            _ => items.push(Item::Expr(build(src, pair)?)),
+        }
+    }
+    Ok(items)
+}
+
+/// The offset of the next token after `pos`, skipping blanks; at the end of
+/// the input, the offset of the final newline, where QEMU reports
+/// end-of-file.
+fn next_token(text: &str, pos: usize) -> usize {
+    let rest = text.get(pos..).unwrap_or("");
+    match rest.find(|c: char| !c.is_ascii_whitespace()) {
+        Some(i) => pos + i,
+        None => eof_pos(text),
+    }
+}
+
+/// Where QEMU's lexer reports the end of input: at the final newline, or
+/// the very end if the text does not end in one.
+fn eof_pos(text: &str) -> usize {
+    if text.ends_with('\n') {
+        text.len() - 1
+    } else {
+        text.len()
+    }
+}
+
+fn build(src: &Source, pair: Pair<'_, Rule>) -> Result<Node, Error> {
+    let pos = pair.as_span().start();
+    let value = match pair.as_rule() {
+        Rule::string => Value::Str(unescape(src, pair)?),
+        Rule::boolean => Value::Bool(pair.as_str() == "true"),
+        Rule::array => {
+            let mut items = Vec::new();
+            for p in pair.into_inner() {
+                if matches!(
+                    p.as_rule(),
+                    Rule::string | Rule::boolean | Rule::object | Rule::array
+                ) {
+                    items.push(build(src, p)?);
+                }
+            }
+            Value::List(items)
+        }
+        Rule::object => {
+            let mut members: Vec<(String, Node)> = Vec::new();
+            for m in pair.into_inner().filter(|p| p.as_rule() == Rule::member) {
+                let mut inner = m.into_inner();
+                let (Some(key), Some(_colon), Some(val)) =
+                    (inner.next(), inner.next(), inner.next())
+                else {
+                    continue;
+                };
+                let key = unescape(src, key)?;
+                let val_pos = val.as_span().start();
+                if members.iter().any(|(k, _)| *k == key) {
+                    return Err(src.error(val_pos, format!("duplicate key '{key}'")));
+                }
+                let val = build(src, val)?;
+                members.push((key, val));
+            }
+            Value::Dict(members)
+        }
+        r => return Err(src.error(pos, format!("unexpected {r:?}"))),
+    };
+    Ok(Node { value, pos })
+}
+
+/// Validates and unescapes a string token: only `\\` is an escape, and only
+/// printable ASCII is allowed (QEMU's rules).
+fn unescape(src: &Source, pair: Pair<'_, Rule>) -> Result<String, Error> {
+    let pos = pair.as_span().start();
+    let raw = pair.as_str();
+    let inner = raw.get(1..raw.len().saturating_sub(1)).unwrap_or("");
+    check_string_body(inner, false).map_err(|m| src.error(pos, m))
+}
+
+/// Applies QEMU's string rules to the text after an opening quote. With
+/// `unterminated`, the text runs to the end of the line and a missing quote
+/// is the error unless another comes first.
+fn check_string_body(body: &str, unterminated: bool) -> Result<String, String> {
+    let mut out = String::with_capacity(body.len());
+    let mut chars = body.chars();
+    while let Some(ch) = chars.next() {
+        let ch = if ch == '\\' {
+            match chars.next() {
+                Some('\\') => '\\',
+                Some(c) => return Err(format!("unknown escape \\{c}")),
+                None => break,
+            }
+        } else {
+            ch
+        };
+        if !(' '..='~').contains(&ch) {
+            return Err("funny character in string".to_owned());
+        }
+        out.push(ch);
+    }
+    if unterminated {
+        return Err("missing terminating \"'\"".to_owned());
+    }
+    Ok(out)
+}
+
+/// Turns a pest failure into QEMU's message: a lexical error (stray text,
+/// bad string) if QEMU's lexer would hit one first, else what was expected.
+fn translate_error(src: &Source, err: &pest::error::Error<Rule>) -> Error {
+    use pest::error::{ErrorVariant, InputLocation};
+    let pos = match err.location {
+        InputLocation::Pos(p) => p,
+        InputLocation::Span((s, _)) => s,
+    };
+    let pos = if src.text.get(pos..).is_some_and(|r| r.trim().is_empty()) {
+        eof_pos(&src.text)
+    } else {
+        pos
+    };
+    if let Some((lex_pos, msg)) = first_lexical_error(&src.text, pos) {
+        return src.error(lex_pos, msg);
+    }
+    let positives: &[Rule] = match &err.variant {
+        ErrorVariant::ParsingError { positives, .. } => positives,
+        ErrorVariant::CustomError { .. } => &[],
+    };
+    let has = |r: Rule| positives.contains(&r);
+    let msg = if has(Rule::quote) {
+        "missing terminating \"'\""
+    } else if has(Rule::colon) {
+        "expected ':'"
+    } else if has(Rule::comma) && has(Rule::rbrace) {
+        "expected ',' or '}'"
+    } else if has(Rule::comma) && has(Rule::rbracket) {
+        "expected ',' or ']'"
+    } else if has(Rule::rbrace) {
+        "expected string or '}'"
+    } else if has(Rule::rbracket) {
+        "expected '{', '[', ']', string, or boolean"
+    } else if has(Rule::object) || has(Rule::lbrace) || has(Rule::doc) {
+        "expected '{', '[', string, or boolean"
+    } else {
+        "expected string"
+    };
+    src.error(pos, msg)
+}
+
+/// Scans like QEMU's lexer up to `limit` and returns the first lexical error:
+/// stray characters, a bad escape, a non-printable character or an
+/// unterminated string.
+fn first_lexical_error(text: &str, limit: usize) -> Option<(usize, String)> {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i <= limit && i < bytes.len() {
+        match bytes[i] {
+            b'#' => {
+                i = text[i..].find('\n').map_or(bytes.len(), |n| i + n);
+            }
+            b'{' | b'}' | b'[' | b']' | b',' | b':' => i += 1,
+            b' ' | b'\t' | b'\r' | b'\n' | 0x0b | 0x0c => i += 1,
+            b'\'' => {
+                let line_end = text[i + 1..].find('\n').map_or(bytes.len(), |n| i + 1 + n);
+                let line = &text[i + 1..line_end];
+                // Find the closing quote the way QEMU does: a backslash
+                // consumes the next character.
+                let mut end = None;
+                let mut esc = false;
+                for (k, c) in line.char_indices() {
+                    if esc {
+                        esc = false;
+                        if c != '\\' {
+                            break;
+                        }
+                    } else if c == '\\' {
+                        esc = true;
+                    } else if c == '\'' {
+                        end = Some(k);
+                        break;
+                    }
+                }
+                let body = &line[..end.unwrap_or(line.len())];
+                if let Err(m) = check_string_body(body, end.is_none()) {
+                    return Some((i, m));
+                }
+                i = i + 1 + end.map_or(line.len(), |e| e + 1);
+            }
+            _ if text[i..].starts_with("true") => i += 4,
+            _ if text[i..].starts_with("false") => i += 5,
+            _ => {
+                let stray: String = text[i..]
+                    .chars()
+                    .take_while(|c| !"[]{}:,'".contains(*c) && !c.is_whitespace())
+                    .collect();
+                let stray = if stray.is_empty() {
+                    text[i..]
+                        .chars()
+                        .next()
+                        .map(String::from)
+                        .unwrap_or_default()
+                } else {
+                    stray
+                };
+                return Some((i, format!("stray '{stray}'")));
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, expect: &str) {
+        let src = Source::new("t.json".into(), input.into());
+        let got = match parse(&src) {
+            Ok(items) => items
+                .iter()
+                .map(|i| match i {
+                    Item::Expr(n) => show(n),
+                    Item::Doc(d) => format!("doc({})", d.lines.len()),
+                })
+                .collect::<Vec<_>>()
+                .join(" "),
+            Err(e) => format!("{}: {}", e.loc, e.message),
+        };
+        assert_eq!(got, expect, "input: {input:?}");
+    }
+
+    fn show(n: &Node) -> String {
+        match &n.value {
+            Value::Str(s) => format!("'{s}'"),
+            Value::Bool(b) => b.to_string(),
+            Value::List(l) => format!("[{}]", l.iter().map(show).collect::<Vec<_>>().join(",")),
+            Value::Dict(d) => format!(
+                "{{{}}}",
+                d.iter()
+                    .map(|(k, v)| format!("{k}:{}", show(v)))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+        }
+    }
+
+    #[test]
+    fn values() {
+        check("{ 'a': 'b' }", "{a:'b'}");
+        check("{'a':['x',true,false,{}]}", "{a:['x',true,false,{}]}");
+        check("# comment\n{ 'a': [] } # trailing\n", "{a:[]}");
+        check("{ 'a': 'back\\\\slash' }", "{a:'back\\slash'}");
+        check("", "");
+        check("'x' ['y']", "'x' ['y']");
+    }
+
+    #[test]
+    fn doc_blocks() {
+        check("##\n# @foo:\n##\n{ 'a': 'b' }", "doc(3) {a:'b'}");
+        check("##\n# text\n\n# more\n##", "doc(4)");
+        check("##\n# open\n{ 'a': 'b' }", "doc(2) {a:'b'}");
+    }
+
+    #[test]
+    fn errors_match_qemu() {
+        check("{ 'a': 1 }", "t.json:1:8: stray '1'");
+        check("{ 'a': null }", "t.json:1:8: stray 'null'");
+        check("{ 'a': 'b', }", "t.json:1:13: expected string");
+        check(
+            "[ 'a', ]",
+            "t.json:1:8: expected '{', '[', string, or boolean",
+        );
+        check(
+            "[ , 'a' ]",
+            "t.json:1:3: expected '{', '[', ']', string, or boolean",
+        );
+        check("{ 'a' 'b' }", "t.json:1:7: expected ':'");
+        check("{ , }", "t.json:1:3: expected string or '}'");
+        check("{ 'a': 'b' 'c' }", "t.json:1:12: expected ',' or '}'");
+        check("[ 'a' 'b' ]", "t.json:1:7: expected ',' or ']'");
+        check("{ 'a': 'b\\x' }", "t.json:1:8: unknown escape \\x");
+        check(
+            "{ 'a': 'b\u{7f}' }",
+            "t.json:1:8: funny character in string",
+        );
+        check("{ 'a': 'é' }", "t.json:1:8: funny character in string");
+        check("{ 'a': 'open\n}", "t.json:1:8: missing terminating \"'\"");
+        check("{ 'a': 'b'; }", "t.json:1:11: stray ';'");
+        check("{ 'a': truex }", "t.json:1:12: stray 'x'");
+        check("{ 'k': 'v',\n  'k': 'v' }", "t.json:2:8: duplicate key 'k'");
+        check("\t{ 'a' }", "t.json:1:15: expected ':'");
+    }
+}
