@@ -1,1 +1,76 @@
-//! Async QMP client (under construction).
+//! An async ([tokio]) client for the QEMU Machine Protocol (QMP), the QEMU
+//! guest agent and `qemu-storage-daemon`.
+//!
+//! - [`Client`] speaks QMP over a Unix socket, TCP or any byte stream. It
+//!   negotiates capabilities (out-of-band execution when offered), matches
+//!   replies to requests by `id` so that any number of tasks can share one
+//!   connection, keeps at most eight in-band commands in flight, and hands
+//!   events to any number of bounded [`Events`] streams.
+//! - [`Launcher`] starts QEMU with a private monitor socket and returns a
+//!   [`Qemu`] that kills it when dropped.
+//! - [`GuestAgent`] talks to `qemu-ga`, one command at a time, with
+//!   `guest-sync-delimited` resynchronisation.
+//!
+//! Commands are the typed [`qmp_types::Command`]s, or raw JSON with
+//! [`Client::execute_raw`]. Every failure is an [`Error`]; a malformed or
+//! mistyped reply fails only its own command.
+//!
+//! # Examples
+//!
+//! ```no_run
+//! use qmp_client::{Client, RawEvent};
+//! use serde::{Deserialize, Serialize};
+//!
+//! // Until the generated types are used, a command is any type like this.
+//! #[derive(Serialize)]
+//! struct Stop {}
+//! impl qmp_types::Command for Stop {
+//!     const NAME: &'static str = "stop";
+//!     type Output = qmp_types::Empty;
+//! }
+//!
+//! # async fn f() -> Result<(), qmp_client::Error> {
+//! let qmp = Client::builder()
+//!     .timeout(Some(std::time::Duration::from_secs(5)))
+//!     .connect_unix("/run/qemu/vm1.qmp")
+//!     .await?;
+//! println!("connected to QEMU {}", qmp.version());
+//!
+//! // Stop the guest and wait for the STOP event it causes.
+//! let (_, event) = qmp.execute_and_wait(&Stop {}, &["STOP"], |_: &RawEvent| true).await?;
+//! println!("stopped at {:?}", event.timestamp);
+//!
+//! // Anything else, untyped.
+//! let status = qmp.execute_raw("query-status", serde_json::json!({})).await?;
+//! assert_eq!(status["running"], false);
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs, unreachable_pub)]
+
+mod agent;
+mod client;
+mod error;
+mod event;
+mod launcher;
+mod wire;
+
+#[doc(inline)]
+pub use crate::agent::GuestAgent;
+#[doc(inline)]
+pub use crate::client::{Builder, Client, Greeting, Schema, Version, VersionTriple};
+#[doc(inline)]
+pub use crate::error::Error;
+#[doc(inline)]
+pub use crate::event::{EventError, Events, RawEvent};
+#[doc(inline)]
+pub use crate::launcher::{Launcher, Qemu};
+
+/// Entry points for the fuzz targets; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    /// Feeds `data` through the wire decoder (framing and classification).
+    /// Never panics.
+    pub fn fuzz_decode(data: &[u8]) -> usize {
+        crate::wire::fuzz_decode(data)
+    }
+}

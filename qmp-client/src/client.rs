@@ -1,0 +1,979 @@
+//! The QMP client: connection setup, the reader and writer tasks, and
+//! request/reply matching.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Write as _;
+use std::ops::Range;
+use std::path::Path;
+use std::process::ExitStatus;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use qmp_types::Command;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
+use tracing::Instrument as _;
+
+use crate::Error;
+use crate::error::Closed;
+use crate::event::{self, Events, Hub, RawEvent, lock};
+use crate::wire::{self, Frame, Framer, Id, Message};
+
+/// QMP's limit on in-band commands in flight.
+const MAX_IN_BAND: usize = 8;
+/// How much the reader asks the socket for at once.
+const READ_CHUNK: usize = 64 * 1024;
+/// How long the reader waits for the launcher to report QEMU's exit status
+/// once the socket closed.
+const EXIT_STATUS_GRACE: Duration = Duration::from_millis(300);
+
+/// Settings for a [`Client`], and the `connect_*` methods that apply them.
+#[derive(Clone, Debug)]
+pub struct Builder {
+    pub(crate) timeout: Option<Duration>,
+    max_message: usize,
+    event_buffer: usize,
+    oob: bool,
+    check_commands: bool,
+    connect_timeout: Duration,
+}
+
+impl Default for Builder {
+    fn default() -> Builder {
+        Builder {
+            timeout: Some(Duration::from_secs(30)),
+            max_message: 10 << 20,
+            event_buffer: 1024,
+            oob: true,
+            check_commands: true,
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Builder {
+    /// Default per-command timeout (30 s); `None` waits forever. Override
+    /// it per call with [`Client::with_timeout`].
+    pub fn timeout(mut self, timeout: Option<Duration>) -> Builder {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Longest message accepted, in bytes (10 MiB). A longer one is
+    /// discarded and fails the command it answers with
+    /// [`Error::Protocol`].
+    pub fn max_message_size(mut self, bytes: usize) -> Builder {
+        self.max_message = bytes.max(64);
+        self
+    }
+
+    /// Events each subscriber buffers (1024) before it starts losing the
+    /// oldest ones.
+    pub fn event_buffer(mut self, events: usize) -> Builder {
+        self.event_buffer = events.max(1);
+        self
+    }
+
+    /// Whether to enable out-of-band execution when QEMU offers it (yes).
+    pub fn oob(mut self, enable: bool) -> Builder {
+        self.oob = enable;
+        self
+    }
+
+    /// Whether to ask QEMU which commands it has (`query-commands`) while
+    /// connecting (yes), so that calling a missing one fails with
+    /// [`Error::Unsupported`] before anything is sent.
+    pub fn check_commands(mut self, check: bool) -> Builder {
+        self.check_commands = check;
+        self
+    }
+
+    /// Limit for the greeting and negotiation (10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Builder {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Connects to a QMP monitor listening on a Unix socket.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the socket cannot be reached; the errors of
+    /// [`Builder::connect_stream`].
+    pub async fn connect_unix(self, path: impl AsRef<Path>) -> Result<Client, Error> {
+        let (rd, wr) = tokio::net::UnixStream::connect(path).await?.into_split();
+        self.start(rd, wr).await
+    }
+
+    /// Connects to a QMP monitor listening on TCP.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the address cannot be reached; the errors of
+    /// [`Builder::connect_stream`].
+    pub async fn connect_tcp(self, addr: impl tokio::net::ToSocketAddrs) -> Result<Client, Error> {
+        let stream = tokio::net::TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        let (rd, wr) = stream.into_split();
+        self.start(rd, wr).await
+    }
+
+    /// Speaks QMP over any byte stream: reads the greeting, negotiates
+    /// capabilities and starts the background reader and writer tasks
+    /// (on the current tokio runtime).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] if the greeting and negotiation take longer than
+    /// the connect timeout, [`Error::Protocol`] if the greeting is not one,
+    /// [`Error::Qmp`] if QEMU refuses the negotiation.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future drops the stream.
+    pub async fn connect_stream<S>(self, stream: S) -> Result<Client, Error>
+    where
+        S: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        let (rd, wr) = tokio::io::split(stream);
+        self.start(rd, wr).await
+    }
+
+    async fn start<R, W>(self, mut rd: R, wr: W) -> Result<Client, Error>
+    where
+        R: AsyncRead + Send + Unpin + 'static,
+        W: AsyncWrite + Send + Unpin + 'static,
+    {
+        let limit = self.connect_timeout;
+        let mut framer = Framer::new(self.max_message);
+        let mut buf = BytesMut::with_capacity(READ_CHUNK);
+        let greeting = tokio::time::timeout(limit, read_greeting(&mut rd, &mut framer, &mut buf))
+            .await
+            .map_err(|_| Error::Timeout { after: limit })??;
+        let state = Arc::new(State {
+            pending: Mutex::new(Pending {
+                map: HashMap::new(),
+                closed: None,
+            }),
+            inband: Arc::new(Semaphore::new(MAX_IN_BAND)),
+            hub: Hub::default(),
+            exit: Mutex::new(None),
+            max_message: self.max_message,
+        });
+        let (tx, rx) = mpsc::unbounded_channel();
+        let reader = tokio::spawn(read_loop(state.clone(), rd, buf, framer)).abort_handle();
+        tokio::spawn(write_loop(state.clone(), wr, rx));
+        let oob = self.oob && greeting.capabilities.iter().any(|c| c == "oob");
+        let inner = Arc::new(Inner {
+            state,
+            tx,
+            reader,
+            next_id: AtomicU64::new(1),
+            greeting,
+            oob,
+            commands: RwLock::new(None),
+            schema: RwLock::new(None),
+            event_buffer: self.event_buffer,
+        });
+        let client = Client {
+            inner,
+            timeout: Some(limit),
+        };
+        let enable: &[&str] = if oob { &["oob"] } else { &[] };
+        client
+            .execute_raw("qmp_capabilities", serde_json::json!({ "enable": enable }))
+            .await?;
+        if self.check_commands {
+            #[derive(Deserialize)]
+            struct Info {
+                name: String,
+            }
+            let list: Vec<Info> = client.call("query-commands", &(), false).await?;
+            *client
+                .inner
+                .commands
+                .write()
+                .unwrap_or_else(|e| e.into_inner()) =
+                Some(list.into_iter().map(|i| i.name).collect());
+        }
+        Ok(Client {
+            timeout: self.timeout,
+            ..client
+        })
+    }
+}
+
+async fn read_greeting<R: AsyncRead + Unpin>(
+    rd: &mut R,
+    framer: &mut Framer,
+    buf: &mut BytesMut,
+) -> Result<Greeting, Error> {
+    loop {
+        while let Some(frame) = framer.next_frame(buf) {
+            let Frame::Line(line) = frame else {
+                return Err(Error::Protocol("oversized greeting".into()));
+            };
+            if line.trim_ascii().is_empty() {
+                continue;
+            }
+            return match wire::classify(&line) {
+                Ok(Message::Greeting(g)) => serde_json::from_str(g.get())
+                    .map_err(|e| Error::Protocol(format!("malformed greeting: {e}"))),
+                _ => Err(Error::Protocol(format!(
+                    "expected a greeting, got {:?}",
+                    String::from_utf8_lossy(&line[..line.len().min(200)])
+                ))),
+            };
+        }
+        buf.reserve(READ_CHUNK);
+        if rd.read_buf(buf).await? == 0 {
+            return Err(Error::Disconnected { status: None });
+        }
+    }
+}
+
+/// The server's greeting: its version and the capabilities it offers.
+#[derive(Clone, Debug, Deserialize)]
+#[non_exhaustive]
+pub struct Greeting {
+    /// QEMU's version, as `query-version` reports it.
+    pub version: Version,
+    /// Capabilities offered, e.g. `oob`.
+    pub capabilities: Vec<String>,
+}
+
+/// A QEMU version, in the form of `query-version`'s reply.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Version {
+    /// The upstream version numbers.
+    pub qemu: VersionTriple,
+    /// The distribution's package version, often empty.
+    pub package: String,
+}
+
+/// `major.minor.micro`.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub struct VersionTriple {
+    /// Major version.
+    pub major: u32,
+    /// Minor version.
+    pub minor: u32,
+    /// Micro version.
+    pub micro: u32,
+}
+
+impl std::fmt::Display for Version {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}.{}.{}",
+            self.qemu.major, self.qemu.minor, self.qemu.micro
+        )
+    }
+}
+
+/// What `query-qmp-schema` says about this QEMU, loaded by
+/// [`Client::load_schema`].
+#[derive(Debug)]
+pub struct Schema {
+    entries: Vec<serde_json::Value>,
+    commands: HashSet<String>,
+    oob: HashSet<String>,
+}
+
+impl Schema {
+    /// The wire names of all commands.
+    pub fn commands(&self) -> impl Iterator<Item = &str> {
+        self.commands.iter().map(String::as_str)
+    }
+
+    /// Whether `command` exists and may run out of band.
+    pub fn allows_oob(&self, command: &str) -> bool {
+        self.oob.contains(command)
+    }
+
+    /// Every schema entry, undecoded (`SchemaInfo` objects).
+    pub fn entries(&self) -> &[serde_json::Value] {
+        &self.entries
+    }
+}
+
+/// A QMP connection. Cheap to clone; clones share the connection, and any
+/// number of tasks may run commands on it at once.
+///
+/// The connection closes when the last clone is dropped.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn f() -> Result<(), qmp_client::Error> {
+/// let qmp = qmp_client::Client::connect_unix("/run/qemu/vm1.qmp").await?;
+/// let status = qmp.execute_raw("query-status", serde_json::json!({})).await?;
+/// println!("QEMU {} is {}", qmp.version(), status["status"]);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+    timeout: Option<Duration>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("version", &self.inner.greeting.version.qemu)
+            .field("oob", &self.inner.oob)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    state: Arc<State>,
+    tx: mpsc::UnboundedSender<Outgoing>,
+    reader: tokio::task::AbortHandle,
+    next_id: AtomicU64,
+    greeting: Greeting,
+    oob: bool,
+    commands: RwLock<Option<HashSet<String>>>,
+    schema: RwLock<Option<Arc<Schema>>>,
+    event_buffer: usize,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.reader.abort();
+        self.state.close(Closed { status: None });
+    }
+}
+
+/// What the reader and writer tasks share with the clients.
+struct State {
+    pending: Mutex<Pending>,
+    inband: Arc<Semaphore>,
+    hub: Hub,
+    exit: Mutex<Option<watch::Receiver<Option<ExitStatus>>>>,
+    max_message: usize,
+}
+
+struct Pending {
+    map: HashMap<u64, Waiter>,
+    closed: Option<Closed>,
+}
+
+struct Waiter {
+    tx: oneshot::Sender<Result<Reply, Error>>,
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+/// A successful reply: the whole line and where its `return` value is.
+struct Reply {
+    line: Bytes,
+    value: Range<usize>,
+}
+
+struct Outgoing {
+    bytes: Vec<u8>,
+    written: Option<oneshot::Sender<()>>,
+}
+
+impl State {
+    fn closed_error(&self) -> Error {
+        match &lock(&self.pending).closed {
+            Some(c) => c.into(),
+            None => Error::Disconnected { status: None },
+        }
+    }
+
+    /// Marks the connection closed and fails every waiter; the first
+    /// reason wins.
+    fn close(&self, reason: Closed) {
+        let waiters: Vec<Waiter> = {
+            let mut p = lock(&self.pending);
+            if p.closed.is_some() {
+                return;
+            }
+            p.closed = Some(reason.clone());
+            p.map.drain().map(|(_, w)| w).collect()
+        };
+        self.inband.close();
+        for w in waiters {
+            let _ = w.tx.send(Err((&reason).into()));
+        }
+        self.hub.close();
+    }
+
+    fn complete(&self, id: u64, reply: Result<Reply, Error>) {
+        let waiter = lock(&self.pending).map.remove(&id);
+        match waiter {
+            Some(w) => {
+                let _ = w.tx.send(reply);
+            }
+            None => tracing::trace!(id, "dropping a reply with an unknown id"),
+        }
+    }
+
+    /// Fails the waiter a message without a usable `id` belongs to: the
+    /// only one in flight, else all of them.
+    fn fail_unmatched(&self, single: Error, many: impl Fn(usize) -> String) {
+        let waiters: Vec<Waiter> = {
+            let mut p = lock(&self.pending);
+            p.map.drain().map(|(_, w)| w).collect()
+        };
+        match waiters.len() {
+            0 => {
+                tracing::warn!(error = %single, "error without an id while no command is in flight")
+            }
+            1 => {
+                let _ = waiters.into_iter().next().map(|w| w.tx.send(Err(single)));
+            }
+            n => {
+                let msg = many(n);
+                tracing::warn!(%msg, "failing all commands in flight");
+                for w in waiters {
+                    let _ = w.tx.send(Err(Error::Protocol(msg.clone())));
+                }
+            }
+        }
+    }
+
+    fn dispatch(&self, frame: Frame) {
+        let line = match frame {
+            Frame::Line(line) => line,
+            Frame::Oversized(o) => {
+                let what = format!(
+                    "message of {} bytes exceeds the limit of {} bytes",
+                    o.len, self.max_message
+                );
+                if o.looks_like_event() {
+                    tracing::warn!(%what, "dropping an event");
+                } else if let Some(id) = o.id() {
+                    self.complete(id, Err(Error::Protocol(what)));
+                } else {
+                    let single = Error::Protocol(what.clone());
+                    self.fail_unmatched(single, |n| {
+                        format!("{what}; its id is unknown and {n} commands were in flight")
+                    });
+                }
+                return;
+            }
+        };
+        if line.trim_ascii().is_empty() {
+            return;
+        }
+        match wire::classify(&line) {
+            Ok(Message::Return {
+                id: Some(Id::Num(id)),
+                value,
+            }) => {
+                let start = value.get().as_ptr() as usize - line.as_ptr() as usize;
+                let value = start..start + value.get().len();
+                self.complete(id, Ok(Reply { line, value }));
+            }
+            Ok(Message::Error {
+                id: Some(Id::Num(id)),
+                class,
+                desc,
+            }) => {
+                self.complete(id, Err(Error::Qmp { class, desc }));
+            }
+            Ok(Message::Error {
+                id: None,
+                class,
+                desc,
+            }) => {
+                let many = |n: usize| {
+                    format!(
+                        "QEMU reported an error without an id while {n} commands were in flight: {class}: {desc}"
+                    )
+                };
+                self.fail_unmatched(
+                    Error::Qmp {
+                        class: class.clone(),
+                        desc: desc.clone(),
+                    },
+                    many,
+                );
+            }
+            Ok(Message::Return { .. } | Message::Error { .. }) => {
+                tracing::trace!("dropping a reply with an unknown id");
+            }
+            Ok(Message::Event { name }) => {
+                let _span = tracing::debug_span!("qmp.event", %name).entered();
+                if self.hub.is_empty() {
+                    return;
+                }
+                match serde_json::from_slice(&line) {
+                    Ok(message) => self.hub.publish(event::Shared { name, message }),
+                    Err(e) => tracing::warn!(error = %e, "dropping an undecodable event"),
+                }
+            }
+            Ok(Message::Greeting(_)) => tracing::warn!("dropping an unexpected greeting"),
+            Err(wire::Invalid(why)) => tracing::warn!(%why, "dropping an invalid message"),
+        }
+    }
+}
+
+async fn read_loop<R: AsyncRead + Unpin>(
+    state: Arc<State>,
+    mut rd: R,
+    mut buf: BytesMut,
+    mut framer: Framer,
+) {
+    loop {
+        while let Some(frame) = framer.next_frame(&mut buf) {
+            state.dispatch(frame);
+        }
+        buf.reserve(READ_CHUNK);
+        match rd.read_buf(&mut buf).await {
+            Ok(0) => {
+                if !buf.trim_ascii().is_empty() {
+                    tracing::warn!(
+                        bytes = buf.len(),
+                        "connection closed in the middle of a message"
+                    );
+                }
+                break;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "read failed");
+                break;
+            }
+        }
+    }
+    let exit = lock(&state.exit).clone();
+    let status = match exit {
+        Some(mut rx) => tokio::time::timeout(EXIT_STATUS_GRACE, rx.wait_for(Option::is_some))
+            .await
+            .ok()
+            .and_then(|r| r.ok().and_then(|s| *s)),
+        None => None,
+    };
+    tracing::debug!(?status, "connection closed");
+    state.close(Closed { status });
+}
+
+async fn write_loop<W: AsyncWrite + Unpin>(
+    state: Arc<State>,
+    mut wr: W,
+    mut rx: mpsc::UnboundedReceiver<Outgoing>,
+) {
+    let mut batch = Vec::new();
+    let mut acks = Vec::new();
+    while let Some(first) = rx.recv().await {
+        batch.clear();
+        let mut next = Some(first);
+        while let Some(msg) = next {
+            batch.extend_from_slice(&msg.bytes);
+            acks.extend(msg.written);
+            next = if batch.len() < READ_CHUNK {
+                rx.try_recv().ok()
+            } else {
+                None
+            };
+        }
+        if let Err(e) = wr.write_all(&batch).await {
+            tracing::warn!(error = %e, "write failed");
+            acks.clear();
+            state.close(Closed { status: None });
+            return;
+        }
+        for ack in acks.drain(..) {
+            let _ = ack.send(());
+        }
+    }
+    let _ = wr.shutdown().await;
+}
+
+/// Removes a waiter whose future was dropped, so its late reply is
+/// discarded and its in-flight slot is freed.
+struct PendingGuard<'a> {
+    state: &'a State,
+    id: u64,
+}
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        lock(&self.state.pending).map.remove(&self.id);
+    }
+}
+
+pub(crate) fn encode<A: Serialize + ?Sized>(
+    name: &str,
+    args: &A,
+    id: u64,
+    oob: bool,
+) -> Result<Vec<u8>, Error> {
+    let encode_err = |e: serde_json::Error| Error::Encode {
+        command: name.to_owned(),
+        message: e.to_string(),
+    };
+    let mut out = Vec::with_capacity(64 + name.len());
+    out.extend_from_slice(if oob {
+        b"{\"exec-oob\":"
+    } else {
+        b"{\"execute\":"
+    });
+    serde_json::to_writer(&mut out, name).map_err(encode_err)?;
+    let _ = write!(out, ",\"id\":{id}");
+    let mark = out.len();
+    out.extend_from_slice(b",\"arguments\":");
+    let start = out.len();
+    serde_json::to_writer(&mut out, args).map_err(encode_err)?;
+    if matches!(&out[start..], b"{}" | b"null") {
+        out.truncate(mark);
+    }
+    out.extend_from_slice(b"}\n");
+    Ok(out)
+}
+
+fn decode<T: DeserializeOwned>(command: &str, line: &[u8], value: &[u8]) -> Result<T, Error> {
+    let mut de = serde_json::Deserializer::from_slice(value);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| Error::Decode {
+        command: command.to_owned(),
+        path: e.path().to_string(),
+        message: e.inner().to_string(),
+        raw: String::from_utf8_lossy(line).into_owned(),
+    })
+}
+
+impl Client {
+    /// Settings to connect with.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// Connects to a QMP monitor on a Unix socket with default settings.
+    ///
+    /// # Errors
+    ///
+    /// See [`Builder::connect_unix`].
+    pub async fn connect_unix(path: impl AsRef<Path>) -> Result<Client, Error> {
+        Builder::default().connect_unix(path).await
+    }
+
+    /// The greeting QEMU sent when the connection opened.
+    pub fn greeting(&self) -> &Greeting {
+        &self.inner.greeting
+    }
+
+    /// QEMU's version (from the greeting, which carries `query-version`'s
+    /// reply).
+    pub fn version(&self) -> &Version {
+        &self.inner.greeting.version
+    }
+
+    /// Whether out-of-band execution was negotiated.
+    pub fn oob_enabled(&self) -> bool {
+        self.inner.oob
+    }
+
+    /// Whether the connection is still open.
+    pub fn is_connected(&self) -> bool {
+        lock(&self.inner.state.pending).closed.is_none()
+    }
+
+    /// Whether this QEMU has `command`, as far as the client knows: `true`
+    /// if it never asked (see [`Builder::check_commands`]).
+    pub fn supports(&self, command: &str) -> bool {
+        let known = self
+            .inner
+            .commands
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        known.as_ref().is_none_or(|c| c.contains(command))
+    }
+
+    /// A handle on the same connection whose commands time out after
+    /// `timeout` (`None`: never) instead of the default.
+    pub fn with_timeout(&self, timeout: Option<Duration>) -> Client {
+        Client {
+            inner: self.inner.clone(),
+            timeout,
+        }
+    }
+
+    /// Runs a typed command and decodes its reply.
+    ///
+    /// Uses `exec-oob` when the command allows it and out-of-band
+    /// execution was negotiated. At most eight in-band commands are in
+    /// flight at once; further ones wait for a slot. A command whose
+    /// [`Command::SUCCESS_RESPONSE`] is `false` resolves once sent.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Qmp`] if QEMU reports an error, [`Error::Decode`] if the
+    /// reply does not fit `C::Output` (the connection stays usable),
+    /// [`Error::Unsupported`] if this QEMU lacks the command,
+    /// [`Error::Timeout`], [`Error::Disconnected`], and
+    /// [`Error::Protocol`] for a reply too large or ambiguous to use.
+    ///
+    /// # Cancel safety
+    ///
+    /// Once the request is queued, dropping the future discards the reply
+    /// and frees its slot; QEMU still runs the command, and the connection
+    /// stays usable.
+    pub async fn execute<C: Command>(&self, command: &C) -> Result<C::Output, Error> {
+        let oob = C::ALLOW_OOB && self.inner.oob;
+        if !C::SUCCESS_RESPONSE {
+            self.with_limit(self.inner.send_only(C::NAME, command, oob))
+                .await?;
+            return decode(C::NAME, b"null", b"null");
+        }
+        self.with_limit(self.call(C::NAME, command, oob)).await
+    }
+
+    /// Runs any command by name with JSON arguments (`{}` or `null` for
+    /// none) and returns the raw `return` value.
+    ///
+    /// Runs out of band when [`Client::load_schema`] has shown that the
+    /// command allows it and out-of-band execution was negotiated.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Client::execute`], without [`Error::Decode`].
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`Client::execute`].
+    pub async fn execute_raw(
+        &self,
+        command: &str,
+        arguments: serde_json::Value,
+    ) -> Result<serde_json::Value, Error> {
+        let oob = self.inner.oob
+            && self
+                .inner
+                .schema
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref()
+                .is_some_and(|s| s.allows_oob(command));
+        self.with_limit(self.call(command, &arguments, oob)).await
+    }
+
+    /// Subscribes to every event. Events that arrive before this call are
+    /// not seen.
+    pub fn subscribe(&self) -> Events<RawEvent> {
+        Events::new(
+            self.inner
+                .state
+                .hub
+                .subscribe(None, self.inner.event_buffer),
+            self.timeout,
+        )
+    }
+
+    /// Subscribes to the events named in `names` (e.g. `["STOP"]`); others
+    /// are neither buffered nor counted as lost.
+    pub fn subscribe_to(&self, names: &[&str]) -> Events<RawEvent> {
+        let names = names.iter().map(|n| (*n).to_owned()).collect();
+        Events::new(
+            self.inner
+                .state
+                .hub
+                .subscribe(Some(names), self.inner.event_buffer),
+            self.timeout,
+        )
+    }
+
+    /// Runs `command`, then waits for the first event named in `events`
+    /// that decodes as `E` and satisfies `matches`: e.g. `device_del`, then
+    /// the `DEVICE_DELETED` of that device. The subscription starts before
+    /// the command is sent, so the event cannot be missed.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Client::execute`], and [`Error::Decode`] if a named event
+    /// does not decode as `E`. The timeout covers both steps.
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`Client::execute`].
+    pub async fn execute_and_wait<C, E>(
+        &self,
+        command: &C,
+        events: &[&str],
+        matches: impl FnMut(&E) -> bool,
+    ) -> Result<(C::Output, E), Error>
+    where
+        C: Command,
+        E: DeserializeOwned,
+    {
+        let untimed = self.with_timeout(None);
+        let mut stream = untimed.subscribe_to(events).typed::<E>();
+        self.with_limit(async {
+            let output = untimed.execute(command).await?;
+            let event = stream.wait_for(matches).await?;
+            Ok((output, event))
+        })
+        .await
+    }
+
+    /// Loads `query-qmp-schema` (about 200 KB), learns from it which
+    /// commands exist and which allow out-of-band execution, and returns
+    /// it.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Client::execute`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe; nothing is stored unless the schema arrives.
+    pub async fn load_schema(&self) -> Result<Arc<Schema>, Error> {
+        let entries: Vec<serde_json::Value> = self
+            .with_limit(self.call("query-qmp-schema", &(), false))
+            .await?;
+        let mut commands = HashSet::new();
+        let mut oob = HashSet::new();
+        for e in &entries {
+            if e.get("meta-type").and_then(|m| m.as_str()) == Some("command") {
+                let Some(name) = e.get("name").and_then(|n| n.as_str()) else {
+                    continue;
+                };
+                if e.get("allow-oob").and_then(|a| a.as_bool()) == Some(true) {
+                    oob.insert(name.to_owned());
+                }
+                commands.insert(name.to_owned());
+            }
+        }
+        let schema = Arc::new(Schema {
+            entries,
+            commands: commands.clone(),
+            oob,
+        });
+        *self
+            .inner
+            .commands
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Some(commands);
+        *self.inner.schema.write().unwrap_or_else(|e| e.into_inner()) = Some(schema.clone());
+        Ok(schema)
+    }
+
+    /// Lets the reader report QEMU's exit status in [`Error::Disconnected`].
+    pub(crate) fn watch_exit(&self, rx: watch::Receiver<Option<ExitStatus>>) {
+        *lock(&self.inner.state.exit) = Some(rx);
+    }
+
+    async fn with_limit<T>(&self, f: impl Future<Output = Result<T, Error>>) -> Result<T, Error> {
+        match self.timeout {
+            Some(after) => tokio::time::timeout(after, f)
+                .await
+                .map_err(|_| Error::Timeout { after })?,
+            None => f.await,
+        }
+    }
+
+    async fn call<A: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        name: &str,
+        args: &A,
+        oob: bool,
+    ) -> Result<T, Error> {
+        if !self.supports(name) {
+            return Err(Error::Unsupported {
+                command: name.to_owned(),
+            });
+        }
+        let span = tracing::debug_span!(
+            "qmp.command",
+            command = name,
+            id = tracing::field::Empty,
+            oob
+        );
+        async {
+            let reply = self.inner.request(name, args, oob).await?;
+            decode(name, &reply.line, &reply.line[reply.value])
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+impl Inner {
+    async fn request<A: Serialize + ?Sized>(
+        &self,
+        name: &str,
+        args: &A,
+        oob: bool,
+    ) -> Result<Reply, Error> {
+        let state = &*self.state;
+        let permit = if oob {
+            None
+        } else {
+            Some(
+                state
+                    .inband
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| state.closed_error())?,
+            )
+        };
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        tracing::Span::current().record("id", id);
+        let bytes = encode(name, args, id, oob)?;
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut p = lock(&state.pending);
+            if let Some(c) = &p.closed {
+                return Err(c.into());
+            }
+            p.map.insert(
+                id,
+                Waiter {
+                    tx,
+                    _permit: permit,
+                },
+            );
+        }
+        let guard = PendingGuard { state, id };
+        if self
+            .tx
+            .send(Outgoing {
+                bytes,
+                written: None,
+            })
+            .is_err()
+        {
+            return Err(state.closed_error());
+        }
+        let reply = rx.await;
+        std::mem::forget(guard);
+        match reply {
+            Ok(r) => r,
+            Err(_) => Err(state.closed_error()),
+        }
+    }
+
+    async fn send_only<A: Serialize + ?Sized>(
+        &self,
+        name: &str,
+        args: &A,
+        oob: bool,
+    ) -> Result<(), Error> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let bytes = encode(name, args, id, oob)?;
+        let (tx, rx) = oneshot::channel();
+        if self
+            .tx
+            .send(Outgoing {
+                bytes,
+                written: Some(tx),
+            })
+            .is_err()
+        {
+            return Err(self.state.closed_error());
+        }
+        rx.await.map_err(|_| self.state.closed_error())
+    }
+}

@@ -1,0 +1,99 @@
+//! The error type of every fallible operation.
+
+use std::process::ExitStatus;
+use std::time::Duration;
+
+/// Why a command, a connection or a launch failed.
+///
+/// Match on the variants you act on and keep a catch-all arm: new variants
+/// may be added in minor releases.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// QEMU ran the command and reported an error.
+    #[error("{class}: {desc}")]
+    Qmp {
+        /// QEMU's error class, e.g. `GenericError` or `CommandNotFound`.
+        class: String,
+        /// QEMU's human-readable description; not meant to be parsed.
+        desc: String,
+    },
+    /// QEMU answered, but the reply does not have the expected type.
+    ///
+    /// Only the command concerned fails; the connection stays usable.
+    #[error("cannot decode the reply to `{command}` at `{path}`: {message}")]
+    Decode {
+        /// The command whose reply failed to decode.
+        command: String,
+        /// The JSON path, inside the `return` member, where decoding failed
+        /// (`.` for the value itself).
+        path: String,
+        /// What the decoder expected.
+        message: String,
+        /// The reply exactly as QEMU sent it.
+        raw: String,
+    },
+    /// The arguments could not be serialized to JSON.
+    #[error("cannot encode the arguments of `{command}`: {message}")]
+    Encode {
+        /// The command whose arguments failed to serialize.
+        command: String,
+        /// What the serializer reported.
+        message: String,
+    },
+    /// Reading from or writing to the socket failed.
+    #[error("i/o error")]
+    Io(#[from] std::io::Error),
+    /// The connection is closed; no reply will come.
+    #[error("disconnected{}", match status { Some(s) => format!(" (QEMU {s})"), None => String::new() })]
+    Disconnected {
+        /// QEMU's exit status, when the client's [`Qemu`](crate::Qemu) owns
+        /// the process and it has exited.
+        status: Option<ExitStatus>,
+    },
+    /// No reply arrived in time. The connection stays usable; a late
+    /// reply is discarded.
+    #[error("timed out after {after:?}")]
+    Timeout {
+        /// The limit that elapsed.
+        after: Duration,
+    },
+    /// The peer broke the protocol: a malformed or oversized message, an
+    /// unexpected greeting, or an error that cannot be matched to one
+    /// command.
+    #[error("protocol violation: {0}")]
+    Protocol(String),
+    /// The connected QEMU has no such command; nothing was sent.
+    #[error("command `{command}` is not supported by this QEMU")]
+    Unsupported {
+        /// The command's wire name.
+        command: String,
+    },
+    /// A QEMU process could not be started or did not open its monitor.
+    #[error("cannot launch QEMU: {0}")]
+    Launch(String),
+}
+
+impl Error {
+    /// Whether this is [`Error::Disconnected`].
+    pub fn is_disconnected(&self) -> bool {
+        matches!(self, Error::Disconnected { .. })
+    }
+
+    /// Whether this is [`Error::Timeout`].
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Timeout { .. })
+    }
+}
+
+/// Why the connection closed; cloned into an [`Error`] for every waiter.
+#[derive(Clone, Debug)]
+pub(crate) struct Closed {
+    pub(crate) status: Option<ExitStatus>,
+}
+
+impl From<&Closed> for Error {
+    fn from(c: &Closed) -> Error {
+        Error::Disconnected { status: c.status }
+    }
+}

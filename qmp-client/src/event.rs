@@ -1,0 +1,316 @@
+//! Asynchronous events: the hub the reader feeds and the streams that
+//! subscribers poll.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, Weak};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::Error;
+
+/// An event as QEMU sent it, undecoded.
+///
+/// Deserializes from the full event message
+/// `{"event": ..., "data": ..., "timestamp": {...}}`, like a typed event
+/// enum does.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct RawEvent {
+    /// The event's name, e.g. `STOP`.
+    pub name: String,
+    /// The `data` member; `null` when QEMU sent none.
+    pub data: serde_json::Value,
+    /// When it happened: seconds and microseconds since the Unix epoch,
+    /// both `-1` if QEMU could not read the clock.
+    pub timestamp: (i64, i64),
+}
+
+impl RawEvent {
+    /// Decodes [`RawEvent::data`] as `T`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Decode`] naming the JSON path that does not fit `T`.
+    pub fn decode<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        serde_path_to_error::deserialize(&self.data).map_err(|e| Error::Decode {
+            command: self.name.clone(),
+            path: e.path().to_string(),
+            message: e.inner().to_string(),
+            raw: self.data.to_string(),
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for RawEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<RawEvent, D::Error> {
+        #[derive(Deserialize)]
+        struct Timestamp {
+            seconds: i64,
+            microseconds: i64,
+        }
+        #[derive(Deserialize)]
+        struct Wire {
+            event: String,
+            #[serde(default)]
+            data: serde_json::Value,
+            timestamp: Timestamp,
+        }
+        let w = Wire::deserialize(d)?;
+        Ok(RawEvent {
+            name: w.event,
+            data: w.data,
+            timestamp: (w.timestamp.seconds, w.timestamp.microseconds),
+        })
+    }
+}
+
+/// Why an [`Events`] stream yielded no event.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EventError {
+    /// The subscriber's buffer was full: this many events (older than the
+    /// ones still buffered) were dropped.
+    #[error("lagged behind: {lost} events lost")]
+    Lagged {
+        /// How many events were dropped.
+        lost: u64,
+    },
+    /// One event did not decode as the stream's type; the stream goes on.
+    #[error("cannot decode event `{name}` at `{path}`: {message}")]
+    Decode {
+        /// The event's name.
+        name: String,
+        /// The JSON path, in the full event message, that failed.
+        path: String,
+        /// What the decoder expected.
+        message: String,
+        /// The full event message.
+        raw: serde_json::Value,
+    },
+}
+
+/// One event as the reader hands it out, shared by all subscribers.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) name: String,
+    pub(crate) message: serde_json::Value,
+}
+
+struct Queue {
+    buf: VecDeque<Arc<Shared>>,
+    lost: u64,
+    closed: bool,
+    waker: Option<Waker>,
+}
+
+pub(crate) struct Subscriber {
+    names: Option<Vec<String>>,
+    capacity: usize,
+    queue: Mutex<Queue>,
+}
+
+impl Subscriber {
+    fn wants(&self, name: &str) -> bool {
+        self.names
+            .as_ref()
+            .is_none_or(|n| n.iter().any(|n| n == name))
+    }
+}
+
+/// The list of subscribers; the reader publishes into it.
+#[derive(Default)]
+pub(crate) struct Hub {
+    subs: Mutex<Vec<Weak<Subscriber>>>,
+    closed: Mutex<bool>,
+}
+
+impl Hub {
+    pub(crate) fn subscribe(&self, names: Option<Vec<String>>, capacity: usize) -> Arc<Subscriber> {
+        let closed = *lock(&self.closed);
+        let sub = Arc::new(Subscriber {
+            names,
+            capacity: capacity.max(1),
+            queue: Mutex::new(Queue {
+                buf: VecDeque::new(),
+                lost: 0,
+                closed,
+                waker: None,
+            }),
+        });
+        lock(&self.subs).push(Arc::downgrade(&sub));
+        sub
+    }
+
+    /// Whether anyone listens; lets the reader skip parsing events.
+    pub(crate) fn is_empty(&self) -> bool {
+        lock(&self.subs).is_empty()
+    }
+
+    pub(crate) fn publish(&self, event: Shared) {
+        let event = Arc::new(event);
+        let mut subs = lock(&self.subs);
+        subs.retain(|weak| {
+            let Some(sub) = weak.upgrade() else {
+                return false;
+            };
+            if sub.wants(&event.name) {
+                let mut q = lock(&sub.queue);
+                if q.buf.len() >= sub.capacity {
+                    q.buf.pop_front();
+                    q.lost += 1;
+                }
+                q.buf.push_back(event.clone());
+                if let Some(w) = q.waker.take() {
+                    w.wake();
+                }
+            }
+            true
+        });
+    }
+
+    /// Ends every stream once its buffer is drained.
+    pub(crate) fn close(&self) {
+        *lock(&self.closed) = true;
+        for sub in lock(&self.subs).drain(..).filter_map(|w| w.upgrade()) {
+            let mut q = lock(&sub.queue);
+            q.closed = true;
+            if let Some(w) = q.waker.take() {
+                w.wake();
+            }
+        }
+    }
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A stream of events, decoded as `E`.
+///
+/// Yields `Ok(event)` for each event, [`EventError::Lagged`] when events
+/// were dropped because the buffer was full, and
+/// [`EventError::Decode`] for an event that does not decode as `E` (the
+/// stream goes on). It ends when the connection closes.
+///
+/// Each subscriber has its own bounded buffer, so a slow subscriber never
+/// delays command replies or other subscribers. Created by
+/// [`Client::subscribe`](crate::Client::subscribe).
+#[must_use = "streams do nothing unless polled"]
+pub struct Events<E = RawEvent> {
+    sub: Arc<Subscriber>,
+    timeout: Option<Duration>,
+    _decode: PhantomData<fn() -> E>,
+}
+
+impl<E> fmt::Debug for Events<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Events")
+            .field("names", &self.sub.names)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<E: DeserializeOwned> Events<E> {
+    pub(crate) fn new(sub: Arc<Subscriber>, timeout: Option<Duration>) -> Events<E> {
+        Events {
+            sub,
+            timeout,
+            _decode: PhantomData,
+        }
+    }
+
+    /// The same subscription, decoding each full event message as `F`
+    /// (for example a generated `Event` enum).
+    pub fn typed<F: DeserializeOwned>(self) -> Events<F> {
+        Events {
+            sub: self.sub,
+            timeout: self.timeout,
+            _decode: PhantomData,
+        }
+    }
+
+    /// Waits for the first event that `matches` accepts, skipping others
+    /// and lost-event reports, within the client's default timeout.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] if none arrives in time, [`Error::Disconnected`] if
+    /// the connection closes first, [`Error::Decode`] if an event does not
+    /// decode as `E`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: events not yet taken stay buffered.
+    pub async fn wait_for(&mut self, mut matches: impl FnMut(&E) -> bool) -> Result<E, Error> {
+        let timeout = self.timeout;
+        let wait = async {
+            loop {
+                match std::future::poll_fn(|cx| self.poll_next_event(cx)).await {
+                    None => return Err(Error::Disconnected { status: None }),
+                    Some(Ok(e)) if matches(&e) => return Ok(e),
+                    Some(Ok(_)) | Some(Err(EventError::Lagged { .. })) => {}
+                    Some(Err(EventError::Decode {
+                        name,
+                        path,
+                        message,
+                        raw,
+                    })) => {
+                        return Err(Error::Decode {
+                            command: name,
+                            path,
+                            message,
+                            raw: raw.to_string(),
+                        });
+                    }
+                }
+            }
+        };
+        match timeout {
+            Some(after) => tokio::time::timeout(after, wait)
+                .await
+                .map_err(|_| Error::Timeout { after })?,
+            None => wait.await,
+        }
+    }
+
+    fn poll_next_event(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<E, EventError>>> {
+        let next = {
+            let mut q = lock(&self.sub.queue);
+            if q.lost > 0 {
+                let lost = std::mem::take(&mut q.lost);
+                return Poll::Ready(Some(Err(EventError::Lagged { lost })));
+            }
+            match q.buf.pop_front() {
+                Some(e) => e,
+                None if q.closed => return Poll::Ready(None),
+                None => {
+                    q.waker = Some(cx.waker().clone());
+                    return Poll::Pending;
+                }
+            }
+        };
+        let _span = tracing::trace_span!("qmp.event", name = %next.name).entered();
+        Poll::Ready(Some(
+            serde_path_to_error::deserialize(&next.message).map_err(|e| EventError::Decode {
+                name: next.name.clone(),
+                path: e.path().to_string(),
+                message: e.inner().to_string(),
+                raw: next.message.clone(),
+            }),
+        ))
+    }
+}
+
+impl<E: DeserializeOwned> futures_core::Stream for Events<E> {
+    type Item = Result<E, EventError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_next_event(cx)
+    }
+}
