@@ -1,8 +1,1094 @@
 //! Documentation comments (`##` blocks) as structured data.
+//!
+//! The syntax layer hands each `##` block to `parse_doc`, which builds a
+//! [`Doc`]; once the documented definition is known, `check_doc` compares
+//! the two. The grammar follows QEMU 10.2's (`docs/qapi-code-gen.rst`,
+//! "Documentation comments"), relaxed where older releases (6.1, 7.2)
+//! wrote documentation their own checker accepted:
+//!
+//! - `Note:`/`Notes:`/`Example:`/`Examples:` tagged sections (10.x rejects
+//!   them in favour of rST directives) are accepted; like QEMU 7.2 did, such
+//!   a section runs until the next tag, so prose between example messages
+//!   stays in the example.
+//! - A description line directly followed (no blank line) by an unindented
+//!   line continues, as in 6.1-era schemas; 10.2 would end the description.
+//! - The 10.2 layout rules (lines of at most 70 characters, two spaces
+//!   between sentences) are only checked when asked for (`DocStyle`).
+
+// `Error` carries its source line and include chain; it is the crate's one
+// error type, so its size is the error module's call, not this one's.
+#![allow(clippy::result_large_err)]
 
 use serde::Serialize;
 
+use crate::Error;
 use crate::model::Loc;
+
+/// One line of a doc block.
+#[derive(Clone, Debug)]
+pub(crate) struct DocLine<'a> {
+    /// The whole source line starting at its `#` (no newline).
+    pub(crate) text: &'a str,
+    /// Where that `#` is.
+    pub(crate) loc: Loc,
+}
+
+/// Which of QEMU 10.2's layout rules [`parse_doc_with`] enforces.
+///
+/// QEMU 10.1 started rejecting long lines and single spaces between
+/// sentences; schemas of earlier releases break both rules, so they are off
+/// by default and a caller turns them on for schemas meant to meet 10.2's
+/// rules (QEMU's own test suite, new schemas).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct DocStyle {
+    /// Reject lines longer than 70 characters (URL-only lines excepted):
+    /// "documentation line longer than 70 characters".
+    pub(crate) max_line_length: bool,
+    /// Reject a single space after a sentence's final `.`, `!` or `?`:
+    /// "Use two spaces between sentences".
+    pub(crate) two_spaces: bool,
+}
+
+impl DocStyle {
+    /// Every layout rule of QEMU 10.2.
+    // Used by the tests here; the schema checker offers it for QEMU's test
+    // suite and new schemas.
+    #[allow(dead_code)]
+    pub(crate) const STRICT: DocStyle = DocStyle {
+        max_line_length: true,
+        two_spaces: true,
+    };
+}
+
+/// Parses one documentation block with the lenient default [`DocStyle`].
+///
+/// `lines[0]` is the opening line, which must be exactly `##`. If `closed`,
+/// the last line is the closing line (starting with `##`, which must be all
+/// it holds); otherwise the block was cut short and the error
+/// "documentation comment must end with '##'" is reported at `end_loc`
+/// (unless an earlier line is already wrong, as QEMU reads line by line).
+///
+/// # Errors
+///
+/// The first problem found, with QEMU's message and position.
+pub(crate) fn parse_doc(lines: &[DocLine<'_>], closed: bool, end_loc: &Loc) -> Result<Doc, Error> {
+    parse_doc_with(lines, closed, end_loc, DocStyle::default())
+}
+
+/// Like [`parse_doc`], also enforcing the layout rules `style` selects.
+///
+/// # Errors
+///
+/// The first problem found, with QEMU's message and position.
+pub(crate) fn parse_doc_with(
+    lines: &[DocLine<'_>],
+    closed: bool,
+    end_loc: &Loc,
+    style: DocStyle,
+) -> Result<Doc, Error> {
+    let Some(open) = lines.first() else {
+        return Err(Error::new(
+            end_loc.clone(),
+            "documentation comment must end with '##'",
+        ));
+    };
+    if chomp(open.text) != "##" {
+        return Err(Error::new(
+            open.loc.clone(),
+            "junk after '##' at start of documentation comment",
+        ));
+    }
+    let end = if closed {
+        lines.len().saturating_sub(1).max(1)
+    } else {
+        lines.len()
+    };
+    let mut p = Parser {
+        lines,
+        end,
+        closed,
+        end_loc,
+        pos: 0,
+        style,
+        code: None,
+        raws: Vec::new(),
+        members: Vec::new(),
+        features: Vec::new(),
+    };
+    let symbol = p.parse()?;
+    p.finish(symbol)
+}
+
+/// What a definition's documentation is checked against.
+#[derive(Clone, Debug)]
+pub(crate) struct DocTarget<'a> {
+    /// The definition's meta-type: `"command"`, `"struct"`, `"enum"`, ...
+    pub(crate) meta: &'a str,
+    /// The definition's name.
+    pub(crate) name: &'a str,
+    /// The definition's location.
+    pub(crate) loc: &'a Loc,
+    /// The members the comment may describe, as QEMU connects them: a
+    /// struct's, union's or implicit base's own members (not those of a
+    /// named base), enum values, alternate branches, and the members of a
+    /// command's or event's *implicit* argument type. A named argument type
+    /// (`'data': 'Args'`, boxed or not) contributes none: it is documented
+    /// where it is defined. Union branches are not members.
+    pub(crate) members: Vec<&'a str>,
+    /// The features of the definition and of its members/values, each with
+    /// where it is defined.
+    pub(crate) features: Vec<(&'a str, &'a Loc)>,
+    /// Whether the definition is a command with `'returns'`.
+    pub(crate) has_returns: bool,
+    /// Whether the `doc-required` pragma is in force.
+    pub(crate) doc_required: bool,
+    /// Whether undocumented members are allowed: the definition is listed in
+    /// the `documentation-exceptions` pragma, or the schema predates that
+    /// pragma (no release before it rejected undocumented members, and 7.2's
+    /// own schema has many).
+    pub(crate) exception: bool,
+}
+
+/// Checks a definition's documentation against the definition.
+///
+/// In QEMU's order: the comment names the definition; `Returns`/`Errors`
+/// sections only on commands (`Returns` only on one that returns something);
+/// every feature is documented; with `doc-required` and no exception, every
+/// member is documented; every documented member and feature exists.
+///
+/// # Errors
+///
+/// The first mismatch, in QEMU's words.
+pub(crate) fn check_doc(doc: &Doc, target: &DocTarget<'_>) -> Result<(), Error> {
+    match &doc.symbol {
+        None => {
+            return Err(Error::new(
+                doc.loc.clone(),
+                "definition documentation required",
+            ));
+        }
+        Some(sym) if sym != target.name => {
+            return Err(Error::new(
+                target.loc.clone(),
+                format!("documentation comment is for '{sym}'"),
+            ));
+        }
+        Some(_) => {}
+    }
+    let section = |kind| doc.sections.iter().find(|s| s.kind == kind);
+    if target.meta == "command" {
+        if let Some(s) = section(SectionKind::Returns) {
+            if !target.has_returns {
+                return Err(Error::new(
+                    s.loc.clone(),
+                    "'Returns' section, but command doesn't return anything",
+                ));
+            }
+        }
+    } else {
+        for (kind, name) in [
+            (SectionKind::Returns, "Returns"),
+            (SectionKind::Errors, "Errors"),
+        ] {
+            if let Some(s) = section(kind) {
+                return Err(Error::new(
+                    s.loc.clone(),
+                    format!("'{name}' section is only valid for commands"),
+                ));
+            }
+        }
+    }
+    for (name, loc) in &target.features {
+        if !doc.features.iter().any(|f| f.name == *name) {
+            return Err(Error::new(
+                (*loc).clone(),
+                format!("feature '{name}' lacks documentation"),
+            ));
+        }
+    }
+    if target.doc_required && !target.exception {
+        let role = match target.meta {
+            "enum" => "value",
+            "alternate" => "branch",
+            _ => "member",
+        };
+        for name in &target.members {
+            if doc.member(name).is_none() {
+                return Err(Error::new(
+                    target.loc.clone(),
+                    format!("{role} '{name}' lacks documentation"),
+                ));
+            }
+        }
+    }
+    let features: Vec<&str> = target.features.iter().map(|(n, _)| *n).collect();
+    check_documented(&doc.members, &target.members, "member")?;
+    check_documented(&doc.features, &features, "feature")
+}
+
+/// Rejects descriptions of things that do not exist, naming all of them at
+/// the first one's line.
+fn check_documented(items: &[DocItem], exist: &[&str], what: &str) -> Result<(), Error> {
+    let bogus: Vec<&DocItem> = items
+        .iter()
+        .filter(|i| !exist.contains(&i.name.as_str()))
+        .collect();
+    let Some(first) = bogus.first() else {
+        return Ok(());
+    };
+    let names: Vec<&str> = bogus.iter().map(|i| i.name.as_str()).collect();
+    let (s, verb) = if bogus.len() > 1 {
+        ("s", "do")
+    } else {
+        ("", "does")
+    };
+    Err(Error::new(
+        first.loc.clone(),
+        format!(
+            "documented {what}{s} '{}' {verb} not exist",
+            names.join("', '")
+        ),
+    ))
+}
+
+/// A content line: the text after `# ` (right-trimmed), where it came from.
+#[derive(Clone, Copy, Debug)]
+struct Ln<'a> {
+    /// The text; empty for a blank line.
+    text: &'a str,
+    /// Index of the source line in the block.
+    idx: usize,
+    /// Byte offset of `text` in the source line.
+    off: usize,
+}
+
+impl<'a> Ln<'a> {
+    /// The rest of the line from byte `at` of `text` on.
+    fn tail(self, at: usize) -> Ln<'a> {
+        Ln {
+            text: self.text.get(at..).unwrap_or(""),
+            idx: self.idx,
+            off: self.off + at,
+        }
+    }
+}
+
+/// A tagged section's tag.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tag {
+    Returns,
+    Errors,
+    Since,
+    Todo,
+    /// `Note:`/`Notes:`, only in older releases.
+    Note,
+    /// `Example:`/`Examples:`, only in older releases.
+    Example,
+}
+
+impl Tag {
+    /// The name QEMU uses in messages about the section.
+    fn name(self) -> &'static str {
+        match self {
+            Tag::Returns => "Returns",
+            Tag::Errors => "Errors",
+            Tag::Since => "Since",
+            Tag::Todo => "Todo",
+            Tag::Note => "Note",
+            Tag::Example => "Example",
+        }
+    }
+
+    fn kind(self) -> SectionKind {
+        match self {
+            Tag::Returns => SectionKind::Returns,
+            Tag::Errors => SectionKind::Errors,
+            Tag::Since => SectionKind::Since,
+            Tag::Todo => SectionKind::Todo,
+            Tag::Note => SectionKind::Note,
+            Tag::Example => SectionKind::Example,
+        }
+    }
+}
+
+/// What a section of the block holds, before text is assembled.
+#[derive(Clone, Debug, PartialEq)]
+enum RawKind {
+    /// Paragraphs before any description or tagged section.
+    Intro,
+    /// Paragraphs after them.
+    Detail,
+    Member(String),
+    Feature(String),
+    Tagged(Tag),
+}
+
+/// A section as read: its header line and content lines.
+#[derive(Debug)]
+struct Raw<'a> {
+    kind: RawKind,
+    /// The line the section starts on.
+    idx: usize,
+    /// Text on the header line after the tag or `@name:`, if any.
+    first: Option<Ln<'a>>,
+    /// The following lines, blank ones included.
+    lines: Vec<Ln<'a>>,
+}
+
+struct Parser<'l, 'a> {
+    lines: &'l [DocLine<'a>],
+    /// Index of the closing line (or one past the last line if unclosed).
+    end: usize,
+    closed: bool,
+    end_loc: &'l Loc,
+    /// Index of the line last read.
+    pos: usize,
+    style: DocStyle,
+    /// While inside a literal or code block: the indentation of the line
+    /// that opened it. Layout rules don't apply to code.
+    code: Option<usize>,
+    raws: Vec<Raw<'a>>,
+    members: Vec<String>,
+    features: Vec<String>,
+}
+
+/// The line without a trailing carriage return (CRLF files).
+fn chomp(s: &str) -> &str {
+    s.strip_suffix('\r').unwrap_or(s)
+}
+
+/// Matches `@NAME:` and the spaces after it at the start of `s`, as QEMU's
+/// `@([^:]*): *` does: the name and the offset of the text after it.
+fn at_name_colon(s: &str) -> Option<(&str, usize)> {
+    let rest = s.strip_prefix('@')?;
+    let colon = rest.find(':')?;
+    let name = rest.get(..colon)?;
+    let after = rest.get(colon + 1..)?;
+    let spaces = after.len() - after.trim_start_matches(' ').len();
+    Some((name, 1 + colon + 1 + spaces))
+}
+
+/// Matches a section tag (`Since:` etc., but not rST's `Note::`) at the start
+/// of `s`: the tag and the offset of the text after it.
+fn match_tag(s: &str) -> Option<(Tag, usize)> {
+    const TAGS: [(&str, Tag); 8] = [
+        ("Returns", Tag::Returns),
+        ("Errors", Tag::Errors),
+        ("Since", Tag::Since),
+        ("Notes", Tag::Note),
+        ("Note", Tag::Note),
+        ("Examples", Tag::Example),
+        ("Example", Tag::Example),
+        ("TODO", Tag::Todo),
+    ];
+    TAGS.iter().find_map(|&(word, tag)| {
+        let after = s.strip_prefix(word)?.strip_prefix(':')?;
+        if after.starts_with(':') {
+            return None;
+        }
+        let spaces = after.len() - after.trim_start_matches(' ').len();
+        Some((tag, word.len() + 1 + spaces))
+    })
+}
+
+/// Number of leading blanks (spaces or tabs) of `s`.
+fn indent(s: &str) -> usize {
+    s.len() - s.trim_start_matches([' ', '\t']).len()
+}
+
+/// Whether `s` begins an example message: `->` or `<-`, then a blank or
+/// the end of the line.
+fn marker(s: &str) -> Option<Direction> {
+    let dir = if s.starts_with("->") {
+        Direction::Send
+    } else if s.starts_with("<-") {
+        Direction::Receive
+    } else {
+        return None;
+    };
+    match s.get(2..)?.chars().next() {
+        None => Some(dir),
+        Some(c) if c.is_whitespace() => Some(dir),
+        Some(_) => None,
+    }
+}
+
+impl<'a> Parser<'_, 'a> {
+    /// The location of line `idx` (the block's end if out of range).
+    fn loc(&self, idx: usize) -> Loc {
+        self.lines
+            .get(idx)
+            .map_or_else(|| self.end_loc.clone(), |l| l.loc.clone())
+    }
+
+    /// The location of byte `off` of line `idx`, counting columns as QEMU
+    /// does (a tab advances to the next multiple of 8, plus one).
+    fn loc_at(&self, idx: usize, off: usize) -> Loc {
+        let Some(line) = self.lines.get(idx) else {
+            return self.end_loc.clone();
+        };
+        let mut loc = line.loc.clone();
+        let before = line.text.get(..off).unwrap_or(line.text);
+        for c in before.chars() {
+            loc.col = if c == '\t' {
+                (loc.col.saturating_sub(1) / 8 + 1) * 8 + 1
+            } else {
+                loc.col + 1
+            };
+        }
+        loc
+    }
+
+    fn err(&self, idx: usize, msg: impl Into<String>) -> Error {
+        Error::new(self.loc(idx), msg)
+    }
+
+    /// Reads the next line: `None` at the closing `##`. Checks what QEMU
+    /// checks of every line as it reads it.
+    fn next(&mut self) -> Result<Option<Ln<'a>>, Error> {
+        self.pos += 1;
+        if self.pos >= self.end {
+            self.pos = self.end;
+            if !self.closed {
+                return Err(Error::new(
+                    self.end_loc.clone(),
+                    "documentation comment must end with '##'",
+                ));
+            }
+            if let Some(close) = self.lines.get(self.end) {
+                if chomp(close.text) != "##" {
+                    return Err(
+                        self.err(self.end, "junk after '##' at end of documentation comment")
+                    );
+                }
+            }
+            return Ok(None);
+        }
+        let idx = self.pos;
+        let text = self.lines.get(idx).map_or("", |l| chomp(l.text));
+        let Some(rest) = text.strip_prefix('#') else {
+            return Err(self.err(idx, "documentation comment must end with '##'"));
+        };
+        if rest.starts_with('#') {
+            // A `##` line inside the block: the caller split it wrongly, but
+            // QEMU would have ended the block here.
+            return Err(self.err(idx, "junk after '##' at end of documentation comment"));
+        }
+        if rest.is_empty() {
+            return Ok(Some(Ln {
+                text: "",
+                idx,
+                off: 1,
+            }));
+        }
+        let Some(content) = rest.strip_prefix(' ') else {
+            return Err(self.err(idx, "missing space after #"));
+        };
+        let ln = Ln {
+            text: content.trim_end(),
+            idx,
+            off: 2,
+        };
+        self.check_style(ln)?;
+        Ok(Some(ln))
+    }
+
+    /// QEMU 10.2's layout rules, if enabled, for lines outside code blocks
+    /// (`::` literal blocks and `.. qmp-example::`/`.. code-block::`
+    /// directives), which 10.2's own examples exceed.
+    fn check_style(&mut self, ln: Ln<'a>) -> Result<(), Error> {
+        let t = ln.text;
+        let ind = indent(t);
+        if let Some(open) = self.code {
+            if t.is_empty() || ind > open {
+                return Ok(());
+            }
+            self.code = None;
+        }
+        let rest = t.get(ind..).unwrap_or("");
+        if rest.ends_with("::")
+            || rest.starts_with(".. qmp-example::")
+            || rest.starts_with(".. code-block::")
+        {
+            self.code = Some(ind);
+        }
+        if self.style.max_line_length && t.chars().count() + 2 > 70 && !is_url_line(t) {
+            return Err(self.err(ln.idx, "documentation line longer than 70 characters"));
+        }
+        if self.style.two_spaces {
+            if let Some(at) = single_space_after_sentence(t) {
+                return Err(Error::new(
+                    self.loc_at(ln.idx, ln.off + at + 1),
+                    "Use two spaces between sentences",
+                )
+                .with_help("If this not the end of a sentence, please report a bug."));
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the block after the opening `##`; returns the symbol.
+    fn parse(&mut self) -> Result<Option<String>, Error> {
+        let line = self.next()?;
+        match line {
+            Some(l) if l.text.starts_with('@') => {
+                let Some(symbol) = l.text.strip_suffix(':') else {
+                    return Err(self.err(l.idx, "line should end with ':'"));
+                };
+                let symbol = symbol.get(1..).unwrap_or("");
+                if symbol.is_empty() {
+                    return Err(self.err(l.idx, "name required after '@'"));
+                }
+                self.definition()?;
+                Ok(Some(symbol.to_owned()))
+            }
+            _ => {
+                self.free_form(line)?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Free-form documentation: any text but descriptions. (QEMU 9 also
+    /// wanted an `=` heading first in the block; 10.x's rST underlined
+    /// headings and 7.2's schema break that rule.)
+    fn free_form(&mut self, mut line: Option<Ln<'a>>) -> Result<(), Error> {
+        let mut raw = Raw {
+            kind: RawKind::Intro,
+            idx: line.map_or(self.pos, |l| l.idx),
+            first: None,
+            lines: Vec::new(),
+        };
+        while let Some(l) = line {
+            if let Some((name, _)) = at_name_colon(l.text) {
+                return Err(self.err(
+                    l.idx,
+                    format!("'@{name}:' not allowed in free-form documentation"),
+                ));
+            }
+            raw.lines.push(l);
+            line = self.next()?;
+        }
+        self.raws.push(raw);
+        Ok(())
+    }
+
+    /// Definition documentation, after the `@SYMBOL:` line.
+    fn definition(&mut self) -> Result<(), Error> {
+        let mut line = self.next()?;
+        let mut have_tagged = false;
+        while let Some(l) = line {
+            if l.text.is_empty() {
+                line = self.next()?;
+                continue;
+            }
+            if l.text == "Features:" {
+                if !self.features.is_empty() {
+                    return Err(self.err(l.idx, "duplicated 'Features:' line"));
+                }
+                line = self.next()?;
+                while let Some(Ln { text: "", .. }) = line {
+                    line = self.next()?;
+                }
+                line = self.descriptions(line, false)?;
+                if self.features.is_empty() {
+                    return Err(self.err(self.pos, "feature descriptions expected"));
+                }
+                have_tagged = true;
+            } else if let Some((name, _)) = at_name_colon(l.text) {
+                if have_tagged {
+                    return Err(self.err(
+                        l.idx,
+                        format!("description of '@{name}:' follows a section"),
+                    ));
+                }
+                line = self.descriptions(line, true)?;
+                have_tagged = true;
+            } else if let Some((tag, at)) = match_tag(l.text) {
+                if matches!(tag, Tag::Returns | Tag::Errors | Tag::Since)
+                    && self.raws.iter().any(|r| r.kind == RawKind::Tagged(tag))
+                {
+                    return Err(self.err(l.idx, format!("duplicated '{}' section", tag.name())));
+                }
+                let mut raw = Raw {
+                    kind: RawKind::Tagged(tag),
+                    idx: l.idx,
+                    first: Some(l.tail(at)),
+                    lines: Vec::new(),
+                };
+                line = match tag {
+                    Tag::Note | Tag::Example => self.old_section(&mut raw)?,
+                    _ => self.indented(&mut raw)?,
+                };
+                self.raws.push(raw);
+                have_tagged = true;
+            } else if l.text.starts_with('=') {
+                return Err(self.err(l.idx, "unexpected '=' markup in definition documentation"));
+            } else {
+                let kind = if have_tagged {
+                    RawKind::Detail
+                } else {
+                    RawKind::Intro
+                };
+                match self.raws.last_mut() {
+                    Some(last) if last.kind == kind => last.lines.push(Ln {
+                        text: "",
+                        idx: l.idx,
+                        off: 0,
+                    }),
+                    _ => self.raws.push(Raw {
+                        kind,
+                        idx: l.idx,
+                        first: None,
+                        lines: Vec::new(),
+                    }),
+                }
+                // A paragraph runs to the next blank line.
+                let mut cur = Some(l);
+                while let Some(p) = cur {
+                    if p.text.is_empty() {
+                        break;
+                    }
+                    if let Some(last) = self.raws.last_mut() {
+                        last.lines.push(p);
+                    }
+                    cur = self.next()?;
+                }
+                line = cur;
+            }
+        }
+        Ok(())
+    }
+
+    /// A run of `@name: text` descriptions (members, or features); returns
+    /// the first line after them.
+    fn descriptions(
+        &mut self,
+        mut line: Option<Ln<'a>>,
+        members: bool,
+    ) -> Result<Option<Ln<'a>>, Error> {
+        while let Some(l) = line {
+            let Some((name, at)) = at_name_colon(l.text) else {
+                break;
+            };
+            if name.is_empty() {
+                return Err(self.err(l.idx, "invalid parameter name"));
+            }
+            let seen = if members {
+                &mut self.members
+            } else {
+                &mut self.features
+            };
+            if seen.iter().any(|n| n == name) {
+                return Err(self.err(l.idx, format!("'{name}' parameter name duplicated")));
+            }
+            seen.push(name.to_owned());
+            let kind = if members {
+                RawKind::Member(name.to_owned())
+            } else {
+                RawKind::Feature(name.to_owned())
+            };
+            let mut raw = Raw {
+                kind,
+                idx: l.idx,
+                first: Some(l.tail(at)),
+                lines: Vec::new(),
+            };
+            line = self.indented(&mut raw)?;
+            self.raws.push(raw);
+        }
+        Ok(line)
+    }
+
+    /// The rest of a description or tagged section: indented lines, and
+    /// blank lines between them; returns the first line after it.
+    fn indented(&mut self, raw: &mut Raw<'a>) -> Result<Option<Ln<'a>>, Error> {
+        let mut want: Option<usize> = None;
+        let mut prev_blank = false;
+        let mut after_text = raw.first.is_some_and(|f| !f.text.is_empty());
+        loop {
+            let Some(l) = self.next()? else {
+                return Ok(None);
+            };
+            if l.text.is_empty() {
+                raw.lines.push(l);
+                prev_blank = true;
+                after_text = false;
+                continue;
+            }
+            if at_name_colon(l.text).is_some() {
+                return Ok(Some(l));
+            }
+            let ind = indent(l.text);
+            match want {
+                None if ind == 0 => {
+                    // Older releases continue a description on unindented
+                    // lines; 10.2 ends it. Both agree after a blank line,
+                    // or on a line that starts something else.
+                    if !after_text
+                        || match_tag(l.text).is_some()
+                        || l.text == "Features:"
+                        || l.text.starts_with('=')
+                    {
+                        return Ok(Some(l));
+                    }
+                }
+                None => want = Some(ind),
+                Some(w) if ind < w => {
+                    if prev_blank || ind == 0 {
+                        return Ok(Some(l));
+                    }
+                    // 10.2 rejects this, but 7.2 lines description
+                    // continuations up with the text after `@name: `, so
+                    // a line less indented than the one before is fine.
+                    want = Some(ind);
+                }
+                Some(_) => {}
+            }
+            raw.lines.push(l);
+            prev_blank = false;
+        }
+    }
+
+    /// An old-style `Note:` or `Example:` section: like QEMU 7.2, everything
+    /// up to the next tag, description or `Features:` line.
+    fn old_section(&mut self, raw: &mut Raw<'a>) -> Result<Option<Ln<'a>>, Error> {
+        loop {
+            let Some(l) = self.next()? else {
+                return Ok(None);
+            };
+            if match_tag(l.text).is_some()
+                || at_name_colon(l.text).is_some()
+                || l.text == "Features:"
+            {
+                return Ok(Some(l));
+            }
+            raw.lines.push(l);
+        }
+    }
+
+    /// Assembles the [`Doc`] and checks that sections needing text have it.
+    fn finish(self, symbol: Option<String>) -> Result<Doc, Error> {
+        let mut doc = Doc {
+            loc: self.loc(0),
+            symbol,
+            ..Doc::default()
+        };
+        for raw in &self.raws {
+            let text = join(raw.first, &raw.lines);
+            let required = match &raw.kind {
+                RawKind::Intro | RawKind::Detail => None,
+                // 10.2 wants text for members and features too, but 7.2's
+                // own schema has empty descriptions.
+                RawKind::Member(_) | RawKind::Feature(_) => None,
+                RawKind::Tagged(t) => Some(t.name()),
+            };
+            if let Some(what) = required {
+                if text.is_empty() {
+                    return Err(self.err(raw.idx, format!("text required after '{what}:'")));
+                }
+            }
+            let loc = self.loc(raw.idx);
+            match &raw.kind {
+                RawKind::Intro => {
+                    if !doc.body.is_empty() {
+                        doc.body.push_str("\n\n");
+                    }
+                    doc.body.push_str(&text);
+                    // Examples in the overview stay in the text, too.
+                    for piece in split_directives(&raw.lines) {
+                        if let Piece::Example(head, block) = piece {
+                            doc.examples.push(self.qmp_example(head, block).1);
+                        }
+                    }
+                }
+                RawKind::Member(name) => doc.members.push(DocItem {
+                    name: name.clone(),
+                    text,
+                    loc,
+                }),
+                RawKind::Feature(name) => doc.features.push(DocItem {
+                    name: name.clone(),
+                    text,
+                    loc,
+                }),
+                RawKind::Tagged(tag) => {
+                    if *tag == Tag::Example {
+                        let mut all: Vec<Ln<'_>> = raw.first.into_iter().collect();
+                        all.extend_from_slice(&raw.lines);
+                        doc.examples.push(Example {
+                            title: None,
+                            messages: self.messages(&all),
+                            loc: loc.clone(),
+                        });
+                    }
+                    doc.sections.push(Section {
+                        kind: tag.kind(),
+                        text,
+                        loc,
+                    });
+                }
+                RawKind::Detail => {
+                    for piece in split_directives(&raw.lines) {
+                        match piece {
+                            Piece::Plain(lines) => {
+                                let Some(first) = lines.iter().find(|l| !l.text.is_empty()) else {
+                                    continue;
+                                };
+                                doc.sections.push(Section {
+                                    kind: SectionKind::Plain,
+                                    text: join(None, lines),
+                                    loc: self.loc(first.idx),
+                                });
+                            }
+                            Piece::Note(head, block) => doc.sections.push(Section {
+                                kind: SectionKind::Note,
+                                text: join(Some(head), block),
+                                loc: self.loc(head.idx),
+                            }),
+                            Piece::Example(head, block) => {
+                                let (text, example) = self.qmp_example(head, block);
+                                doc.sections.push(Section {
+                                    kind: SectionKind::Example,
+                                    text,
+                                    loc: example.loc.clone(),
+                                });
+                                doc.examples.push(example);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(doc)
+    }
+
+    /// A `.. qmp-example::` block: its text without the options, and the
+    /// example.
+    fn qmp_example(&self, head: Ln<'a>, block: &[Ln<'a>]) -> (String, Example) {
+        let mut title = None;
+        let mut body = block;
+        while let Some((l, rest)) = body.split_first() {
+            let t = l.text.trim_start();
+            if !t.starts_with(':') {
+                break;
+            }
+            if let Some(v) = t.strip_prefix(":title:") {
+                title = Some(v.trim().to_owned());
+            }
+            body = rest;
+        }
+        let example = Example {
+            title,
+            messages: self.messages(body),
+            loc: self.loc(head.idx),
+        };
+        (join(None, body), example)
+    }
+
+    /// The `->`/`<-` messages among `lines`. A message runs until a blank
+    /// line, the next message, or the end; continuation lines lose the
+    /// indentation that lines them up with the message's first character.
+    fn messages(&self, lines: &[Ln<'a>]) -> Vec<ExampleMessage> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while let Some(l) = lines.get(i) {
+            i += 1;
+            let ind = indent(l.text);
+            let s = l.text.get(ind..).unwrap_or("");
+            let Some(direction) = marker(s) else {
+                continue;
+            };
+            let after = s.get(2..).unwrap_or("");
+            let first = after.trim_start();
+            let json_col = ind + 2 + (after.len() - first.len());
+            let start = i;
+            while let Some(c) = lines.get(i) {
+                if c.text.is_empty() || marker(c.text.trim_start()).is_some() {
+                    break;
+                }
+                i += 1;
+            }
+            let rest = lines.get(start..i).unwrap_or(&[]);
+            // Without text after the marker, the JSON starts on the next
+            // line: drop the continuation's own common indentation.
+            let strip = if first.is_empty() {
+                rest.iter().map(|c| indent(c.text)).min().unwrap_or(0)
+            } else {
+                json_col
+            };
+            let mut json = String::from(first);
+            for c in rest {
+                if !json.is_empty() {
+                    json.push('\n');
+                }
+                let n = indent(c.text).min(strip);
+                json.push_str(c.text.get(n..).unwrap_or(""));
+            }
+            out.push(ExampleMessage {
+                direction,
+                json,
+                loc: self.loc_at(l.idx, l.off + ind),
+            });
+        }
+        out
+    }
+}
+
+/// Joins a section's lines into its text: the header line's text first, the
+/// other lines without their common indentation, blank lines at either end
+/// dropped.
+fn join(first: Option<Ln<'_>>, lines: &[Ln<'_>]) -> String {
+    let strip = lines
+        .iter()
+        .filter(|l| !l.text.is_empty())
+        .map(|l| indent(l.text))
+        .min()
+        .unwrap_or(0);
+    let mut out: Vec<&str> = Vec::with_capacity(lines.len() + 1);
+    if let Some(f) = first {
+        out.push(f.text);
+    }
+    for l in lines {
+        out.push(l.text.get(strip.min(indent(l.text))..).unwrap_or(""));
+    }
+    let start = out.iter().position(|s| !s.is_empty()).unwrap_or(out.len());
+    let end = out
+        .iter()
+        .rposition(|s| !s.is_empty())
+        .map_or(start, |e| e + 1);
+    out.get(start..end).unwrap_or(&[]).join("\n")
+}
+
+/// A piece of a detail section.
+enum Piece<'s, 'a> {
+    /// Ordinary text.
+    Plain(&'s [Ln<'a>]),
+    /// A `.. note::` block: the header's text after `note::`, the block.
+    Note(Ln<'a>, &'s [Ln<'a>]),
+    /// A `.. qmp-example::` block: the header line, the block.
+    Example(Ln<'a>, &'s [Ln<'a>]),
+}
+
+/// Splits top-level `.. note::` and `.. qmp-example::` directives out of a
+/// run of paragraphs. A directive's block is the lines after it that are
+/// blank or indented deeper than it.
+fn split_directives<'s, 'a>(lines: &'s [Ln<'a>]) -> Vec<Piece<'s, 'a>> {
+    let base = lines
+        .iter()
+        .filter(|l| !l.text.is_empty())
+        .map(|l| indent(l.text))
+        .min()
+        .unwrap_or(0);
+    let mut pieces = Vec::new();
+    let mut plain_start = 0;
+    let mut i = 0;
+    while let Some(l) = lines.get(i) {
+        let ind = indent(l.text);
+        let t = l.text.get(ind..).unwrap_or("");
+        let directive = if ind != base {
+            None
+        } else if t.starts_with(".. qmp-example::") {
+            Some(true)
+        } else if t.starts_with(".. note::") {
+            Some(false)
+        } else {
+            None
+        };
+        let Some(is_example) = directive else {
+            i += 1;
+            continue;
+        };
+        if let Some(before) = lines.get(plain_start..i) {
+            pieces.push(Piece::Plain(before));
+        }
+        let mut j = i + 1;
+        let mut last = i;
+        while let Some(c) = lines.get(j) {
+            if !c.text.is_empty() {
+                if indent(c.text) <= ind {
+                    break;
+                }
+                last = j;
+            }
+            j += 1;
+        }
+        let block = lines.get(i + 1..=last).unwrap_or(&[]);
+        if is_example {
+            pieces.push(Piece::Example(*l, block));
+        } else {
+            let head = l.tail(ind + ".. note::".len());
+            let head = head.tail(indent(head.text));
+            pieces.push(Piece::Note(head, block));
+        }
+        i = last + 1;
+        plain_start = i;
+    }
+    if let Some(rest) = lines.get(plain_start..) {
+        if !rest.is_empty() {
+            pieces.push(Piece::Plain(rest));
+        }
+    }
+    pieces
+}
+
+/// Whether a too-long line is just a URL, which can't be broken.
+fn is_url_line(t: &str) -> bool {
+    let t = t.trim_start_matches(' ');
+    ["http://", "https://", "ftp://"]
+        .iter()
+        .any(|p| t.strip_prefix(p).is_some_and(|rest| !rest.contains(' ')))
+}
+
+/// Where a sentence ends with a single space before the next one: the byte
+/// offset of the `.`, `!` or `?`. Like QEMU, `e.g.` and a list number at the
+/// start of the line (`1. `) are not sentence ends; the next sentence must
+/// start with a capital letter, digit or `(`.
+fn single_space_after_sentence(t: &str) -> Option<usize> {
+    let b = t.as_bytes();
+    let next_ok = |at: usize| {
+        b.get(at) == Some(&b' ')
+            && b.get(at + 1)
+                .is_some_and(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'(')
+    };
+    let is_word = |c: char| c.is_alphanumeric() || c == '_';
+    let mut i = 0;
+    while i < b.len() {
+        // "e.g." at a word start.
+        if t.get(i..).is_some_and(|s| s.starts_with("e.g."))
+            && (i == 0
+                || !t
+                    .get(..i)
+                    .and_then(|s| s.chars().next_back())
+                    .is_some_and(is_word))
+            && next_ok(i + 4)
+        {
+            i += 6;
+            continue;
+        }
+        // A list item number at the start of the line.
+        if i == 0 {
+            let sp = indent_spaces(t);
+            if b.get(sp).is_some_and(u8::is_ascii_digit)
+                && b.get(sp + 1) == Some(&b'.')
+                && next_ok(sp + 2)
+            {
+                i = sp + 4;
+                continue;
+            }
+        }
+        if matches!(b.get(i), Some(b'.' | b'!' | b'?')) && next_ok(i + 1) {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Number of leading spaces (not tabs) of `s`.
+fn indent_spaces(s: &str) -> usize {
+    s.len() - s.trim_start_matches(' ').len()
+}
 
 /// A documentation comment.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -45,6 +1131,9 @@ impl Doc {
     }
 }
 
+// `Loc` lives in the model, which must not depend on this module; the
+// default only exists so that `Doc` can derive `Default`.
+#[allow(clippy::derivable_impls)]
 impl Default for Loc {
     fn default() -> Loc {
         Loc {
@@ -130,3 +1219,6 @@ pub struct ExampleMessage {
     /// Where the message starts.
     pub loc: Loc,
 }
+
+#[cfg(test)]
+mod tests;
