@@ -320,6 +320,8 @@ async fn guest_agent(rel: Release) {
         .arg(&sock)
         .arg("-t")
         .arg(&dir)
+        .arg("-f")
+        .arg(dir.join("qga.pid"))
         .kill_on_drop(true)
         .spawn()
         .unwrap();

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Build a minimal Linux guest for end-to-end tests: Debian 12's kernel and a busybox initramfs.
+# Writes DIR/vmlinuz and DIR/initrd.img (DIR defaults to ./guest) and prints DIR. Run as root on
+# Debian 12; packages are fetched with apt-get download, nothing is installed but cpio.
+#
+# The guest:
+#   - prints GUEST-READY on its first serial port (ttyS0) once it is up;
+#   - runs a shell on the VGA console (tty1), so keys sent with QMP send-key are typed into it;
+#   - keeps ttyS0 as a back channel: typing `echo hi >/dev/ttyS0` shows "hi" on QEMU's -serial.
+#
+# Boot it with, for example:
+#   qemu-system-x86_64 -kernel DIR/vmlinuz -initrd DIR/initrd.img -append 'console=ttyS0 quiet' \
+#     -m 256 -display none -serial unix:SERIAL,server=on,wait=off -qmp unix:QMP,server=on,wait=off
+set -euo pipefail
+
+out=$(realpath -m "${1:-guest}")
+mkdir -p "$out"
+if [[ -s $out/vmlinuz && -s $out/initrd.img ]]; then
+  echo "$out"
+  exit 0
+fi
+command -v cpio >/dev/null || { apt-get update -qq; apt-get install -y -qq cpio >/dev/null; }
+
+work=$(mktemp -d)
+chown _apt "$work" 2>/dev/null || chmod 755 "$work" # let apt download as its sandbox user
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+
+# linux-image-amd64 is a metapackage; fetch the versioned image it depends on.
+kernel=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+[[ -n $kernel ]] || { apt-get update -qq; kernel=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ { print $2; exit }'); }
+apt-get download -qq "$kernel" busybox-static >/dev/null
+dpkg-deb -x linux-image-*.deb kernel
+dpkg-deb -x busybox-static_*.deb busybox
+cp kernel/boot/vmlinuz-* "$out/vmlinuz"
+
+mkdir -p initramfs/{bin,dev,proc,sys,tmp,root}
+cp busybox/bin/busybox initramfs/bin/busybox
+cat >initramfs/init <<'INIT'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+echo GUEST-READY >/dev/ttyS0
+cd /root
+# Respawn the console shell forever; setsid gives it tty1 as its controlling terminal.
+while :; do
+  setsid sh -c 'exec sh </dev/tty1 >/dev/tty1 2>&1'
+done
+INIT
+chmod 755 initramfs/init
+(cd initramfs && find . -print | cpio -o -H newc --quiet | gzip -1) >"$out/initrd.img"
+echo "$out"
