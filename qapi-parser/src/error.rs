@@ -20,8 +20,15 @@ use crate::model::Loc;
 ///
 /// The error also implements [`miette::Diagnostic`], so tools that render
 /// diagnostics with miette get the labelled source too.
+///
+/// The details are in a boxed [`Diagnostic`], reached through `Deref`
+/// (`err.loc`, `err.message`), so that `Result<_, Error>` stays small.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Error {
+pub struct Error(Box<Diagnostic>);
+
+/// What an [`Error`] says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
     /// Where the problem is.
     pub loc: Loc,
     /// What is wrong, in QEMU's words where QEMU reports the same problem.
@@ -38,14 +45,14 @@ pub struct Error {
 
 impl Error {
     pub(crate) fn new(loc: Loc, message: impl Into<String>) -> Error {
-        Error {
+        Error(Box::new(Diagnostic {
             loc,
             message: message.into(),
             context: None,
             included_from: Vec::new(),
             source_line: None,
             help: None,
-        }
+        }))
     }
 
     pub(crate) fn with_help(mut self, help: impl Into<String>) -> Error {
@@ -57,7 +64,7 @@ impl Error {
     pub(crate) fn io(path: &str, what: &str, err: &std::io::Error) -> Error {
         Error::new(
             Loc {
-                file: path.to_owned(),
+                file: path.into(),
                 line: 0,
                 col: 0,
             },
@@ -72,6 +79,20 @@ pub(crate) fn io_reason(err: &std::io::Error) -> String {
     match s.find(" (os error") {
         Some(i) => s[..i].to_owned(),
         None => s,
+    }
+}
+
+impl std::ops::Deref for Error {
+    type Target = Diagnostic;
+
+    fn deref(&self) -> &Diagnostic {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Error {
+    fn deref_mut(&mut self) -> &mut Diagnostic {
+        &mut self.0
     }
 }
 

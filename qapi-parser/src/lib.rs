@@ -34,7 +34,7 @@ mod syntax;
 use std::collections::HashSet;
 use std::path::{Component, Path, PathBuf};
 
-pub use error::Error;
+pub use error::{Diagnostic, Error};
 use model::{Loc, Pragma, Schema};
 use syntax::{Item, Node, Source, Value};
 
@@ -44,9 +44,40 @@ use syntax::{Item, Node, Source, Value};
 /// # Errors
 /// The first problem found, located in the file that has it.
 pub fn parse_file(path: impl AsRef<Path>) -> Result<Schema, Error> {
-    parse_with(&path.as_ref().to_string_lossy(), &mut |p: &str| {
+    parse_file_with(path, &Options::default())
+}
+
+/// Like [`parse_file`], with the rules `options` selects.
+///
+/// # Errors
+/// The first problem found, located in the file that has it.
+pub fn parse_file_with(path: impl AsRef<Path>, options: &Options) -> Result<Schema, Error> {
+    parse_with(&path.as_ref().to_string_lossy(), options, &mut |p: &str| {
         std::fs::read_to_string(p)
     })
+}
+
+/// Which of QEMU's rules apply beyond those every supported release obeys.
+///
+/// The default accepts the schemas of every release this project supports
+/// (6.1 to 10.2). [`Options::qemu_10_2`] adds the documentation layout rules
+/// QEMU 10.1 introduced, which older schemas break: with them, the parser
+/// agrees with QEMU 10.2's checker on QEMU's own test suite.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Options {
+    /// Reject documentation lines longer than 70 characters and single
+    /// spaces between sentences.
+    pub doc_layout_rules: bool,
+}
+
+impl Options {
+    /// The rules of QEMU 10.2's checker, layout rules included.
+    pub fn qemu_10_2() -> Options {
+        Options {
+            doc_layout_rules: true,
+        }
+    }
 }
 
 /// Like [`parse_file`], but reads files through `read`: for schemas held in
@@ -57,10 +88,17 @@ pub fn parse_file(path: impl AsRef<Path>) -> Result<Schema, Error> {
 /// The first problem found, located in the file that has it.
 pub fn parse_with(
     root: &str,
+    options: &Options,
     read: &mut dyn FnMut(&str) -> std::io::Result<String>,
 ) -> Result<Schema, Error> {
+    let doc_style = if options.doc_layout_rules {
+        doc::DocStyle::STRICT
+    } else {
+        doc::DocStyle::default()
+    };
     let mut loader = Loader {
         read,
+        doc_style,
         files: Vec::new(),
         included: HashSet::new(),
         pragma: Pragma::default(),
@@ -78,7 +116,7 @@ pub fn parse_with(
 
 /// A source file and where it was included from.
 struct File {
-    src: Source,
+    src: std::rc::Rc<Source>,
     parent: Option<(usize, Loc)>,
 }
 
@@ -91,6 +129,7 @@ struct RawDef {
 
 struct Loader<'r> {
     read: &'r mut dyn FnMut(&str) -> std::io::Result<String>,
+    doc_style: doc::DocStyle,
     files: Vec<File>,
     included: HashSet<PathBuf>,
     pragma: Pragma,
@@ -150,16 +189,13 @@ impl Loader<'_> {
         parent: Option<(usize, Loc)>,
     ) -> Result<(), Error> {
         let file = self.files.len();
+        // Items borrow doc lines from the source while includes push more
+        // files, so the loop holds its own reference.
+        let src = std::rc::Rc::new(Source::new(path, text));
         self.files.push(File {
-            src: Source::new(path, text),
+            src: src.clone(),
             parent,
         });
-        // Parse with the source borrowed from a clone of the text: items
-        // borrow doc lines from it while includes push more files.
-        let src = Source::new(
-            self.files[file].src.path.clone(),
-            self.files[file].src.text.clone(),
-        );
         let items = syntax::parse(&src).map_err(|e| self.locate(e, file))?;
         let mut cur_doc: Option<doc::Doc> = None;
         for item in items {
@@ -175,7 +211,7 @@ impl Loader<'_> {
                         })
                         .collect();
                     let end = src.loc(block.end);
-                    let d = doc::parse_doc(&lines, block.closed, &end)
+                    let d = doc::parse_doc_with(&lines, block.closed, &end, self.doc_style)
                         .map_err(|e| self.locate(e, file))?;
                     if d.symbol.is_some() {
                         cur_doc = Some(d);
@@ -306,10 +342,10 @@ impl Loader<'_> {
     }
 
     fn sem_error(&self, e: schema::SemError) -> Error {
-        let file = self.files.iter().position(|f| f.src.path == e.loc.file);
+        let file = self.files.iter().position(|f| *f.src.path == *e.loc.file);
         let mut err = Error::new(e.loc, e.message);
         // QEMU puts "previous definition" on a line of its own.
-        if let Some((first, rest)) = err.message.split_once('\n') {
+        if let Some((first, rest)) = err.message.clone().split_once('\n') {
             err.help = Some(rest.to_owned());
             err.message = first.to_owned();
         }
@@ -377,7 +413,11 @@ impl Loader<'_> {
                 features: features.iter().map(|f| (f.as_str(), &loc)).collect(),
                 has_returns,
                 doc_required: pragma.doc_required,
-                exception: pragma.documentation_exceptions.iter().any(|n| *n == name),
+                // Releases before the 'documentation-exceptions' pragma
+                // did not require member documentation at all.
+                strict: self.doc_style == doc::DocStyle::STRICT,
+                exception: pragma.documentation_exceptions.is_empty()
+                    || pragma.documentation_exceptions.contains(&name),
             };
             doc::check_doc(&d, &target).map_err(|e| {
                 let mut e = self.locate(e, file);
@@ -386,7 +426,7 @@ impl Loader<'_> {
             })?;
             builder.set_doc(&name, d);
         }
-        let files = self.files.iter().map(|f| f.src.path.clone()).collect();
+        let files = self.files.iter().map(|f| f.src.path.to_string()).collect();
         Ok(builder.finish(pragma, self.free_docs, files))
     }
 

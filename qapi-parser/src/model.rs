@@ -7,6 +7,7 @@
 //! dumps.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -18,7 +19,7 @@ use crate::doc::Doc;
 pub struct Loc {
     /// File path as given on the command line, or joined onto the including
     /// file's directory for included files.
-    pub file: String,
+    pub file: Arc<str>,
     /// 1-based line number.
     pub line: u32,
     /// 1-based column.

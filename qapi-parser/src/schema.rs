@@ -21,6 +21,9 @@ pub(crate) struct SemError {
 
 type Res<T> = Result<T, SemError>;
 
+/// Collects an object's member and feature names for doc checks.
+type AddMembers = dyn Fn(&Obj, &mut Vec<String>, &mut Vec<String>);
+
 const QTYPE_VALUES: [&str; 7] = [
     "none", "qnull", "qnum", "qstring", "qdict", "qlist", "qbool",
 ];
@@ -146,7 +149,7 @@ pub(crate) struct Builder<'p> {
 
 fn builtin_loc() -> Loc {
     Loc {
-        file: "<built-in>".to_owned(),
+        file: "<built-in>".into(),
         line: 0,
         col: 0,
     }
@@ -1048,7 +1051,7 @@ impl<'p> Builder<'p> {
         args: &Option<String>,
         members: &mut Vec<String>,
         features: &mut Vec<String>,
-        add: &dyn Fn(&Obj, &mut Vec<String>, &mut Vec<String>),
+        add: &AddMembers,
     ) {
         // Only an implicit argument type's members belong to the
         // definition's documentation; a named type documents its own.

@@ -18,7 +18,7 @@ struct Grammar;
 /// One source file's text with a line index.
 #[derive(Debug)]
 pub(crate) struct Source {
-    pub(crate) path: String,
+    pub(crate) path: std::sync::Arc<str>,
     pub(crate) text: String,
     line_starts: Vec<usize>,
 }
@@ -28,7 +28,7 @@ impl Source {
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
         Source {
-            path,
+            path: path.into(),
             text,
             line_starts,
         }
@@ -43,7 +43,7 @@ impl Source {
         let mut col = 1u32;
         for ch in self.text.get(start..pos).unwrap_or("").chars() {
             col = if ch == '\t' {
-                (col + 7) / 8 * 8 + 1
+                col.div_ceil(8) * 8 + 1
             } else {
                 col + 1
             };
@@ -163,7 +163,7 @@ pub(crate) fn parse(src: &Source) -> Result<Vec<Item<'_>>, Error> {
                 let end = if closed { last } else { next_token(text, last) };
                 items.push(Item::Doc(DocBlock { lines, closed, end }));
             }
-            Rule::EOI => {}
+            Rule::EOI | Rule::COMMENT => {}
             _ => items.push(Item::Expr(build(src, pair)?)),
         }
     }
@@ -211,7 +211,7 @@ fn build(src: &Source, pair: Pair<'_, Rule>) -> Result<Node, Error> {
         Rule::object => {
             let mut members: Vec<(String, Node)> = Vec::new();
             for m in pair.into_inner().filter(|p| p.as_rule() == Rule::member) {
-                let mut inner = m.into_inner();
+                let mut inner = m.into_inner().filter(|p| p.as_rule() != Rule::COMMENT);
                 let (Some(key), Some(_colon), Some(val)) =
                     (inner.next(), inner.next(), inner.next())
                 else {

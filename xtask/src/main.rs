@@ -11,7 +11,9 @@ const USAGE: &str = "\
 usage: cargo xtask <task> [args]
 
 tasks:
-  check FILE...   parse and check QAPI schemas; print entity counts
+  check [--strict] FILE...
+                  parse and check QAPI schemas; print entity counts
+                  (--strict: QEMU 10.2's documentation layout rules too)
   dump FILE       print the checked model of a schema as JSON
 ";
 

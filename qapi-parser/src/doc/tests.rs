@@ -5,7 +5,7 @@ use super::*;
 
 fn loc(line: u32, col: u32) -> Loc {
     Loc {
-        file: "t.json".to_owned(),
+        file: "t.json".into(),
         line,
         col,
     }
@@ -339,6 +339,7 @@ fn target<'a>(meta: &'a str, loc: &'a Loc, members: &[&'a str]) -> DocTarget<'a>
         has_returns: false,
         doc_required: false,
         exception: false,
+        strict: true,
     }
 }
 
@@ -502,7 +503,7 @@ fn blocks<'a>(file: &str, src: &'a str) -> Vec<Block<'a>> {
         (t, col_of(l, l.len() - t.len()))
     };
     let mk = |i: usize, col: u32| Loc {
-        file: file.to_owned(),
+        file: file.into(),
         line: i as u32 + 1,
         col,
     };

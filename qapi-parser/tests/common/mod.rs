@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 /// The reference material beside the checkout (`../shared`), or the
 /// directory named by `QEMU_SDK_SHARED`. Panics with the fix if missing.
-pub fn shared_dir() -> PathBuf {
+pub(crate) fn shared_dir() -> PathBuf {
     let dir = std::env::var_os("QEMU_SDK_SHARED").map_or_else(
         || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared")),
         PathBuf::from,
