@@ -977,3 +977,49 @@ impl Inner {
         rx.await.map_err(|_| self.state.closed_error())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(name: &str, args: serde_json::Value, oob: bool, expect: &str) {
+        let bytes = encode(name, &args, 7, oob).unwrap();
+        assert_eq!(String::from_utf8(bytes).unwrap(), expect);
+    }
+
+    #[test]
+    fn requests() {
+        check(
+            "stop",
+            json!({}),
+            false,
+            "{\"execute\":\"stop\",\"id\":7}\n",
+        );
+        check(
+            "stop",
+            json!(null),
+            false,
+            "{\"execute\":\"stop\",\"id\":7}\n",
+        );
+        check(
+            "qom-list",
+            json!({"path": "/"}),
+            false,
+            "{\"execute\":\"qom-list\",\"id\":7,\"arguments\":{\"path\":\"/\"}}\n",
+        );
+        check(
+            "migrate-pause",
+            json!({}),
+            true,
+            "{\"exec-oob\":\"migrate-pause\",\"id\":7}\n",
+        );
+        check(
+            "we\"ird",
+            json!({}),
+            false,
+            "{\"execute\":\"we\\\"ird\",\"id\":7}\n",
+        );
+    }
+
+    use serde_json::json;
+}
