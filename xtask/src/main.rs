@@ -6,6 +6,7 @@
 use std::process::ExitCode;
 
 mod check;
+mod ci;
 
 const USAGE: &str = "\
 usage: cargo xtask <task> [args]
@@ -15,6 +16,8 @@ tasks:
                   parse and check QAPI schemas; print entity counts
                   (--strict: QEMU 10.2's documentation layout rules too)
   dump FILE       print the checked model of a schema as JSON
+  ci [--no-lint]  fmt, clippy, doc and the whole test suite (installs QEMU
+                  first when missing and running as root)
 ";
 
 fn main() -> ExitCode {
@@ -26,6 +29,7 @@ fn main() -> ExitCode {
     let result = match task.as_str() {
         "check" => check::check(rest),
         "dump" => check::dump(rest),
+        "ci" => ci::ci(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())

@@ -1,0 +1,46 @@
+//! Parse and check QEMU 10.2's QMP schema (all 40-odd files it includes),
+//! read from memory so that the figure is the parser's alone.
+//!
+//! `cargo bench -p qapi-parser --bench parse`
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+
+fn shared() -> PathBuf {
+    let dir = std::env::var_os("QEMU_SDK_SHARED").map_or_else(
+        || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared")),
+        PathBuf::from,
+    );
+    assert!(dir.is_dir(), "shared/ not found at {}", dir.display());
+    dir
+}
+
+fn bench(c: &mut Criterion) {
+    let dir = shared().join("qemu/10.2/qapi");
+    let files: HashMap<String, String> = std::fs::read_dir(&dir)
+        .expect("10.2 schema")
+        .filter_map(|e| {
+            let p = e.ok()?.path();
+            let text = std::fs::read_to_string(&p).ok()?;
+            Some((p.to_string_lossy().into_owned(), text))
+        })
+        .collect();
+    let root = dir.join("qapi-schema.json").to_string_lossy().into_owned();
+    let options = qapi_parser::Options::default();
+    c.bench_function("parse+check 10.2 qapi-schema.json", |b| {
+        b.iter(|| {
+            let mut read = |p: &str| {
+                files
+                    .get(p)
+                    .cloned()
+                    .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))
+            };
+            qapi_parser::parse_with(&root, &options, &mut read).expect("valid schema")
+        })
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
