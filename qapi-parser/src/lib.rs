@@ -4,7 +4,7 @@
 //! in QAPI schema files: JSON-like definitions of commands, events and types
 //! with doc comments. This crate reads a root schema file and everything it
 //! includes, applies every rule QEMU's own checker applies, and returns a
-//! [`Schema`](model::Schema): each definition with its location, resolved
+//! [`model::Schema`]: each definition with its location, resolved
 //! types, implicit types named as QEMU names them, conditions, features and
 //! structured documentation.
 //!
