@@ -196,8 +196,8 @@ pub(crate) fn check_def(
                 data,
                 boxed,
                 returns,
-                gen_code: !flag(expr, "gen")?,
-                success_response: !flag(expr, "success-response")?,
+                gen_code: !off(expr, "gen"),
+                success_response: !off(expr, "success-response"),
                 allow_oob: flag(expr, "allow-oob")?,
                 allow_preconfig: flag(expr, "allow-preconfig")?,
                 coroutine: flag(expr, "coroutine")?,
@@ -327,6 +327,11 @@ fn flag(expr: &Node, key: &str) -> Result<bool, Fail> {
         expr.get(key).map(|n| &n.value),
         Some(Value::Bool(true))
     ))
+}
+
+/// Whether a flag that may only be `false` is given (and so turned off).
+fn off(expr: &Node, key: &str) -> bool {
+    matches!(expr.get(key).map(|n| &n.value), Some(Value::Bool(false)))
 }
 
 fn check_flags(expr: &Node) -> Result<(), Fail> {

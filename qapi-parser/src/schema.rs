@@ -165,6 +165,17 @@ impl<'p> Builder<'p> {
             defn_of: Vec::new(),
         };
         let loc = builtin_loc();
+        let empty = Obj {
+            info: implicit_info("q_empty", &loc, None),
+            base: None,
+            members: Vec::new(),
+            branches: None,
+            state: ObjState::Unchecked,
+            resolved: Vec::new(),
+            own: Vec::new(),
+            variants: None,
+        };
+        b.push(Ent::Obj(empty), ("struct".into(), "q_empty".into()));
         let qtype = EnumType {
             info: Info {
                 name: "QType".to_owned(),
@@ -183,20 +194,9 @@ impl<'p> Builder<'p> {
                     loc: loc.clone(),
                 })
                 .collect(),
-            prefix: Some("QTYPE".to_owned()),
+            prefix: None,
         };
         b.push(Ent::Enum(qtype), ("enum".into(), "QType".into()));
-        let empty = Obj {
-            info: implicit_info("q_empty", &loc, None),
-            base: None,
-            members: Vec::new(),
-            branches: None,
-            state: ObjState::Unchecked,
-            resolved: Vec::new(),
-            own: Vec::new(),
-            variants: None,
-        };
-        b.push(Ent::Obj(empty), ("struct".into(), "q_empty".into()));
         b
     }
 
