@@ -7,6 +7,8 @@ use std::process::ExitCode;
 
 mod check;
 mod ci;
+mod r#gen;
+mod import;
 
 const USAGE: &str = "\
 usage: cargo xtask <task> [args]
@@ -16,6 +18,14 @@ tasks:
                   parse and check QAPI schemas; print entity counts
                   (--strict: QEMU 10.2's documentation layout rules too)
   dump FILE       print the checked model of a schema as JSON
+  import --qemu-src DIR --release X.Y [--out DIR]
+                  copy a QEMU tree's QAPI definitions and doc facts (no
+                  prose) into schema/X.Y/
+  gen [--check] [--emit DIR] [--diff OLD NEW]
+                  refresh generated outputs (API listings, codegen
+                  snapshots); --check: fail if any is stale; --emit: write
+                  the generated qmp-types code to DIR; --diff: print the API
+                  changes between two releases
   ci [--no-lint]  fmt, clippy, doc and the whole test suite (installs QEMU
                   first when missing and running as root)
 ";
@@ -30,6 +40,8 @@ fn main() -> ExitCode {
         "check" => check::check(rest),
         "dump" => check::dump(rest),
         "ci" => ci::ci(rest),
+        "import" => import::run(rest),
+        "gen" => r#gen::run(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())
