@@ -435,3 +435,178 @@ impl Loader<'_> {
         e
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use model::Entity;
+
+    /// Parses `text` as a one-file schema.
+    fn parse(text: &str) -> Result<Schema, Error> {
+        parse_with("t.json", &Options::default(), &mut |p: &str| {
+            if p == "t.json" {
+                Ok(text.to_owned())
+            } else {
+                Err(std::io::Error::from(std::io::ErrorKind::NotFound))
+            }
+        })
+    }
+
+    /// The condition of entity `name`, rendered, or the error.
+    fn cond_of(text: &str, name: &str) -> String {
+        match parse(text) {
+            Ok(s) => s
+                .get(name)
+                .and_then(|e| e.info().cond.as_ref())
+                .map_or("-".to_owned(), ToString::to_string),
+            Err(e) => format!("{}: {}", e.loc, e.message),
+        }
+    }
+
+    #[test]
+    fn conditions() {
+        let cases = [
+            ("'A'", "A"),
+            ("{'all': ['A', 'B']}", "(A && B)"),
+            ("{'any': ['A', {'not': 'B'}]}", "(A || !B)"),
+            (
+                "{'not': {'all': ['A', {'any': ['B', {'not': {'all': ['C', 'D']}}]}]}}",
+                "!(A && (B || !(C && D)))",
+            ),
+            ("'defined(A) && !defined(B)'", "(A && !B)"),
+            (
+                "'a'",
+                "t.json:1:1: 'if' condition 'a' of struct is not a valid identifier",
+            ),
+            (
+                "{'all': []}",
+                "t.json:1:1: 'if' condition [] of struct is useless",
+            ),
+            (
+                "{'all': 'A'}",
+                "t.json:1:1: 'all' condition of struct must be an array",
+            ),
+            (
+                "{'all': ['A'], 'any': ['B']}",
+                "t.json:1:1: 'if' condition of struct has conflicting keys",
+            ),
+            (
+                "['A']",
+                "t.json:1:1: 'if' condition of struct must be a string or an object",
+            ),
+        ];
+        for (cond, want) in cases {
+            let text = format!("{{ 'struct': 'Sx', 'data': {{}}, 'if': {cond} }}");
+            assert_eq!(cond_of(&text, "Sx"), want, "{cond}");
+        }
+    }
+
+    #[test]
+    fn member_conditions_reach_the_model() {
+        let s = parse(
+            "{ 'enum': 'Ex', 'data': [ 'a', { 'name': 'b', 'if': 'HAVE_B' } ] }\n\
+             { 'struct': 'Sx', 'data': { 'x': { 'type': 'int', 'if': { 'not': 'NO_X' } } } }",
+        )
+        .expect("valid");
+        let Some(Entity::Enum(e)) = s.get("Ex") else {
+            panic!("E")
+        };
+        assert_eq!(
+            e.values[1].cond.as_ref().map(ToString::to_string),
+            Some("HAVE_B".into())
+        );
+        let o = s.object("Sx").expect("S");
+        assert_eq!(
+            o.members[0].cond.as_ref().map(ToString::to_string),
+            Some("!NO_X".into())
+        );
+    }
+
+    #[test]
+    fn simple_union_is_desugared() {
+        let s = parse(
+            "{ 'enum': 'Key', 'data': [ 'a', 'b' ] }\n\
+             { 'union': 'KeyValue', 'data': { 'number': 'int', 'qcode': 'Key', 'many': ['Key'] } }",
+        )
+        .expect("valid");
+        let u = s.object("KeyValue").expect("union");
+        let v = u.variants.as_ref().expect("branches");
+        assert_eq!(
+            (v.discriminator.as_str(), v.tag_type.as_str()),
+            ("type", "KeyValueKind")
+        );
+        let branches: Vec<_> = v
+            .variants
+            .iter()
+            .map(|b| (b.name.as_str(), b.ty.as_str()))
+            .collect();
+        assert_eq!(
+            branches,
+            [
+                ("number", "q_obj_int-wrapper"),
+                ("qcode", "q_obj_Key-wrapper"),
+                ("many", "q_obj_KeyList-wrapper")
+            ]
+        );
+        let w = s.object("q_obj_KeyList-wrapper").expect("wrapper");
+        assert_eq!(
+            (w.members[0].name.as_str(), w.members[0].ty.name()),
+            ("data", "KeyList".into())
+        );
+        // Simple unions are not counted as structs; their wrappers are implicit.
+        assert_eq!(s.counts().unions, 1);
+        assert_eq!(s.counts().structs, 0);
+    }
+
+    #[test]
+    fn docs_and_examples_attach_to_definitions() {
+        let s = parse(
+            "##\n# @query-x:\n#\n# Query x.\n#\n# @arg: the argument\n#\n# Since: 9.1\n#\n\
+             # .. qmp-example::\n#\n#     -> { \"execute\": \"query-x\", \"arguments\": { \"arg\": 1 } }\n\
+             #     <- { \"return\": {} }\n##\n\
+             { 'command': 'query-x', 'data': { 'arg': 'int' } }",
+        )
+        .expect("valid");
+        let doc = s
+            .get("query-x")
+            .and_then(|e| e.info().doc.as_ref())
+            .expect("doc");
+        assert_eq!(doc.since(), Some("9.1"));
+        assert_eq!(
+            doc.member("arg").map(|m| m.text.as_str()),
+            Some("the argument")
+        );
+        let msgs: Vec<_> = doc
+            .examples
+            .iter()
+            .flat_map(|e| &e.messages)
+            .map(|m| m.json.as_str())
+            .collect();
+        assert_eq!(
+            msgs,
+            [
+                r#"{ "execute": "query-x", "arguments": { "arg": 1 } }"#,
+                r#"{ "return": {} }"#
+            ]
+        );
+    }
+
+    #[test]
+    fn errors_in_included_files_name_the_chain() {
+        let mut read = |p: &str| match p {
+            "dir/root.json" => Ok("{ 'include': 'sub/a.json' }".to_owned()),
+            "dir/sub/a.json" => Ok("\n{ 'include': 'b.json' }".to_owned()),
+            "dir/sub/b.json" => Ok("{ 'struct': 'Sx', 'data': { 'm': 'itn' } }".to_owned()),
+            _ => Err(std::io::Error::from(std::io::ErrorKind::NotFound)),
+        };
+        let e = parse_with("dir/root.json", &Options::default(), &mut read).expect_err("invalid");
+        let text = e.to_string();
+        let want = "dir/sub/b.json:1:1: member 'm' uses unknown type 'itn'\n  In struct 'Sx':\n  \
+                    in file included from dir/sub/a.json:2:1\n  in file included from dir/root.json:1:1";
+        assert!(text.starts_with(want), "{text}");
+        assert!(
+            text.ends_with("1 | { 'struct': 'Sx', 'data': { 'm': 'itn' } }\n  | ^"),
+            "{text}"
+        );
+    }
+}
