@@ -1,23 +1,37 @@
 //! `check` and `dump`: run the QAPI parser on schema files.
 
-/// Parses and checks each root schema in `files`, printing its entity counts
-/// (QEMU's counting). Stops at the first invalid schema with its diagnostic.
+use qapi_parser::Options;
+
+/// Parses and checks each root schema in `args` (`--strict` selects QEMU
+/// 10.2's rules), printing one line of entity counts per file, in QEMU's
+/// counting. Stops at the first invalid schema with its diagnostic.
 pub(crate) fn check(args: &[String]) -> Result<(), String> {
+    for line in check_lines(args)? {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+/// The lines `check` prints.
+pub(crate) fn check_lines(args: &[String]) -> Result<Vec<String>, String> {
     let strict = args.iter().any(|a| a == "--strict");
     let files: Vec<&String> = args.iter().filter(|a| *a != "--strict").collect();
     if files.is_empty() {
         return Err("usage: cargo xtask check [--strict] FILE...".to_owned());
     }
     let options = if strict {
-        qapi_parser::Options::qemu_10_2()
+        Options::qemu_10_2()
     } else {
-        qapi_parser::Options::default()
+        Options::default()
     };
-    for file in files {
-        let schema = qapi_parser::parse_file_with(file, &options).map_err(|e| e.to_string())?;
-        println!("{}", schema.counts());
-    }
-    Ok(())
+    files
+        .iter()
+        .map(|file| {
+            qapi_parser::parse_file_with(file, &options)
+                .map(|schema| schema.counts().to_string())
+                .map_err(|e| e.to_string())
+        })
+        .collect()
 }
 
 /// Prints the checked model of one schema as pretty JSON.
@@ -29,4 +43,58 @@ pub(crate) fn dump(files: &[String]) -> Result<(), String> {
     let json = serde_json::to_string_pretty(&schema).map_err(|e| e.to_string())?;
     println!("{json}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared() -> String {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared");
+        assert!(
+            std::path::Path::new(dir).join("qemu").is_dir(),
+            "reference schemas not found at {dir}: check out beside shared/"
+        );
+        dir.to_owned()
+    }
+
+    #[test]
+    fn prints_qemus_counts_one_line_per_file() {
+        let s = shared();
+        let args = [
+            format!("{s}/qemu/7.2/qga/qapi-schema.json"),
+            format!("{s}/qemu/10.2/qapi/qapi-schema.json"),
+        ];
+        assert_eq!(
+            check_lines(&args).expect("valid"),
+            [
+                "42 commands, 0 events, 32 structs, 3 unions, 1 alternates, 7 enums",
+                "244 commands, 57 events, 479 structs, 43 unions, 6 alternates, 182 enums",
+            ]
+        );
+    }
+
+    #[test]
+    fn invalid_schema_gives_the_located_diagnostic() {
+        let s = shared();
+        let file = format!("{s}/qapi-tests/missing-colon.json");
+        let err = check_lines(std::slice::from_ref(&file)).expect_err("invalid");
+        assert!(
+            err.starts_with(&format!("{file}:1:10: expected ':'\n")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn strict_adds_qemu_10_2_layout_rules() {
+        let s = shared();
+        let file = format!("{s}/qapi-tests/doc-long-line.json");
+        assert!(check_lines(std::slice::from_ref(&file)).is_ok());
+        let strict = [String::from("--strict"), file.clone()];
+        let err = check_lines(&strict).expect_err("too long");
+        assert!(
+            err.contains("documentation line longer than 70 characters"),
+            "{err}"
+        );
+    }
 }
