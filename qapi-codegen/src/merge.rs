@@ -279,10 +279,7 @@ fn merge_def(versions: &[(&Input, &Entity)]) -> Def {
         span: span_of(&present),
         since,
         module,
-        parts: parts
-            .into_iter()
-            .map(|(k, v)| (k, span_of(&v)))
-            .collect(),
+        parts: parts.into_iter().map(|(k, v)| (k, span_of(&v))).collect(),
         part_since,
         examples,
     }

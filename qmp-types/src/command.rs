@@ -28,6 +28,11 @@ impl Release {
     pub const fn new(major: u16, minor: u16) -> Release {
         Release { major, minor }
     }
+
+    /// `self < other`, usable in `const` contexts.
+    const fn lt(self, other: Release) -> bool {
+        self.major < other.major || (self.major == other.major && self.minor < other.minor)
+    }
 }
 
 impl std::fmt::Display for Release {
@@ -52,8 +57,83 @@ pub trait Command: Serialize + Send + Sync {
     /// agent's `guest-shutdown`, which reply with nothing; a transport
     /// resolves them once they are sent.
     const SUCCESS_RESPONSE: bool = true;
+    /// The QEMU releases that have the command; unknown for commands
+    /// defined by hand.
+    const RELEASES: Releases = Releases::UNKNOWN;
+    /// The build condition QEMU puts on the command (its `if`), as text
+    /// such as `CONFIG_VNC`; `None` if QEMU always has it.
+    const CONDITION: Option<&'static str> = None;
     /// The reply's type; [`Empty`] for commands that return `{}`.
     type Output: DeserializeOwned + Send + 'static;
+
+    /// Whether a QEMU of `release` may have the command, so that a caller
+    /// can refuse to send what the peer cannot know.
+    ///
+    /// Optimistic where the schemas this crate was built from do not tell:
+    /// see [`Releases::contains`].
+    fn available_in(release: Release) -> bool
+    where
+        Self: Sized,
+    {
+        Self::RELEASES.contains(release)
+    }
+}
+
+/// Which QEMU releases have a definition, as far as the supported
+/// releases' schemas tell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Releases {
+    /// The oldest supported release that has it.
+    pub first: Release,
+    /// The newest supported release that has it.
+    pub last: Release,
+    /// The release that introduced it: its documented `Since`, else
+    /// [`first`](Releases::first) if an older supported release lacks it,
+    /// else `None` (it predates every supported release).
+    pub added: Option<Release>,
+    /// The first supported release after [`last`](Releases::last) that
+    /// lacks it, if any.
+    pub removed: Option<Release>,
+}
+
+impl Releases {
+    /// Nothing known: [`contains`](Releases::contains) every release.
+    pub const UNKNOWN: Releases = Releases {
+        first: Release::new(0, 0),
+        last: Release::new(u16::MAX, u16::MAX),
+        added: None,
+        removed: None,
+    };
+
+    /// Whether `release` may have it: not before it was
+    /// [`added`](Releases::added) and not from the supported release that
+    /// [`removed`](Releases::removed) it on. Releases between two supported
+    /// ones are given the benefit of the doubt.
+    pub const fn contains(&self, release: Release) -> bool {
+        let after_added = match self.added {
+            Some(a) => !release.lt(a),
+            None => true,
+        };
+        let before_removed = match self.removed {
+            Some(r) => release.lt(r),
+            None => true,
+        };
+        after_added && before_removed
+    }
+}
+
+/// Runs commands: what a transport (such as `qmp-client`'s `Client`)
+/// implements so that the generated command traits (`qmp::QmpCommands`,
+/// `qga::GuestAgentCommands`, ...) work on it.
+pub trait Execute: Sync {
+    /// What a failed command reports.
+    type Error;
+
+    /// Sends `command` and decodes its reply.
+    fn execute<C: Command>(
+        &self,
+        command: C,
+    ) -> impl Future<Output = Result<C::Output, Self::Error>> + Send;
 }
 
 /// The `{}` that commands without a return type reply with.

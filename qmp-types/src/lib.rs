@@ -1,11 +1,69 @@
 //! Typed definitions of the QEMU Machine Protocol (QMP), the QEMU guest agent
 //! and qemu-storage-daemon.
 //!
-//! Every QAPI command is a type implementing [`Command`]: its arguments are
-//! the type's fields, its reply is [`Command::Output`]. A transport such as
-//! `qmp-client` sends any `Command` and decodes its reply.
+//! Generated at build time from the QAPI schemas of every supported QEMU
+//! release (see `schema/` in the repository): one build speaks to all of
+//! them.
+//!
+//! - Every QAPI command is a type implementing [`Command`]: its arguments
+//!   are the type's fields, its reply [`Command::Output`], and
+//!   [`Command::RELEASES`] tells which releases have it.
+//! - A transport implements [`Execute`]; the extension traits
+//!   [`qmp::QmpCommands`], [`qga::GuestAgentCommands`] and
+//!   [`qmp::StorageDaemonCommands`] then give it one method per command:
+//!   `client.send_key(keys, Some(100))`.
+//! - Events decode into [`qmp::Event`], whole messages into
+//!   [`EventMessage`].
+//!
+//! Enums, unions and events are `#[non_exhaustive]` and keep what this build
+//! does not know (`Unknown`), so a newer QEMU does not break decoding.
+//!
+//! # Features
+//!
+//! - `qmp` (default): module [`qmp`].
+//! - `guest-agent`: module [`qga`].
+//! - `storage-daemon`: [`qmp::StorageDaemonCommands`]; without `qmp`, module
+//!   `qmp` only has what the storage daemon has.
+//! - `unstable`: members and commands QEMU marks unstable.
 #![warn(missing_docs)]
 
-mod command;
+extern crate self as qmp_types;
 
-pub use command::{Command, Empty, Protocol, Release};
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+mod command;
+mod value;
+
+pub use command::{Command, Empty, Execute, Protocol, Release, Releases};
+pub use value::{EventMessage, Timestamp, UnknownBranch, UnknownValue};
+
+/// The QEMU Machine Protocol: types, commands ([`QmpCommands`](qmp::QmpCommands))
+/// and events ([`Event`](qmp::Event)).
+#[cfg(any(feature = "qmp", feature = "storage-daemon"))]
+// Generated from QEMU's schema: names follow QEMU's (acronyms, shared
+// prefixes), unions hold branches of very different sizes, and deprecated
+// items are still used by the generated code itself.
+#[allow(
+    deprecated,
+    clippy::upper_case_acronyms,
+    clippy::enum_variant_names,
+    clippy::large_enum_variant
+)]
+pub mod qmp {
+    include!(concat!(env!("OUT_DIR"), "/qmp.rs"));
+}
+
+/// The QEMU guest agent: types and commands
+/// ([`GuestAgentCommands`](qga::GuestAgentCommands)).
+#[cfg(feature = "guest-agent")]
+// See `qmp`.
+#[allow(
+    deprecated,
+    clippy::upper_case_acronyms,
+    clippy::enum_variant_names,
+    clippy::large_enum_variant
+)]
+pub mod qga {
+    include!(concat!(env!("OUT_DIR"), "/qga.rs"));
+}
