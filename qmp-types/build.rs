@@ -12,6 +12,7 @@ fn main() {
         qmp: on("QMP"),
         guest_agent: on("GUEST_AGENT"),
         storage_daemon: on("STORAGE_DAEMON"),
+        unstable: on("UNSTABLE"),
     };
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets it"));
     let files = qapi_codegen::bindings(&schema, which).unwrap_or_else(|e| panic!("{e}"));

@@ -30,6 +30,8 @@ use rust::{Config, Protocol, Subset};
 /// Which parts of `qmp-types` to generate.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Bindings {
+    /// Whether the crate enables its `unstable` feature.
+    pub unstable: bool,
     /// QMP: every type, command and event of `qemu-system-*`.
     pub qmp: bool,
     /// The guest agent's.
@@ -132,6 +134,8 @@ pub fn bindings(schema_dir: &Path, which: Bindings) -> Result<Vec<(String, Strin
             subsets,
             unstable_feature: Some("unstable".into()),
             commands_macro: Some("__qmp_commands".into()),
+            module: "qmp".into(),
+            unstable_enabled: which.unstable,
         };
         files.push(("qmp.rs".into(), text + &rust::generate(&api, &config)));
     }
@@ -146,6 +150,8 @@ pub fn bindings(schema_dir: &Path, which: Bindings) -> Result<Vec<(String, Strin
             subsets: Vec::new(),
             unstable_feature: Some("unstable".into()),
             commands_macro: Some("__qga_commands".into()),
+            module: "qga".into(),
+            unstable_enabled: which.unstable,
         };
         files.push(("qga.rs".into(), text + &rust::generate(&api, &config)));
     }

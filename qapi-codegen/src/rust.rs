@@ -68,6 +68,12 @@ pub struct Config {
     /// A hidden `macro_rules!` listing `(wire name, type)` of every command,
     /// for tests; must be unique in the crate.
     pub commands_macro: Option<String>,
+    /// Whether the build enables [`Config::unstable_feature`]: the macro of
+    /// [`Config::commands_macro`] then lists unstable commands too.
+    pub unstable_enabled: bool,
+    /// The path of the generated module inside the runtime crate (`qmp`),
+    /// for the paths in that macro.
+    pub module: String,
 }
 
 /// Generates the items of `api` as formatted Rust source.
@@ -156,6 +162,11 @@ fn has(features: &[Feature], name: &str) -> bool {
 /// A struct field about to be generated.
 struct Field {
     wire: String,
+    /// An optional member whose value may be JSON `null`: `null` decodes
+    /// as `Some`, not as absent.
+    nullable: bool,
+    /// Starts as `Default::default()` in `new` (extra arguments).
+    default_init: bool,
     ident: String,
     /// The type without `Option`/`Box`.
     ty: TokenStream,
@@ -542,6 +553,21 @@ impl<'a> Gen<'a> {
         false
     }
 
+    /// Whether JSON `null` is a value of `t` (rather than "absent").
+    fn may_be_null(&self, t: &TypeRef) -> bool {
+        match t {
+            TypeRef::Builtin(Builtin::Null | Builtin::Any) => true,
+            TypeRef::Alternate(n) => match self.api.get(n).map(|d| &d.entity) {
+                Some(Entity::Alternate(a)) => a
+                    .branches
+                    .iter()
+                    .any(|b| matches!(b.ty, TypeRef::Builtin(Builtin::Null))),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+
     fn unstable_attr(&self, unstable: bool) -> TokenStream {
         match (&self.cfg.unstable_feature, unstable) {
             (Some(f), true) => quote!(#[cfg(feature = #f)]),
@@ -565,6 +591,8 @@ impl<'a> Gen<'a> {
                     extra += &format!(", only with `{c}`");
                 }
                 Field {
+                    default_init: false,
+                    nullable: m.optional && self.may_be_null(&m.ty),
                     wire: m.name.clone(),
                     ident: namer.unique(field_name(&m.name)),
                     ty: self.ty(&m.ty),
@@ -607,7 +635,14 @@ impl<'a> Gen<'a> {
                 .optional
                 .then(|| quote!(skip_serializing_if = "Option::is_none"));
             let flatten = (f.wire.is_empty()).then(|| quote!(flatten));
-            let args: Vec<TokenStream> = [rename, skip, flatten].into_iter().flatten().collect();
+            let null = f.nullable.then(|| {
+                let path = format!("{}::__private::de_some", self.cfg.krate);
+                quote!(default, deserialize_with = #path)
+            });
+            let args: Vec<TokenStream> = [rename, skip, flatten, null]
+                .into_iter()
+                .flatten()
+                .collect();
             let serde = if args.is_empty() {
                 quote!()
             } else {
@@ -621,7 +656,10 @@ impl<'a> Gen<'a> {
                 pub #id: #ty,
             }
         });
-        let required: Vec<&Field> = fields.iter().filter(|f| !f.optional).collect();
+        let required: Vec<&Field> = fields
+            .iter()
+            .filter(|f| !f.optional && !f.default_init)
+            .collect();
         let all_optional = required.is_empty();
         let params = required.iter().map(|f| {
             let id = f.ident();
@@ -634,11 +672,26 @@ impl<'a> Gen<'a> {
             let cfg = self.unstable_attr(f.unstable);
             if f.optional {
                 quote!(#cfg #id: None)
+            } else if f.default_init {
+                quote!(#cfg #id: Default::default())
             } else if f.boxed {
                 let v = f.wrap(quote!(#id));
                 quote!(#cfg #id: #v)
             } else {
                 quote!(#cfg #id)
+            }
+        });
+        let extra_setters = fields.iter().filter(|f| f.default_init).map(|f| {
+            let id = f.ident();
+            let setter = format_ident!("with_{}", f.ident.trim_start_matches("r#"));
+            let ty = &f.ty;
+            quote! {
+                /// Sets the further arguments.
+                #[must_use]
+                pub fn #setter(mut self, #id: #ty) -> Self {
+                    self.#id = #id;
+                    self
+                }
             }
         });
         let setters = fields.iter().filter(|f| f.optional).map(|f| {
@@ -703,6 +756,7 @@ impl<'a> Gen<'a> {
                     Self { #(#inits),* }
                 }
                 #(#setters)*
+                #(#extra_setters)*
             }
         }
     }
@@ -962,6 +1016,8 @@ impl<'a> Gen<'a> {
         let name = self.type_ident(&o.info.name);
         let mut fields = self.fields(&base, Some(&o.info.name), Some(d));
         fields.push(Field {
+            default_init: false,
+            nullable: false,
             wire: String::new(),
             ident: Namer::new().unique(field_name(tag)),
             ty: quote!(#enum_name),
@@ -1130,7 +1186,10 @@ impl<'a> Gen<'a> {
         let cfg = self.unstable_attr(has(&c.info.features, "unstable"));
         let def = match self.command_args(d) {
             CommandArgs::Members(ms) => {
-                let fields = self.fields(&ms, None, Some(d));
+                let mut fields = self.fields(&ms, None, Some(d));
+                if !c.gen_code {
+                    fields.push(extra_field(&fields));
+                }
                 self.struct_items(&name, &doc, &fields, true, &cfg)
             }
             CommandArgs::Boxed(a) => {
@@ -1212,7 +1271,10 @@ impl<'a> Gen<'a> {
                     (vec![quote!(#p: #inner)], quote!(#ty(#p)))
                 }
                 CommandArgs::Members(ms) => {
-                    let fields = self.fields(&ms, None, None);
+                    let mut fields = self.fields(&ms, None, None);
+                    if !c.gen_code {
+                        fields.push(extra_field(&fields));
+                    }
                     let optional = fields.iter().filter(|f| f.optional).count();
                     if optional > 4 {
                         (vec![quote!(args: #ty)], quote!(args))
@@ -1298,9 +1360,9 @@ impl<'a> Gen<'a> {
             Entity::Command(c) => {
                 let wire = &c.info.name;
                 let ty = ident(&self.commands[wire]);
-                let cfg = self.unstable_attr(has(&c.info.features, "unstable"));
-                if cfg.is_empty() {
-                    Some(quote!((#wire, #ty)))
+                let module: TokenStream = self.cfg.module.parse().expect("module path parses");
+                if self.cfg.unstable_enabled || !has(&c.info.features, "unstable") {
+                    Some(quote!((#wire, $crate::#module::#ty)))
                 } else {
                     None
                 }
@@ -1312,7 +1374,7 @@ impl<'a> Gen<'a> {
             #[doc(hidden)]
             #[macro_export]
             macro_rules! #m {
-                ($m:ident) => { $m! { #(#entries),* } };
+                ($m:path) => { $m! { #(#entries),* } };
             }
         }
     }
@@ -1427,6 +1489,31 @@ impl<'a> Gen<'a> {
                 }
             }
         }
+    }
+}
+
+/// The field that keeps the arguments QEMU takes beyond those its schema
+/// names, for commands it does not generate code for (`'gen': false`, such
+/// as `device_add`, whose other arguments are the device's properties).
+fn extra_field(fields: &[Field]) -> Field {
+    let mut namer = Namer::new();
+    for f in fields {
+        namer.reserve(&f.ident);
+    }
+    Field {
+        default_init: true,
+        nullable: false,
+        wire: String::new(),
+        ident: namer.unique("extra".into()),
+        ty: quote!(::serde_json::Map<String, ::serde_json::Value>),
+        optional: false,
+        boxed: false,
+        deprecated: false,
+        unstable: false,
+        doc: vec![
+            "Further arguments, passed as they are (QEMU does not check this".into(),
+            "command's arguments against its schema).".into(),
+        ],
     }
 }
 

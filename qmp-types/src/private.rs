@@ -83,6 +83,14 @@ fn unexpected(v: &Value) -> Unexpected<'_> {
     }
 }
 
+/// Decodes an optional member whose type has `null` as a value: present
+/// `null` is `Some`, only absence is `None` (with `#[serde(default)]`).
+pub fn de_some<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
 /// Reads a union object: its discriminator value and the other members.
 pub fn split_tag<'de, D: Deserializer<'de>>(
     d: D,
