@@ -52,6 +52,7 @@ mod client;
 mod error;
 mod event;
 mod launcher;
+mod typed;
 mod wire;
 
 #[doc(inline)]
@@ -64,6 +65,11 @@ pub use crate::error::Error;
 pub use crate::event::{EventError, Events, RawEvent};
 #[doc(inline)]
 pub use crate::launcher::{Launcher, Qemu};
+
+/// The top-level README's code runs as doc tests against real QEMU.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeTour;
 
 /// Entry points for the fuzz targets; not part of the API.
 #[doc(hidden)]
