@@ -1,0 +1,385 @@
+//! Key names and the US keyboard layout used to type text.
+//!
+//! QEMU names keys with the values of its `QKeyCode` enum (`ctrl`, `ret`,
+//! `bracket_left`…). The set grows with releases, so the names a given
+//! QEMU accepts come from its own schema; this module adds the aliases
+//! people type and the layout that turns characters into key chords.
+
+use std::collections::BTreeSet;
+
+use crate::Error;
+use crate::suggest::close_matches;
+
+/// Common names for keys, mapped to their `QKeyCode` value.
+const ALIASES: &[(&str, &str)] = &[
+    ("enter", "ret"),
+    ("return", "ret"),
+    ("space", "spc"),
+    ("spacebar", "spc"),
+    ("win", "meta_l"),
+    ("windows", "meta_l"),
+    ("super", "meta_l"),
+    ("meta", "meta_l"),
+    ("cmd", "meta_l"),
+    ("lwin", "meta_l"),
+    ("rwin", "meta_r"),
+    ("control", "ctrl"),
+    ("ctl", "ctrl"),
+    ("lctrl", "ctrl"),
+    ("rctrl", "ctrl_r"),
+    ("lshift", "shift"),
+    ("rshift", "shift_r"),
+    ("lalt", "alt"),
+    ("ralt", "alt_r"),
+    ("altgr", "alt_r"),
+    ("option", "alt"),
+    ("escape", "esc"),
+    ("bs", "backspace"),
+    ("del", "delete"),
+    ("ins", "insert"),
+    ("pageup", "pgup"),
+    ("page_up", "pgup"),
+    ("prior", "pgup"),
+    ("pagedown", "pgdn"),
+    ("page_down", "pgdn"),
+    ("pgdown", "pgdn"),
+    ("next", "pgdn"),
+    ("capslock", "caps_lock"),
+    ("caps", "caps_lock"),
+    ("numlock", "num_lock"),
+    ("scrolllock", "scroll_lock"),
+    ("printscreen", "print"),
+    ("prtsc", "print"),
+    ("sysrq", "sysrq"),
+    ("break", "pause"),
+    ("apps", "menu"),
+    ("-", "minus"),
+    ("=", "equal"),
+    ("[", "bracket_left"),
+    ("]", "bracket_right"),
+    ("\\", "backslash"),
+    (";", "semicolon"),
+    ("'", "apostrophe"),
+    ("`", "grave_accent"),
+    ("grave", "grave_accent"),
+    ("backtick", "grave_accent"),
+    (",", "comma"),
+    (".", "dot"),
+    ("period", "dot"),
+    ("/", "slash"),
+];
+
+/// `QKeyCode` values every release since QEMU 1.3 has, for the tests;
+/// at run time the names come from the connected QEMU's schema.
+#[cfg(test)]
+const BASE_KEYS: &[&str] = &[
+    "unmapped",
+    "shift",
+    "shift_r",
+    "alt",
+    "alt_r",
+    "ctrl",
+    "ctrl_r",
+    "menu",
+    "esc",
+    "1",
+    "2",
+    "3",
+    "4",
+    "5",
+    "6",
+    "7",
+    "8",
+    "9",
+    "0",
+    "minus",
+    "equal",
+    "backspace",
+    "tab",
+    "q",
+    "w",
+    "e",
+    "r",
+    "t",
+    "y",
+    "u",
+    "i",
+    "o",
+    "p",
+    "bracket_left",
+    "bracket_right",
+    "ret",
+    "a",
+    "s",
+    "d",
+    "f",
+    "g",
+    "h",
+    "j",
+    "k",
+    "l",
+    "semicolon",
+    "apostrophe",
+    "grave_accent",
+    "backslash",
+    "z",
+    "x",
+    "c",
+    "v",
+    "b",
+    "n",
+    "m",
+    "comma",
+    "dot",
+    "slash",
+    "asterisk",
+    "spc",
+    "caps_lock",
+    "f1",
+    "f2",
+    "f3",
+    "f4",
+    "f5",
+    "f6",
+    "f7",
+    "f8",
+    "f9",
+    "f10",
+    "num_lock",
+    "scroll_lock",
+    "kp_divide",
+    "kp_multiply",
+    "kp_subtract",
+    "kp_add",
+    "kp_enter",
+    "kp_decimal",
+    "sysrq",
+    "kp_0",
+    "kp_1",
+    "kp_2",
+    "kp_3",
+    "kp_4",
+    "kp_5",
+    "kp_6",
+    "kp_7",
+    "kp_8",
+    "kp_9",
+    "less",
+    "f11",
+    "f12",
+    "print",
+    "home",
+    "pgup",
+    "pgdn",
+    "end",
+    "left",
+    "up",
+    "down",
+    "right",
+    "insert",
+    "delete",
+    "stop",
+    "again",
+    "props",
+    "undo",
+    "front",
+    "copy",
+    "open",
+    "paste",
+    "find",
+    "cut",
+    "lf",
+    "help",
+    "meta_l",
+    "meta_r",
+    "compose",
+    "pause",
+];
+
+/// The key names one QEMU accepts, with the aliases on top.
+#[derive(Clone, Debug)]
+pub struct KeyNames {
+    names: BTreeSet<String>,
+}
+
+impl KeyNames {
+    /// The `QKeyCode` values `names`, as a QEMU's schema lists them.
+    pub fn new<I: IntoIterator<Item = S>, S: Into<String>>(names: I) -> KeyNames {
+        KeyNames {
+            names: names.into_iter().map(Into::into).collect(),
+        }
+    }
+
+    /// Every `QKeyCode` value, sorted.
+    pub fn values(&self) -> impl Iterator<Item = &str> {
+        self.names.iter().map(String::as_str)
+    }
+
+    /// The `QKeyCode` value for `name`: a value itself or an alias, in any
+    /// case.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownKey`] with the closest names if there is none.
+    pub fn resolve(&self, name: &str) -> Result<String, Error> {
+        let lower = name.to_ascii_lowercase();
+        if self.names.contains(&lower) {
+            return Ok(lower);
+        }
+        if let Some((_, value)) = ALIASES.iter().find(|(alias, _)| *alias == lower)
+            && self.names.contains(*value)
+        {
+            return Ok((*value).to_owned());
+        }
+        let candidates = self
+            .names
+            .iter()
+            .map(String::as_str)
+            .chain(ALIASES.iter().map(|(a, _)| *a).filter(|a| a.len() > 1));
+        Err(Error::UnknownKey {
+            name: name.to_owned(),
+            suggestions: close_matches(&lower, candidates),
+        })
+    }
+}
+
+/// Splits a chord written as `ctrl-alt-f2` or `ctrl+alt+f2` into names.
+/// A lone `-` or `+`, or one at the end (`ctrl+-`), is the key itself.
+pub fn split_chord(chord: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let bytes = chord.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if (bytes[i] == b'-' || bytes[i] == b'+') && i > start {
+            out.push(&chord[start..i]);
+            start = i + 1;
+        }
+        i += 1;
+    }
+    if start < chord.len() {
+        out.push(&chord[start..]);
+    } else if start > 0 {
+        // A trailing separator is the key itself: `ctrl+-`.
+        let sep = &chord[start - 1..start];
+        out.push(sep);
+    } else {
+        out.push(chord);
+    }
+    out
+}
+
+/// The US-layout chord that types `c`: `[key]` or `["shift", key]`.
+/// `None` for characters the layout has no key for.
+pub fn us_chord(c: char) -> Option<&'static [&'static str]> {
+    macro_rules! table {
+        ($($ch:literal => [$($k:literal),+]),* $(,)?) => {
+            match c { $($ch => Some(&[$($k),+]),)* _ => None }
+        };
+    }
+    table! {
+        'a' => ["a"], 'b' => ["b"], 'c' => ["c"], 'd' => ["d"], 'e' => ["e"], 'f' => ["f"],
+        'g' => ["g"], 'h' => ["h"], 'i' => ["i"], 'j' => ["j"], 'k' => ["k"], 'l' => ["l"],
+        'm' => ["m"], 'n' => ["n"], 'o' => ["o"], 'p' => ["p"], 'q' => ["q"], 'r' => ["r"],
+        's' => ["s"], 't' => ["t"], 'u' => ["u"], 'v' => ["v"], 'w' => ["w"], 'x' => ["x"],
+        'y' => ["y"], 'z' => ["z"],
+        'A' => ["shift", "a"], 'B' => ["shift", "b"], 'C' => ["shift", "c"], 'D' => ["shift", "d"],
+        'E' => ["shift", "e"], 'F' => ["shift", "f"], 'G' => ["shift", "g"], 'H' => ["shift", "h"],
+        'I' => ["shift", "i"], 'J' => ["shift", "j"], 'K' => ["shift", "k"], 'L' => ["shift", "l"],
+        'M' => ["shift", "m"], 'N' => ["shift", "n"], 'O' => ["shift", "o"], 'P' => ["shift", "p"],
+        'Q' => ["shift", "q"], 'R' => ["shift", "r"], 'S' => ["shift", "s"], 'T' => ["shift", "t"],
+        'U' => ["shift", "u"], 'V' => ["shift", "v"], 'W' => ["shift", "w"], 'X' => ["shift", "x"],
+        'Y' => ["shift", "y"], 'Z' => ["shift", "z"],
+        '0' => ["0"], '1' => ["1"], '2' => ["2"], '3' => ["3"], '4' => ["4"], '5' => ["5"],
+        '6' => ["6"], '7' => ["7"], '8' => ["8"], '9' => ["9"],
+        ')' => ["shift", "0"], '!' => ["shift", "1"], '@' => ["shift", "2"], '#' => ["shift", "3"],
+        '$' => ["shift", "4"], '%' => ["shift", "5"], '^' => ["shift", "6"], '&' => ["shift", "7"],
+        '*' => ["shift", "8"], '(' => ["shift", "9"],
+        ' ' => ["spc"], '\n' => ["ret"], '\t' => ["tab"],
+        '-' => ["minus"], '_' => ["shift", "minus"],
+        '=' => ["equal"], '+' => ["shift", "equal"],
+        '[' => ["bracket_left"], '{' => ["shift", "bracket_left"],
+        ']' => ["bracket_right"], '}' => ["shift", "bracket_right"],
+        '\\' => ["backslash"], '|' => ["shift", "backslash"],
+        ';' => ["semicolon"], ':' => ["shift", "semicolon"],
+        '\'' => ["apostrophe"], '"' => ["shift", "apostrophe"],
+        '`' => ["grave_accent"], '~' => ["shift", "grave_accent"],
+        ',' => ["comma"], '<' => ["shift", "comma"],
+        '.' => ["dot"], '>' => ["shift", "dot"],
+        '/' => ["slash"], '?' => ["shift", "slash"],
+    }
+}
+
+/// The chords that type `text`, one per character.
+///
+/// # Errors
+///
+/// [`Error::Untypable`] naming the first character the US layout cannot
+/// type and its position (counted in characters from 0).
+pub fn text_chords(text: &str) -> Result<Vec<&'static [&'static str]>, Error> {
+    text.chars()
+        .enumerate()
+        .map(|(position, ch)| us_chord(ch).ok_or(Error::Untypable { ch, position }))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names() -> KeyNames {
+        KeyNames::new(BASE_KEYS.iter().copied())
+    }
+
+    fn check(name: &str, expect: &str) {
+        let got = match names().resolve(name) {
+            Ok(v) => v,
+            Err(e) => e.to_string(),
+        };
+        assert_eq!(got, expect);
+    }
+
+    #[test]
+    fn resolve() {
+        check("ctrl", "ctrl");
+        check("CTRL", "ctrl");
+        check("enter", "ret");
+        check("Return", "ret");
+        check("space", "spc");
+        check("win", "meta_l");
+        check("pgup", "pgup");
+        check("esc", "esc");
+        check("escape", "esc");
+        check("backspace", "backspace");
+        check("/", "slash");
+        check("ctlr", "unknown key `ctlr`; did you mean `ctl`, `ctrl`?");
+        check("xyzzy", "unknown key `xyzzy`");
+    }
+
+    #[test]
+    fn chords() {
+        assert_eq!(split_chord("ctrl-alt-f2"), ["ctrl", "alt", "f2"]);
+        assert_eq!(split_chord("ctrl+c"), ["ctrl", "c"]);
+        assert_eq!(split_chord("ret"), ["ret"]);
+        assert_eq!(split_chord("-"), ["-"]);
+        assert_eq!(split_chord("ctrl+-"), ["ctrl", "-"]);
+        assert_eq!(split_chord("shift-="), ["shift", "="]);
+    }
+
+    #[test]
+    fn layout_covers_printable_ascii() {
+        let n = names();
+        for c in (0x20u8..0x7f).map(char::from).chain(['\n', '\t']) {
+            let chord = us_chord(c).unwrap_or_else(|| panic!("no chord for {c:?}"));
+            for k in chord {
+                assert!(n.resolve(k).is_ok(), "{c:?} uses unknown key {k}");
+            }
+        }
+        let err = text_chords("ok\u{e9}").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot type '\u{e9}' (U+00E9) at position 2 with a US keyboard layout"
+        );
+        assert!(text_chords("\r").is_err());
+    }
+}

@@ -1,0 +1,65 @@
+//! VM automation on the QEMU Machine Protocol, and the library behind the
+//! `qmp` command line.
+//!
+//! - [`Vm`] wraps a [`qmp_client::Client`]: [`Vm::keys`] presses key
+//!   chords by `QKeyCode` name or alias, [`Vm::type_text`] types text on a
+//!   US layout, [`Vm::screendump`] writes PNG or PPM, and there are run
+//!   control, hot-plug ([`Vm::device_del`] waits for `DEVICE_DELETED`),
+//!   QOM helpers and [`Vm::exec`], which checks arguments against the
+//!   connected QEMU's schema before sending.
+//! - [`Agent`] wraps a [`qmp_client::GuestAgent`]: ping, info, reading
+//!   files, fsfreeze, network interfaces, shutdown, running programs.
+//! - [`daemon`] shares one QMP connection per VM among any number of
+//!   plain QMP clients; [`runtime`] says where VMs and the daemon keep
+//!   their sockets.
+//!
+//! # Examples
+//!
+//! ```no_run
+//! # async fn f() -> qmp::Result<()> {
+//! let client = qmp_client::Client::connect_unix("/run/user/1000/qmp/vm1.sock").await?;
+//! let vm = qmp::Vm::new(client);
+//! vm.keys(&["ctrl", "alt", "f2"], None).await?;
+//! vm.type_text("root\n", None).await?;
+//! vm.pause().await?;
+//! vm.screendump("paused.png".as_ref(), &qmp::Screendump::default()).await?;
+//! vm.resume().await?;
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs, unreachable_pub)]
+
+mod agent;
+pub mod daemon;
+mod error;
+mod image;
+mod keys;
+pub mod runtime;
+mod schema;
+mod suggest;
+mod vm;
+
+#[doc(inline)]
+pub use crate::agent::{Agent, ExecOutput};
+#[doc(inline)]
+pub use crate::error::{Error, Result};
+#[doc(inline)]
+pub use crate::image::{ImageFormat, Rgb};
+#[doc(inline)]
+pub use crate::keys::{KeyNames, split_chord, text_chords, us_chord};
+#[doc(inline)]
+pub use crate::schema::SchemaIndex;
+#[doc(inline)]
+pub use crate::suggest_pub::close_matches;
+#[doc(inline)]
+pub use crate::vm::{DEVICE_DEL_TIMEOUT, QomNode, QomProperty, Screendump, Status, TYPE_HOLD, Vm};
+
+mod suggest_pub {
+    /// Up to five of `candidates` close to `name` (edit distance), nearest
+    /// first: the "did you mean" list of every error here.
+    pub fn close_matches<'a>(
+        name: &str,
+        candidates: impl IntoIterator<Item = &'a str>,
+    ) -> Vec<String> {
+        crate::suggest::close_matches(name, candidates)
+    }
+}

@@ -1,0 +1,578 @@
+//! [`Vm`]: keys, typing, screenshots, run control, hot-plug and QOM on one
+//! QMP connection.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use qmp_client::Client;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use tokio::sync::OnceCell;
+
+use crate::image::{ImageFormat, Rgb};
+use crate::keys::{self, KeyNames};
+use crate::schema::SchemaIndex;
+use crate::{Error, Result};
+
+/// QEMU's own hold time for `send-key` when none is given.
+const QEMU_DEFAULT_HOLD: Duration = Duration::from_millis(100);
+/// How long [`Vm::type_text`] holds each key unless told otherwise.
+pub const TYPE_HOLD: Duration = Duration::from_millis(20);
+/// Extra pause after each chord's release, so that QEMU's input queue
+/// (about 50 events deep; overflowing it drops keys) is empty before the
+/// next chord.
+const CHORD_GAP: Duration = Duration::from_millis(15);
+/// How long [`Vm::device_del`] waits for `DEVICE_DELETED` by default.
+pub const DEVICE_DEL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A VM reached over QMP, with the automation helpers.
+///
+/// Cheap to clone is not promised; share it behind an `Arc` if needed.
+/// The schema of the connected QEMU is loaded once, on first need (key
+/// names, argument checking).
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn f() -> qmp::Result<()> {
+/// let client = qmp_client::Client::connect_unix("/run/user/1000/qmp/vm1.sock").await?;
+/// let vm = qmp::Vm::new(client);
+/// vm.keys(&["ctrl", "alt", "f2"], None).await?;
+/// vm.type_text("root\n", None).await?;
+/// vm.screendump("screen.png".as_ref(), &qmp::Screendump::default()).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Vm {
+    client: Client,
+    schema: OnceCell<Arc<SchemaIndex>>,
+    keys: OnceCell<KeyNames>,
+}
+
+/// Options of [`Vm::screendump`].
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct Screendump {
+    /// The display device's QOM id (default: the primary console).
+    pub device: Option<String>,
+    /// The head of that device (needs `device`).
+    pub head: Option<i64>,
+    /// The file format; by default chosen by the extension (PNG unless
+    /// `.ppm`).
+    pub format: Option<ImageFormat>,
+}
+
+impl Screendump {
+    /// Options for display `device`.
+    pub fn device(mut self, device: impl Into<String>) -> Screendump {
+        self.device = Some(device.into());
+        self
+    }
+
+    /// Options for `head` of the device.
+    pub fn head(mut self, head: i64) -> Screendump {
+        self.head = Some(head);
+        self
+    }
+
+    /// Options forcing `format`.
+    pub fn format(mut self, format: ImageFormat) -> Screendump {
+        self.format = Some(format);
+        self
+    }
+}
+
+/// What `query-status` reports.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Status {
+    /// The run state, e.g. `running`, `paused`, `shutdown`.
+    pub status: String,
+    /// Whether the guest's CPUs run.
+    pub running: bool,
+}
+
+/// One property of a QOM object (`qom-list`).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct QomProperty {
+    /// The property's name.
+    pub name: String,
+    /// Its type, e.g. `child<container>`, `link<...>`, `bool`.
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// A QOM object and its children, from [`Vm::qom_tree`].
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct QomNode {
+    /// The object's canonical path.
+    pub path: String,
+    /// Its QOM type (from the `child<TYPE>` property that holds it).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Its children, sorted by name.
+    pub children: Vec<QomNode>,
+}
+
+impl Vm {
+    /// Automation on `client`.
+    pub fn new(client: Client) -> Vm {
+        Vm {
+            client,
+            schema: OnceCell::new(),
+            keys: OnceCell::new(),
+        }
+    }
+
+    /// The underlying client, for anything else.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The connected QEMU's schema (`query-qmp-schema`), loaded once.
+    ///
+    /// # Errors
+    ///
+    /// Those of the command.
+    pub async fn schema(&self) -> Result<Arc<SchemaIndex>> {
+        self.schema
+            .get_or_try_init(|| async {
+                let schema = self.client.load_schema().await?;
+                Ok(Arc::new(SchemaIndex::new(schema.entries())))
+            })
+            .await
+            .cloned()
+    }
+
+    /// The key names this QEMU's `send-key` accepts, plus aliases.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Vm::schema`]; [`Error::Schema`] if `send-key` has no
+    /// `QKeyCode` names.
+    pub async fn key_names(&self) -> Result<&KeyNames> {
+        self.keys
+            .get_or_try_init(|| async { Ok(KeyNames::new(self.schema().await?.key_codes()?)) })
+            .await
+    }
+
+    /// Presses `keys` together (a chord such as `["ctrl", "alt", "f2"]`)
+    /// and releases them after `hold` (QEMU's default, 100 ms, if `None`),
+    /// then waits until the release has happened.
+    ///
+    /// Names are `QKeyCode` values of the connected QEMU or aliases
+    /// (`enter`, `space`, `win`, `pgup`, `esc`…), in any case.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownKey`] with close matches, before anything is sent;
+    /// QEMU's errors.
+    pub async fn keys(&self, keys: &[&str], hold: Option<Duration>) -> Result<()> {
+        let names = self.key_names().await?;
+        let codes = keys
+            .iter()
+            .map(|k| names.resolve(k))
+            .collect::<Result<Vec<_>>>()?;
+        self.send_chord(&codes, hold).await
+    }
+
+    /// Sends each chord of `chords` in turn, as [`Vm::keys`] does, after
+    /// checking every name.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Vm::keys`].
+    pub async fn key_sequence(&self, chords: &[Vec<&str>], hold: Option<Duration>) -> Result<()> {
+        let names = self.key_names().await?;
+        let resolved = chords
+            .iter()
+            .map(|chord| {
+                chord
+                    .iter()
+                    .map(|k| names.resolve(k))
+                    .collect::<Result<Vec<_>>>()
+            })
+            .collect::<Result<Vec<_>>>()?;
+        for codes in &resolved {
+            self.send_chord(codes, hold).await?;
+        }
+        Ok(())
+    }
+
+    async fn send_chord<S: AsRef<str>>(&self, codes: &[S], hold: Option<Duration>) -> Result<()> {
+        let keys: Vec<Value> = codes
+            .iter()
+            .map(|c| json!({ "type": "qcode", "data": c.as_ref() }))
+            .collect();
+        let mut args = json!({ "keys": keys });
+        if let Some(h) = hold {
+            args["hold-time"] = json!(h.as_millis() as u64);
+        }
+        self.client.execute_raw("send-key", args).await?;
+        tokio::time::sleep(hold.unwrap_or(QEMU_DEFAULT_HOLD) + CHORD_GAP).await;
+        Ok(())
+    }
+
+    /// Types `text` on a US keyboard layout: every printable ASCII
+    /// character, `\n` (Return) and `\t` (Tab), with Shift where needed.
+    /// Each key is held for `hold` ([`TYPE_HOLD`] if `None`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Untypable`] naming the first character the layout lacks
+    /// and its position, before anything is sent; QEMU's errors.
+    pub async fn type_text(&self, text: &str, hold: Option<Duration>) -> Result<()> {
+        self.type_text_with(text, hold, |_, _| {}).await
+    }
+
+    /// As [`Vm::type_text`], calling `progress(typed, total)` after each
+    /// character.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Vm::type_text`].
+    pub async fn type_text_with(
+        &self,
+        text: &str,
+        hold: Option<Duration>,
+        mut progress: impl FnMut(usize, usize),
+    ) -> Result<()> {
+        let chords = keys::text_chords(text)?;
+        let hold = Some(hold.unwrap_or(TYPE_HOLD));
+        for (i, chord) in chords.iter().enumerate() {
+            self.send_chord(chord, hold).await?;
+            progress(i + 1, chords.len());
+        }
+        Ok(())
+    }
+
+    /// Takes a screenshot into `path`, as PNG unless the options or a
+    /// `.ppm` extension ask for PPM, and returns its size.
+    ///
+    /// QEMU writes the picture (PPM) to a temporary file next to `path`,
+    /// so QEMU must run on this machine and be allowed to write there.
+    ///
+    /// # Errors
+    ///
+    /// QEMU's errors (e.g. no such device), [`Error::File`],
+    /// [`Error::Image`].
+    pub async fn screendump(&self, path: &Path, options: &Screendump) -> Result<(u32, u32)> {
+        let image = self.screenshot(path, options).await?;
+        let format = options
+            .format
+            .unwrap_or_else(|| ImageFormat::from_path(path));
+        let bytes = image.encode(format)?;
+        std::fs::write(path, bytes).map_err(|source| Error::File {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Ok((image.width, image.height))
+    }
+
+    /// Takes a screenshot and returns its pixels; `near` names where the
+    /// temporary file goes (its directory).
+    ///
+    /// # Errors
+    ///
+    /// As for [`Vm::screendump`].
+    pub async fn screenshot(&self, near: &Path, options: &Screendump) -> Result<Rgb> {
+        let file_err = |path: &Path| {
+            let path = path.display().to_string();
+            move |source| Error::File { path, source }
+        };
+        let dir = match near.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let dir = std::path::absolute(&dir).map_err(file_err(&dir))?;
+        let tmp = dir.join(format!(
+            ".qmp-screendump-{}-{}.ppm",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0)
+        ));
+        let mut args = json!({ "filename": tmp.to_string_lossy() });
+        if let Some(d) = &options.device {
+            args["device"] = json!(d);
+        }
+        if let Some(h) = options.head {
+            args["head"] = json!(h);
+        }
+        let result = self.client.execute_raw("screendump", args).await;
+        let data = result
+            .map_err(Error::from)
+            .and_then(|_| std::fs::read(&tmp).map_err(file_err(&tmp)));
+        let _ = std::fs::remove_file(&tmp);
+        Rgb::from_ppm(&data?)
+    }
+
+    /// The run state (`query-status`).
+    ///
+    /// # Errors
+    ///
+    /// QEMU's errors.
+    pub async fn status(&self) -> Result<Status> {
+        let v = self.client.execute_raw("query-status", json!({})).await?;
+        serde_json::from_value(v.clone()).map_err(|e| {
+            Error::Client(qmp_client::Error::Decode {
+                command: "query-status".into(),
+                path: ".".into(),
+                message: e.to_string(),
+                raw: v.to_string(),
+            })
+        })
+    }
+
+    async fn simple(&self, command: &str) -> Result<()> {
+        self.client.execute_raw(command, json!({})).await?;
+        Ok(())
+    }
+
+    /// Stops the guest's CPUs (`stop`); QEMU emits `STOP`.
+    ///
+    /// # Errors
+    ///
+    /// QEMU's errors.
+    pub async fn pause(&self) -> Result<()> {
+        self.simple("stop").await
+    }
+
+    /// Resumes the guest (`cont`); QEMU emits `RESUME`.
+    ///
+    /// # Errors
+    ///
+    /// QEMU's errors, e.g. when the guest has shut down.
+    pub async fn resume(&self) -> Result<()> {
+        self.simple("cont").await
+    }
+
+    /// Presses the ACPI power button (`system_powerdown`); QEMU emits
+    /// `POWERDOWN`, and the guest decides what to do.
+    ///
+    /// # Errors
+    ///
+    /// QEMU's errors.
+    pub async fn powerdown(&self) -> Result<()> {
+        self.simple("system_powerdown").await
+    }
+
+    /// Resets the machine (`system_reset`); QEMU emits `RESET`.
+    ///
+    /// # Errors
+    ///
+    /// QEMU's errors.
+    pub async fn reset(&self) -> Result<()> {
+        self.simple("system_reset").await
+    }
+
+    /// Wakes a suspended guest (`system_wakeup`).
+    ///
+    /// # Errors
+    ///
+    /// QEMU's errors, e.g. when the guest is not suspended (7.2 and
+    /// later accept it anyway on some machines).
+    pub async fn wakeup(&self) -> Result<()> {
+        self.simple("system_wakeup").await
+    }
+
+    /// Hot-plugs a device (`device_add`). Property values are given as
+    /// strings, as on QEMU's command line.
+    ///
+    /// # Errors
+    ///
+    /// QEMU's errors.
+    pub async fn device_add(
+        &self,
+        driver: &str,
+        id: Option<&str>,
+        props: &[(String, String)],
+    ) -> Result<()> {
+        let mut args = Map::new();
+        args.insert("driver".into(), json!(driver));
+        if let Some(id) = id {
+            args.insert("id".into(), json!(id));
+        }
+        for (k, v) in props {
+            args.insert(k.clone(), json!(v));
+        }
+        self.client
+            .execute_raw("device_add", Value::Object(args))
+            .await?;
+        Ok(())
+    }
+
+    /// Unplugs device `id` (`device_del`) and returns once QEMU reports
+    /// `DEVICE_DELETED` for it, or fails after `timeout`
+    /// ([`DEVICE_DEL_TIMEOUT`] if `None`).
+    ///
+    /// Some devices (USB, for instance) go at once; others (PCI on most
+    /// machines) go only when the guest OS releases them.
+    ///
+    /// # Errors
+    ///
+    /// QEMU's errors (no such device…), [`Error::DeviceDelTimeout`] with
+    /// the guest-cooperation caveat, [`Error::UnplugRefused`] when QEMU
+    /// reports that the guest refused.
+    pub async fn device_del(&self, id: &str, timeout: Option<Duration>) -> Result<()> {
+        let after = timeout.unwrap_or(DEVICE_DEL_TIMEOUT);
+        let untimed = self.client.with_timeout(None);
+        let mut events = untimed.subscribe_to(&["DEVICE_DELETED", "DEVICE_UNPLUG_GUEST_ERROR"]);
+        self.client
+            .execute_raw("device_del", json!({ "id": id }))
+            .await?;
+        let path = format!("/machine/peripheral/{id}");
+        let wait = events.wait_for(|e| {
+            e.data.get("device").and_then(Value::as_str) == Some(id)
+                || e.data.get("path").and_then(Value::as_str) == Some(&path)
+        });
+        match tokio::time::timeout(after, wait).await {
+            Err(_) => Err(Error::DeviceDelTimeout {
+                id: id.to_owned(),
+                after,
+            }),
+            Ok(Err(e)) => Err(e.into()),
+            Ok(Ok(e)) if e.name == "DEVICE_UNPLUG_GUEST_ERROR" => {
+                Err(Error::UnplugRefused { id: id.to_owned() })
+            }
+            Ok(Ok(_)) => Ok(()),
+        }
+    }
+
+    /// The properties of the QOM object at `path` (`qom-list`).
+    ///
+    /// # Errors
+    ///
+    /// QEMU's errors (no such object).
+    pub async fn qom_ls(&self, path: &str) -> Result<Vec<QomProperty>> {
+        let v = self
+            .client
+            .execute_raw("qom-list", json!({ "path": path }))
+            .await?;
+        serde_json::from_value(v.clone()).map_err(|e| {
+            Error::Client(qmp_client::Error::Decode {
+                command: "qom-list".into(),
+                path: ".".into(),
+                message: e.to_string(),
+                raw: v.to_string(),
+            })
+        })
+    }
+
+    /// The value of `property` of the object at `path` (`qom-get`).
+    ///
+    /// # Errors
+    ///
+    /// QEMU's errors.
+    pub async fn qom_get(&self, path: &str, property: &str) -> Result<Value> {
+        Ok(self
+            .client
+            .execute_raw("qom-get", json!({ "path": path, "property": property }))
+            .await?)
+    }
+
+    /// Sets `property` of the object at `path` (`qom-set`).
+    ///
+    /// # Errors
+    ///
+    /// QEMU's errors.
+    pub async fn qom_set(&self, path: &str, property: &str, value: Value) -> Result<()> {
+        self.client
+            .execute_raw(
+                "qom-set",
+                json!({ "path": path, "property": property, "value": value }),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The tree of QOM objects below `path` (following `child<>`
+    /// properties, not links).
+    ///
+    /// # Errors
+    ///
+    /// QEMU's errors.
+    pub async fn qom_tree(&self, path: &str) -> Result<QomNode> {
+        let kind = if path == "/" {
+            "container".to_owned()
+        } else {
+            self.qom_get(path, "type")
+                .await
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        };
+        let mut root = QomNode {
+            path: path.to_owned(),
+            kind,
+            children: Vec::new(),
+        };
+        // Breadth first, one level's qom-list calls in flight together.
+        let mut frontier = vec![root.path.clone()];
+        let mut found: std::collections::HashMap<String, Vec<QomNode>> = Default::default();
+        while !frontier.is_empty() {
+            let lists =
+                futures_util::future::join_all(frontier.iter().map(|p| self.qom_ls(p))).await;
+            let mut next = Vec::new();
+            for (parent, list) in frontier.iter().zip(lists) {
+                let mut kids: Vec<QomNode> = list?
+                    .into_iter()
+                    .filter_map(|p| {
+                        let ty = p.kind.strip_prefix("child<")?.strip_suffix('>')?;
+                        let base = parent.trim_end_matches('/');
+                        Some(QomNode {
+                            path: format!("{base}/{}", p.name),
+                            kind: ty.to_owned(),
+                            children: Vec::new(),
+                        })
+                    })
+                    .collect();
+                kids.sort_by(|a, b| a.path.cmp(&b.path));
+                next.extend(kids.iter().map(|k| k.path.clone()));
+                found.insert(parent.clone(), kids);
+            }
+            frontier = next;
+        }
+        fn attach(node: &mut QomNode, found: &mut std::collections::HashMap<String, Vec<QomNode>>) {
+            if let Some(mut kids) = found.remove(&node.path) {
+                for k in &mut kids {
+                    attach(k, found);
+                }
+                node.children = kids;
+            }
+        }
+        attach(&mut root, &mut found);
+        Ok(root)
+    }
+
+    /// Runs any command, checking non-empty `args` against this QEMU's
+    /// schema first.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownCommand`] or [`Error::InvalidArguments`] (nothing
+    /// sent), QEMU's errors; an unknown command sent without arguments
+    /// comes back from QEMU and is reported as [`Error::UnknownCommand`]
+    /// with close matches.
+    pub async fn exec(&self, command: &str, args: Value) -> Result<Value> {
+        let has_args = args.as_object().is_some_and(|o| !o.is_empty());
+        if has_args {
+            let schema = self.schema().await?;
+            schema.check_arguments(command, &args)?;
+        }
+        match self.client.execute_raw(command, args).await {
+            Ok(v) => Ok(v),
+            Err(qmp_client::Error::Qmp { class, .. }) if class == "CommandNotFound" => {
+                Err(self.schema().await?.unknown_command(command))
+            }
+            Err(qmp_client::Error::Unsupported { .. }) => {
+                Err(self.schema().await?.unknown_command(command))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
