@@ -1,1 +1,470 @@
-fn main() {}
+//! `qmp`: the command line for QEMU VMs. Parses arguments, calls the
+//! library, prints; any failure prints `qmp: error: …` and exits 1.
+
+mod cli;
+mod ga;
+mod shell;
+mod vms;
+
+use std::io::Write as _;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser as _;
+use qmp::{Screendump, Vm};
+use serde_json::{Value, json};
+
+use crate::cli::{Cli, Cmd, DaemonCmd, QomCmd, Target};
+
+/// A failure to report: the message, and QEMU's error class if any.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    message: String,
+    class: Option<String>,
+    code: u8,
+}
+
+impl Failure {
+    pub(crate) fn msg(message: impl Into<String>) -> Failure {
+        Failure {
+            message: message.into(),
+            class: None,
+            code: 1,
+        }
+    }
+}
+
+impl From<qmp::Error> for Failure {
+    fn from(e: qmp::Error) -> Failure {
+        let class = match &e {
+            qmp::Error::Client(qmp_client::Error::Qmp { class, .. }) => Some(class.clone()),
+            _ => None,
+        };
+        Failure {
+            message: chain(&e),
+            class,
+            code: 1,
+        }
+    }
+}
+
+impl From<qmp_client::Error> for Failure {
+    fn from(e: qmp_client::Error) -> Failure {
+        qmp::Error::from(e).into()
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Failure {
+        Failure::msg(e.to_string())
+    }
+}
+
+/// `e` and its sources, each added unless the message already says it.
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        let part = s.to_string();
+        if !msg.contains(&part) {
+            msg.push_str(": ");
+            msg.push_str(&part);
+        }
+        src = s.source();
+    }
+    msg
+}
+
+pub(crate) type CliResult<T = ()> = Result<T, Failure>;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let json = cli.json;
+    let rt = if matches!(
+        &cli.command,
+        Cmd::Daemon {
+            command: DaemonCmd::Start { foreground: true }
+        }
+    ) {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    };
+    let rt = match rt {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("qmp: error: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(f) => {
+            if json {
+                let err = json!({ "error": { "class": f.class.as_deref().unwrap_or("Error"), "desc": f.message } });
+                println!("{err}");
+            }
+            eprintln!("qmp: error: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+/// Prints `value`: compact JSON with `--json`, else `human`.
+pub(crate) fn print(json: bool, value: &Value, human: impl FnOnce() -> String) {
+    let mut out = std::io::stdout().lock();
+    let text = if json { value.to_string() } else { human() };
+    if !text.is_empty() {
+        let _ = writeln!(out, "{text}");
+    }
+}
+
+/// Pretty JSON for people.
+pub(crate) fn pretty(value: &Value) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default()
+}
+
+/// Connects to the QMP target and wraps it in a [`Vm`].
+async fn connect(target: &Target, timeout: Option<Duration>) -> CliResult<Vm> {
+    let builder = qmp_client::Client::builder()
+        .timeout(timeout)
+        .check_commands(false);
+    let client = match target.resolve_qmp()? {
+        cli::Endpoint::Unix(path) => builder.connect_unix(&path).await.map_err(|e| {
+            Failure::msg(format!(
+                "cannot connect to {}: {}",
+                path.display(),
+                chain(&e)
+            ))
+        })?,
+        cli::Endpoint::Tcp(addr) => builder
+            .connect_tcp(addr.as_str())
+            .await
+            .map_err(|e| Failure::msg(format!("cannot connect to {addr}: {}", chain(&e))))?,
+    };
+    Ok(Vm::new(client))
+}
+
+fn spinner(message: String) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_message(message);
+    bar.enable_steady_tick(Duration::from_millis(100));
+    bar
+}
+
+async fn run(cli: Cli) -> CliResult<ExitCode> {
+    let json = cli.json;
+    let timeout = (cli.timeout > 0.0).then(|| Duration::from_secs_f64(cli.timeout));
+    let target = &cli.target;
+    match cli.command {
+        Cmd::Keys { hold, chords } => {
+            let vm = connect(target, timeout).await?;
+            let split: Vec<Vec<&str>> = chords.iter().map(|c| qmp::split_chord(c)).collect();
+            vm.key_sequence(&split, hold.map(Duration::from_millis))
+                .await?;
+        }
+        Cmd::Type {
+            hold,
+            file,
+            escapes,
+            text,
+        } => {
+            let text = match (text, file) {
+                (Some(t), None) => t,
+                (None, Some(f)) if f.as_os_str() == "-" => {
+                    std::io::read_to_string(std::io::stdin()).map_err(Failure::from)?
+                }
+                (None, Some(f)) => std::fs::read_to_string(&f)
+                    .map_err(|e| Failure::msg(format!("{}: {e}", f.display())))?,
+                _ => return Err(Failure::msg("give the text or --file")),
+            };
+            let text = if escapes { unescape(&text)? } else { text };
+            qmp::text_chords(&text)?;
+            let vm = connect(target, timeout).await?;
+            let bar = indicatif::ProgressBar::new(text.chars().count() as u64);
+            if text.chars().count() < 20 {
+                bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+            }
+            vm.type_text_with(&text, hold.map(Duration::from_millis), |done, _| {
+                bar.set_position(done as u64)
+            })
+            .await?;
+            bar.finish_and_clear();
+        }
+        Cmd::Screendump {
+            path,
+            format,
+            device,
+            head,
+        } => {
+            let vm = connect(target, timeout).await?;
+            let mut opts = Screendump::default();
+            opts.device = device;
+            opts.head = head;
+            opts.format = format.map(Into::into);
+            let fmt = opts
+                .format
+                .unwrap_or_else(|| qmp::ImageFormat::from_path(&path));
+            let (w, h) = vm.screendump(&path, &opts).await?;
+            let name = if fmt == qmp::ImageFormat::Ppm {
+                "ppm"
+            } else {
+                "png"
+            };
+            print(
+                json,
+                &json!({ "path": path, "width": w, "height": h, "format": name }),
+                || format!("{}: {w}x{h} {name}", path.display()),
+            );
+        }
+        Cmd::Pause => connect(target, timeout).await?.pause().await?,
+        Cmd::Resume => connect(target, timeout).await?.resume().await?,
+        Cmd::Powerdown => connect(target, timeout).await?.powerdown().await?,
+        Cmd::Reset => connect(target, timeout).await?.reset().await?,
+        Cmd::Wakeup => connect(target, timeout).await?.wakeup().await?,
+        Cmd::Status => {
+            let st = connect(target, timeout).await?.status().await?;
+            print(json, &serde_json::to_value(&st).unwrap_or_default(), || {
+                st.status.clone()
+            });
+        }
+        Cmd::DeviceAdd { driver, id, props } => {
+            let vm = connect(target, timeout).await?;
+            let props = props
+                .iter()
+                .map(|p| {
+                    p.split_once('=')
+                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                        .ok_or_else(|| Failure::msg(format!("expected PROP=VALUE, got `{p}`")))
+                })
+                .collect::<CliResult<Vec<_>>>()?;
+            vm.device_add(&driver, id.as_deref(), &props).await?;
+        }
+        Cmd::DeviceDel { id, wait } => {
+            let vm = connect(target, timeout).await?;
+            let bar = spinner(format!("waiting for DEVICE_DELETED of {id}"));
+            let r = vm
+                .device_del(&id, Some(Duration::from_secs_f64(wait)))
+                .await;
+            bar.finish_and_clear();
+            r?;
+        }
+        Cmd::Events {
+            names,
+            follow,
+            count,
+            wait,
+        } => return events(target, timeout, json, names, follow, count, wait).await,
+        Cmd::Qom { command } => qom(target, timeout, json, command).await?,
+        Cmd::Exec { command, args } => {
+            let vm = connect(target, timeout).await?;
+            let args = exec_args(&vm, &command, &args).await?;
+            let out = vm.exec(&command, args).await?;
+            print(json, &out, || pretty(&out));
+        }
+        Cmd::Shell => {
+            let vm = connect(target, timeout).await?;
+            shell::run(vm, json).await?;
+        }
+        Cmd::Ga { command } => return ga::run(target, json, command).await,
+        Cmd::Launch {
+            name,
+            qemu,
+            ga,
+            foreground,
+            args,
+        } => return vms::launch(&name, qemu, ga, foreground, args, json).await,
+        Cmd::List => vms::list(json).await?,
+        Cmd::Daemon { command } => return vms::daemon(command, json).await,
+        Cmd::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "qmp", &mut std::io::stdout());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Interprets the escapes `\n`, `\t` and `\\`.
+fn unescape(text: &str) -> CliResult<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('\\') => out.push('\\'),
+            Some(o) => return Err(Failure::msg(format!("unknown escape `\\{o}`"))),
+            None => return Err(Failure::msg("text ends with a lone `\\`")),
+        }
+    }
+    Ok(out)
+}
+
+/// The arguments of `exec`: one JSON object, or `key=value` words.
+pub(crate) async fn exec_args(vm: &Vm, command: &str, words: &[String]) -> CliResult<Value> {
+    match words {
+        [] => Ok(json!({})),
+        [one] if one.trim_start().starts_with('{') => serde_json::from_str(one)
+            .map_err(|e| Failure::msg(format!("arguments are not valid JSON: {e}"))),
+        _ => {
+            let schema = vm.schema().await?;
+            if !schema.has_command(command) {
+                return Err(schema.unknown_command(command).into());
+            }
+            Ok(schema.parse_key_values(command, words)?)
+        }
+    }
+}
+
+async fn events(
+    target: &Target,
+    timeout: Option<Duration>,
+    json: bool,
+    names: Vec<String>,
+    follow: bool,
+    count: Option<u64>,
+    wait: Option<f64>,
+) -> CliResult<ExitCode> {
+    use futures_util::StreamExt as _;
+    let vm = connect(target, timeout).await?;
+    let client = vm.client().with_timeout(None);
+    let mut stream = if names.is_empty() {
+        client.subscribe()
+    } else {
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        client.subscribe_to(&refs)
+    };
+    let limit = if follow {
+        None
+    } else {
+        Some(count.unwrap_or(1))
+    };
+    let what = if names.is_empty() {
+        "any event".to_owned()
+    } else {
+        names.join(", ")
+    };
+    let bar = spinner(format!("waiting for {what}"));
+    let deadline = wait.map(|w| tokio::time::Instant::now() + Duration::from_secs_f64(w));
+    let mut seen = 0u64;
+    loop {
+        if limit.is_some_and(|l| seen >= l) {
+            break;
+        }
+        let next = stream.next();
+        let item = match deadline {
+            Some(d) => match tokio::time::timeout_at(d, next).await {
+                Ok(i) => i,
+                Err(_) => {
+                    bar.finish_and_clear();
+                    if follow {
+                        return Ok(ExitCode::SUCCESS);
+                    }
+                    return Err(Failure::msg(format!(
+                        "timed out waiting for {what} ({seen} seen)"
+                    )));
+                }
+            },
+            None => next.await,
+        };
+        let ev = match item {
+            None => {
+                bar.finish_and_clear();
+                return Err(Failure::msg("the connection closed (QEMU exited?)"));
+            }
+            Some(Err(e)) => {
+                bar.suspend(|| eprintln!("qmp: warning: {e}"));
+                continue;
+            }
+            Some(Ok(ev)) => ev,
+        };
+        seen += 1;
+        let mut msg = json!({
+            "event": ev.name,
+            "timestamp": { "seconds": ev.timestamp.0, "microseconds": ev.timestamp.1 },
+        });
+        if !ev.data.is_null() {
+            msg["data"] = ev.data.clone();
+        }
+        bar.suspend(|| {
+            print(json, &msg, || {
+                let data = if ev.data.is_null() {
+                    String::new()
+                } else {
+                    format!(" {}", ev.data)
+                };
+                format!("{}.{:06} {}{data}", ev.timestamp.0, ev.timestamp.1, ev.name)
+            })
+        });
+    }
+    bar.finish_and_clear();
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn qom(target: &Target, timeout: Option<Duration>, json: bool, command: QomCmd) -> CliResult {
+    let vm = connect(target, timeout).await?;
+    match command {
+        QomCmd::Ls { path } => {
+            let props = vm.qom_ls(&path).await?;
+            print(
+                json,
+                &serde_json::to_value(&props).unwrap_or_default(),
+                || {
+                    props
+                        .iter()
+                        .map(|p| format!("{}  ({})", p.name, p.kind))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                },
+            );
+        }
+        QomCmd::Get { path, property } => {
+            let v = vm.qom_get(&path, &property).await?;
+            print(json, &v, || match &v {
+                Value::String(s) => s.clone(),
+                other => pretty(other),
+            });
+        }
+        QomCmd::Set {
+            path,
+            property,
+            value,
+        } => {
+            let v = serde_json::from_str(&value).unwrap_or(Value::String(value));
+            vm.qom_set(&path, &property, v).await?;
+        }
+        QomCmd::Tree { path } => {
+            let tree = vm.qom_tree(&path).await?;
+            print(
+                json,
+                &serde_json::to_value(&tree).unwrap_or_default(),
+                || {
+                    let mut out = String::new();
+                    fn walk(n: &qmp::QomNode, depth: usize, out: &mut String) {
+                        let name = if depth == 0 {
+                            n.path.as_str()
+                        } else {
+                            n.path.rsplit('/').next().unwrap_or(&n.path)
+                        };
+                        out.push_str(&format!("{}{name} ({})\n", "  ".repeat(depth), n.kind));
+                        for c in &n.children {
+                            walk(c, depth + 1, out);
+                        }
+                    }
+                    walk(&tree, 0, &mut out);
+                    out.trim_end().to_owned()
+                },
+            );
+        }
+    }
+    Ok(())
+}
