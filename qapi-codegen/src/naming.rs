@@ -120,6 +120,11 @@ impl Namer {
         self.taken.insert(name.to_owned());
     }
 
+    /// Whether `name` is taken.
+    pub fn is_taken(&self, name: &str) -> bool {
+        self.taken.contains(name)
+    }
+
     /// `name`, or `name` with a suffix if it is taken.
     pub fn unique(&mut self, name: String) -> String {
         if self.taken.insert(name.clone()) {

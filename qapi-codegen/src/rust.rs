@@ -22,7 +22,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use proc_macro2::{Ident, Span as PmSpan, TokenStream};
 use qapi_parser::model::{
-    AlternateType, Builtin, Cond, Entity, EnumType, Feature, JsonType, Member, ObjectType, TypeRef,
+    AlternateType, Builtin, Entity, EnumType, Feature, JsonType, Member, ObjectType, TypeRef,
 };
 use quote::{format_ident, quote};
 
@@ -271,8 +271,13 @@ impl<'a> Gen<'a> {
         }
         for d in &api.defs {
             if let Entity::Command(c) = &d.entity {
-                g.commands
-                    .insert(c.info.name.clone(), namer.unique(type_name(&c.info.name)));
+                // A command named like a type (`drive-backup` and its
+                // argument type `DriveBackup`) becomes `DriveBackupCommand`.
+                let mut name = type_name(&c.info.name);
+                if namer.is_taken(&name) {
+                    name.push_str("Command");
+                }
+                g.commands.insert(c.info.name.clone(), namer.unique(name));
             }
         }
         for d in &api.defs {
@@ -627,10 +632,11 @@ impl<'a> Gen<'a> {
             } else {
                 quote!()
             };
-            let rename = (f.ident.trim_start_matches("r#") != f.wire).then(|| {
-                let w = &f.wire;
-                quote!(rename = #w)
-            });
+            let rename =
+                (!f.wire.is_empty() && f.ident.trim_start_matches("r#") != f.wire).then(|| {
+                    let w = &f.wire;
+                    quote!(rename = #w)
+                });
             let skip = f
                 .optional
                 .then(|| quote!(skip_serializing_if = "Option::is_none"));
@@ -1338,7 +1344,7 @@ impl<'a> Gen<'a> {
         let doc = doc_attrs(&[
             format!(
                 "One method per {what} command, for every [`Execute`]({krate_doc}::Execute) transport.",
-                krate_doc = self.cfg.krate.trim_start_matches("::").replace("::", "::")
+                krate_doc = self.cfg.krate
             ),
             String::new(),
             "Required arguments are positional, optional ones `Option`s; commands".into(),
@@ -1441,6 +1447,10 @@ impl<'a> Gen<'a> {
             ),
             "build does not know decode as [`Event::Unknown`].".into(),
         ]);
+        // A protocol without events (the guest agent) only has the catch-all.
+        let no_events = des
+            .is_empty()
+            .then(|| quote!(#[allow(clippy::match_single_binding)]));
         quote! {
             #(#items)*
 
@@ -1479,6 +1489,7 @@ impl<'a> Gen<'a> {
             }
 
             impl<'de> ::serde::Deserialize<'de> for Event {
+                #no_events
                 fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                     use #krate::__private as p;
                     let (name, data) = p::split_event(d)?;
@@ -1524,9 +1535,4 @@ fn info_implicit(d: &Def) -> bool {
 enum CommandArgs<'a> {
     Members(Vec<&'a Member>),
     Boxed(String),
-}
-
-#[allow(dead_code)]
-fn cond_text(c: &Cond) -> String {
-    c.to_string()
 }

@@ -9,10 +9,10 @@
 //!   are the type's fields, its reply [`Command::Output`], and
 //!   [`Command::RELEASES`] tells which releases have it.
 //! - A transport implements [`Execute`]; the extension traits
-//!   [`qmp::QmpCommands`], [`qga::GuestAgentCommands`] and
-//!   [`qmp::StorageDaemonCommands`] then give it one method per command:
+//!   `qmp::QmpCommands`, `qga::GuestAgentCommands` and
+//!   `qmp::StorageDaemonCommands` then give it one method per command:
 //!   `client.send_key(keys, Some(100))`.
-//! - Events decode into [`qmp::Event`], whole messages into
+//! - Events decode into `qmp::Event`, whole messages into
 //!   [`EventMessage`].
 //!
 //! Enums, unions and events are `#[non_exhaustive]` and keep what this build
@@ -20,9 +20,9 @@
 //!
 //! # Features
 //!
-//! - `qmp` (default): module [`qmp`].
-//! - `guest-agent`: module [`qga`].
-//! - `storage-daemon`: [`qmp::StorageDaemonCommands`]; without `qmp`, module
+//! - `qmp` (default): module `qmp`.
+//! - `guest-agent`: module `qga`.
+//! - `storage-daemon`: `qmp::StorageDaemonCommands`; without `qmp`, module
 //!   `qmp` only has what the storage daemon has.
 //! - `unstable`: members and commands QEMU marks unstable.
 #![warn(missing_docs)]

@@ -1,16 +1,150 @@
 //! `gen`: refresh and check the committed generated outputs.
+//!
+//! The outputs are the API listing of each release (`schema/X.Y/API.txt`)
+//! and the generator's snapshots (`qapi-codegen/tests/fixtures/*.rs`).
+//! `--emit DIR` writes the code `qmp-types` compiles, for review;
+//! `--diff OLD NEW` prints what changed between two releases.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
 /// The QEMU releases `schema/` holds.
 pub(crate) const RELEASES: [&str; 3] = ["7.2", "10.0", "10.2"];
 
-pub(crate) fn run(_args: &[String]) -> Result<(), String> {
-    Err("not yet".into())
-}
-
 /// The workspace root.
-pub(crate) fn root() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+pub(crate) fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask lives in the workspace")
         .to_path_buf()
+}
+
+/// `cargo xtask gen [--check] [--emit DIR] [--diff OLD NEW]`.
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    match args {
+        [] => refresh(&root(), false).map(|_| ()),
+        [flag] if flag == "--check" => refresh(&root(), true).map(|_| ()),
+        [flag, dir] if flag == "--emit" => emit(Path::new(dir)),
+        [flag, old, new] if flag == "--diff" => {
+            print!("{}", diff(&root().join("schema"), old, new)?);
+            Ok(())
+        }
+        _ => Err("usage: cargo xtask gen [--check | --emit DIR | --diff OLD NEW]".into()),
+    }
+}
+
+/// The facts of a release's QMP and guest agent schemas.
+fn release_facts(schema_dir: &Path, release: &str) -> Result<BTreeSet<String>, String> {
+    let mut facts = BTreeSet::new();
+    for (stem, prefix) in [("qmp", ""), ("qga", "qga ")] {
+        let path = schema_dir.join(release).join(format!("{stem}.json"));
+        let schema = qapi_parser::parse_file(&path).map_err(|e| e.to_string())?;
+        facts.extend(qapi_codegen::api::facts(&schema, prefix));
+    }
+    Ok(facts)
+}
+
+/// The API changes from release `old` to `new`.
+pub(crate) fn diff(schema_dir: &Path, old: &str, new: &str) -> Result<String, String> {
+    let a = release_facts(schema_dir, old)?;
+    let b = release_facts(schema_dir, new)?;
+    Ok(qapi_codegen::api::diff(old, &a, new, &b))
+}
+
+/// Every generated file: path and wanted contents.
+fn outputs(root: &Path) -> Result<Vec<(PathBuf, String)>, String> {
+    let schema_dir = root.join("schema");
+    let mut out = Vec::new();
+    for release in RELEASES {
+        let facts = release_facts(&schema_dir, release)?;
+        out.push((
+            schema_dir.join(release).join("API.txt"),
+            qapi_codegen::api::listing(release, &facts),
+        ));
+    }
+    for fixture in qapi_codegen::fixtures() {
+        out.push((
+            fixture.with_extension("rs"),
+            qapi_codegen::fixture(&fixture)?,
+        ));
+    }
+    Ok(out)
+}
+
+/// Rewrites stale outputs, or with `check` fails naming them. Returns the
+/// stale paths.
+pub(crate) fn refresh(root: &Path, check: bool) -> Result<Vec<PathBuf>, String> {
+    let mut stale = Vec::new();
+    for (path, text) in outputs(root)? {
+        if std::fs::read_to_string(&path).ok().as_deref() == Some(text.as_str()) {
+            continue;
+        }
+        if !check {
+            std::fs::write(&path, &text).map_err(|e| format!("{}: {e}", path.display()))?;
+            eprintln!("updated {}", path.display());
+        }
+        stale.push(path);
+    }
+    if check && !stale.is_empty() {
+        let list: Vec<String> = stale.iter().map(|p| p.display().to_string()).collect();
+        return Err(format!(
+            "stale generated files (run `cargo xtask gen`):\n{}",
+            list.join("\n")
+        ));
+    }
+    Ok(stale)
+}
+
+/// Writes the code `qmp-types` compiles with every protocol to `dir`.
+fn emit(dir: &Path) -> Result<(), String> {
+    let which = qapi_codegen::Bindings {
+        qmp: true,
+        guest_agent: true,
+        storage_daemon: true,
+        unstable: false,
+    };
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for (name, text) in qapi_codegen::bindings(&root().join("schema"), which)? {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn committed_outputs_are_fresh() {
+        refresh(&root(), true).unwrap();
+    }
+
+    #[test]
+    fn generation_is_deterministic() {
+        let which = qapi_codegen::Bindings {
+            qmp: true,
+            guest_agent: true,
+            storage_daemon: true,
+            unstable: false,
+        };
+        let a = qapi_codegen::bindings(&root().join("schema"), which).unwrap();
+        let b = qapi_codegen::bindings(&root().join("schema"), which).unwrap();
+        assert!(a == b, "two runs differ");
+    }
+
+    #[test]
+    fn diff_lists_known_changes() {
+        let d = diff(&root().join("schema"), "7.2", "10.2").unwrap();
+        for line in [
+            // A command added in 10.0.
+            "+ command blockdev-set-active\n",
+            // A member 7.2 had and 10.2 dropped.
+            "- struct StatusInfo member singlestep: bool\n",
+        ] {
+            assert!(d.contains(line), "no {line:?} in:\n{d}");
+        }
+        assert!(d.contains("Added enum values ("), "{d}");
+    }
 }
