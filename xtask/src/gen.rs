@@ -95,7 +95,8 @@ pub(crate) fn refresh(root: &Path, check: bool) -> Result<Vec<PathBuf>, String> 
     Ok(stale)
 }
 
-/// Writes the code `qmp-types` compiles with every protocol to `dir`.
+/// Writes the code `qmp-types` compiles with every protocol to `dir`,
+/// formatted by rustfmt.
 fn emit(dir: &Path) -> Result<(), String> {
     let which = qapi_codegen::Bindings {
         qmp: true,
@@ -107,6 +108,16 @@ fn emit(dir: &Path) -> Result<(), String> {
     for (name, text) in qapi_codegen::bindings(&root().join("schema"), which)? {
         let path = dir.join(name);
         std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+        // prettyplease lays the code out for the build; for reading it goes
+        // through rustfmt, like the rest of the repository.
+        let status = std::process::Command::new("rustfmt")
+            .args(["--edition", "2024"])
+            .arg(&path)
+            .status()
+            .map_err(|e| format!("rustfmt: {e} (install it: rustup component add rustfmt)"))?;
+        if !status.success() {
+            return Err(format!("rustfmt failed on {}", path.display()));
+        }
         eprintln!("wrote {}", path.display());
     }
     Ok(())
