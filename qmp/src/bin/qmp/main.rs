@@ -283,7 +283,10 @@ async fn run(cli: Cli) -> CliResult<ExitCode> {
         Cmd::Daemon { command } => return vms::daemon(command, json).await,
         Cmd::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cmd, "qmp", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "qmp", &mut script);
+            // A closed pipe (`| head`) is not an error worth reporting.
+            let _ = std::io::stdout().write_all(&script);
         }
     }
     Ok(ExitCode::SUCCESS)
