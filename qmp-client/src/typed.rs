@@ -9,21 +9,15 @@ use crate::{Client, Error, GuestAgent};
 impl Execute for Client {
     type Error = Error;
 
-    fn execute<C: Command>(
-        &self,
-        command: C,
-    ) -> impl Future<Output = Result<C::Output, Error>> + Send {
-        async move { Client::execute(self, &command).await }
+    async fn execute<C: Command>(&self, command: C) -> Result<C::Output, Error> {
+        Client::execute(self, &command).await
     }
 }
 
 impl Execute for GuestAgent {
     type Error = Error;
 
-    fn execute<C: Command>(
-        &self,
-        command: C,
-    ) -> impl Future<Output = Result<C::Output, Error>> + Send {
-        async move { GuestAgent::execute(self, &command).await }
+    async fn execute<C: Command>(&self, command: C) -> Result<C::Output, Error> {
+        GuestAgent::execute(self, &command).await
     }
 }
