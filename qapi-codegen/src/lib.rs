@@ -20,7 +20,7 @@ pub mod rust;
 
 pub use merge::Release;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
 use facts::Facts;
@@ -97,6 +97,50 @@ pub fn load(schema_dir: &Path, stem: &str, facts_stem: &str) -> Result<Vec<Input
 /// # Errors
 /// A schema that is missing or does not parse.
 pub fn bindings(schema_dir: &Path, which: Bindings) -> Result<Vec<(String, String)>, String> {
+    bindings_with_docs(schema_dir, which, None)
+}
+
+/// QEMU's documentation, by definition name, for [`bindings_with_docs`].
+#[derive(Clone, Debug, Default)]
+pub struct LocalDocs {
+    /// QMP definitions' docs.
+    pub qmp: HashMap<String, qapi_parser::doc::Doc>,
+    /// Guest agent definitions' docs.
+    pub qga: HashMap<String, qapi_parser::doc::Doc>,
+}
+
+impl LocalDocs {
+    /// Reads the docs of a QEMU source tree (`qapi/` and `qga/`).
+    ///
+    /// # Errors
+    /// A schema that is missing or does not parse.
+    pub fn from_qemu_source(src: &Path) -> Result<LocalDocs, String> {
+        let docs = |rel: &str| -> Result<HashMap<String, qapi_parser::doc::Doc>, String> {
+            let schema = qapi_parser::parse_file(src.join(rel)).map_err(|e| e.to_string())?;
+            Ok(schema
+                .entities
+                .iter()
+                .filter_map(|e| Some((e.name().to_owned(), e.info().doc.clone()?)))
+                .collect())
+        };
+        Ok(LocalDocs {
+            qmp: docs("qapi/qapi-schema.json")?,
+            qga: docs("qga/qapi-schema.json")?,
+        })
+    }
+}
+
+/// Like [`bindings`], with QEMU's own documentation text in the rustdoc
+/// when `local_docs` is given: for reading on one's own machine. QEMU's
+/// prose is GPL-licensed and must not be committed or shipped.
+///
+/// # Errors
+/// A schema that is missing or does not parse.
+pub fn bindings_with_docs(
+    schema_dir: &Path,
+    which: Bindings,
+    local_docs: Option<&LocalDocs>,
+) -> Result<Vec<(String, String)>, String> {
     let mut files = Vec::new();
     let header = |what: &str, inputs: &[Input]| {
         let list: Vec<String> = inputs.iter().map(|i| i.release.to_string()).collect();
@@ -136,6 +180,7 @@ pub fn bindings(schema_dir: &Path, which: Bindings) -> Result<Vec<(String, Strin
             commands_macro: Some("__qmp_commands".into()),
             module: "qmp".into(),
             unstable_enabled: which.unstable,
+            local_docs: local_docs.map(|d| d.qmp.clone()),
         };
         files.push(("qmp.rs".into(), text + &rust::generate(&api, &config)));
     }
@@ -152,6 +197,7 @@ pub fn bindings(schema_dir: &Path, which: Bindings) -> Result<Vec<(String, Strin
             commands_macro: Some("__qga_commands".into()),
             module: "qga".into(),
             unstable_enabled: which.unstable,
+            local_docs: local_docs.map(|d| d.qga.clone()),
         };
         files.push(("qga.rs".into(), text + &rust::generate(&api, &config)));
     }
@@ -183,6 +229,7 @@ pub fn fixture(path: &Path) -> Result<String, String> {
         commands_macro: None,
         module: String::new(),
         unstable_enabled: false,
+        local_docs: None,
     };
     let name = path
         .file_name()

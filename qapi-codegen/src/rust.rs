@@ -74,6 +74,11 @@ pub struct Config {
     /// The path of the generated module inside the runtime crate (`qmp`),
     /// for the paths in that macro.
     pub module: String,
+    /// QEMU's own documentation by definition name, to put its prose into
+    /// the generated docs. For reading on one's own machine only: QEMU's
+    /// prose must not enter the repository, so committed and compiled
+    /// outputs never set it.
+    pub local_docs: Option<std::collections::HashMap<String, qapi_parser::doc::Doc>>,
 }
 
 /// Generates the items of `api` as formatted Rust source.
@@ -406,6 +411,27 @@ impl<'a> Gen<'a> {
             format!("{proto} {kind} `{}`{what}.", info.name),
             String::new(),
         ];
+        if let Some(doc) = self.local_doc(&info.name) {
+            use qapi_parser::doc::SectionKind as K;
+            let sections = doc.sections.iter().filter_map(|s| {
+                let label = match s.kind {
+                    K::Plain => "",
+                    K::Returns => "**Returns:** ",
+                    K::Errors => "**Errors:** ",
+                    K::Note => "**Note:** ",
+                    K::Todo => "**TODO:** ",
+                    // Shown below from the facts, like in normal builds.
+                    K::Since | K::Example => return None,
+                };
+                Some(format!("{label}{}", s.text.trim()))
+            });
+            for text in std::iter::once(doc.body.trim().to_owned()).chain(sections) {
+                if !text.is_empty() {
+                    lines.extend(text.lines().map(str::to_owned));
+                    lines.push(String::new());
+                }
+            }
+        }
         let since = match &d.since {
             Some(s) => format!("Since QEMU {s}; "),
             None => String::new(),
@@ -470,7 +496,23 @@ impl<'a> Gen<'a> {
             }
         }
         s.push('.');
-        vec![s]
+        let mut lines = vec![s];
+        let text = d
+            .and_then(|d| self.local_doc(&d.entity.info().name))
+            .and_then(|doc| doc.member(wire))
+            .map(|m| m.text.trim())
+            .filter(|t| !t.is_empty());
+        if let Some(text) = text {
+            lines.push(String::new());
+            lines.extend(text.lines().map(str::to_owned));
+        }
+        lines
+    }
+
+    /// QEMU's documentation of a definition, when generating for local
+    /// reading.
+    fn local_doc(&self, name: &str) -> Option<&qapi_parser::doc::Doc> {
+        self.cfg.local_docs.as_ref()?.get(name)
     }
 
     // ---- types ---------------------------------------------------------

@@ -24,12 +24,18 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     match args {
         [] => refresh(&root(), false).map(|_| ()),
         [flag] if flag == "--check" => refresh(&root(), true).map(|_| ()),
-        [flag, dir] if flag == "--emit" => emit(Path::new(dir)),
+        [flag, dir] if flag == "--emit" => emit(Path::new(dir), None),
+        [flag, dir, docs_flag, src] if flag == "--emit" && docs_flag == "--qemu-docs" => {
+            emit(Path::new(dir), Some(Path::new(src)))
+        }
         [flag, old, new] if flag == "--diff" => {
             print!("{}", diff(&root().join("schema"), old, new)?);
             Ok(())
         }
-        _ => Err("usage: cargo xtask gen [--check | --emit DIR | --diff OLD NEW]".into()),
+        _ => Err(
+            "usage: cargo xtask gen [--check | --emit DIR [--qemu-docs QEMU_SRC] | --diff OLD NEW]"
+                .into(),
+        ),
     }
 }
 
@@ -96,8 +102,29 @@ pub(crate) fn refresh(root: &Path, check: bool) -> Result<Vec<PathBuf>, String> 
 }
 
 /// Writes the code `qmp-types` compiles with every protocol to `dir`,
-/// formatted by rustfmt.
-fn emit(dir: &Path) -> Result<(), String> {
+/// formatted by rustfmt. With `qemu_docs` (a QEMU source tree), the docs
+/// carry QEMU's own prose, for reading locally; since that prose must never
+/// be committed, `dir` must then lie outside the repository.
+fn emit(dir: &Path, qemu_docs: Option<&Path>) -> Result<(), String> {
+    let local_docs = match qemu_docs {
+        Some(src) => {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            let abs = dir
+                .canonicalize()
+                .map_err(|e| format!("{}: {e}", dir.display()))?;
+            let repo = root().canonicalize().map_err(|e| e.to_string())?;
+            if abs.starts_with(&repo) {
+                return Err(format!(
+                    "{}: output with QEMU's documentation must not go inside the repository; \
+                     choose a directory outside {}",
+                    dir.display(),
+                    repo.display()
+                ));
+            }
+            Some(qapi_codegen::LocalDocs::from_qemu_source(src)?)
+        }
+        None => None,
+    };
     let which = qapi_codegen::Bindings {
         qmp: true,
         guest_agent: true,
@@ -105,7 +132,9 @@ fn emit(dir: &Path) -> Result<(), String> {
         unstable: false,
     };
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    for (name, text) in qapi_codegen::bindings(&root().join("schema"), which)? {
+    for (name, text) in
+        qapi_codegen::bindings_with_docs(&root().join("schema"), which, local_docs.as_ref())?
+    {
         let path = dir.join(name);
         std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
         // prettyplease lays the code out for the build; for reading it goes
@@ -143,6 +172,40 @@ mod tests {
         let a = qapi_codegen::bindings(&root().join("schema"), which).unwrap();
         let b = qapi_codegen::bindings(&root().join("schema"), which).unwrap();
         assert!(a == b, "two runs differ");
+    }
+
+    #[test]
+    fn local_docs_carry_qemu_prose_and_stay_out_of_the_repository() {
+        let shared = std::env::var("QEMU_SDK_SHARED")
+            .unwrap_or_else(|_| format!("{}/../shared", root().display()));
+        let src = Path::new(&shared).join("qemu/10.2");
+        assert!(
+            src.is_dir(),
+            "{} missing: check out beside shared/",
+            src.display()
+        );
+        let inside = root().join("target/local-docs-test");
+        let err = emit(&inside, Some(&src)).expect_err("refused inside the repository");
+        assert!(err.contains("must not go inside the repository"), "{err}");
+
+        let docs = qapi_codegen::LocalDocs::from_qemu_source(&src).unwrap();
+        let which = qapi_codegen::Bindings {
+            qmp: true,
+            ..Default::default()
+        };
+        let files =
+            qapi_codegen::bindings_with_docs(&root().join("schema"), which, Some(&docs)).unwrap();
+        let qmp = &files.iter().find(|(n, _)| n == "qmp.rs").unwrap().1;
+        // QEMU's description of send-key's 'hold-time' member, which the
+        // committed schema/ does not carry.
+        let text = &docs.qmp["send-key"].member("hold-time").unwrap().text;
+        let first = text.lines().next().unwrap().trim();
+        assert!(qmp.contains(first), "prose {first:?} missing");
+        let plain = qapi_codegen::bindings(&root().join("schema"), which).unwrap();
+        assert!(
+            !plain[0].1.contains(first),
+            "prose leaked into the normal build"
+        );
     }
 
     #[test]
