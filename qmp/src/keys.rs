@@ -7,6 +7,8 @@
 
 use std::collections::BTreeSet;
 
+use qmp_types::qmp::QKeyCode;
+
 use crate::Error;
 use crate::suggest::close_matches;
 
@@ -218,18 +220,21 @@ impl KeyNames {
     /// The `QKeyCode` value for `name`: a value itself or an alias, in any
     /// case.
     ///
+    /// A value of this QEMU that `qmp-types` does not know (a key a newer
+    /// release added) is [`QKeyCode::Unknown`], which is sent verbatim.
+    ///
     /// # Errors
     ///
     /// [`Error::UnknownKey`] with the closest names if there is none.
-    pub fn resolve(&self, name: &str) -> Result<String, Error> {
+    pub fn resolve(&self, name: &str) -> Result<QKeyCode, Error> {
         let lower = name.to_ascii_lowercase();
         if self.names.contains(&lower) {
-            return Ok(lower);
+            return Ok(QKeyCode::from(lower.as_str()));
         }
         if let Some((_, value)) = ALIASES.iter().find(|(alias, _)| *alias == lower)
             && self.names.contains(*value)
         {
-            return Ok((*value).to_owned());
+            return Ok(QKeyCode::from(*value));
         }
         let candidates = self
             .names
@@ -333,7 +338,7 @@ mod tests {
 
     fn check(name: &str, expect: &str) {
         let got = match names().resolve(name) {
-            Ok(v) => v,
+            Ok(v) => v.as_str().to_owned(),
             Err(e) => e.to_string(),
         };
         assert_eq!(got, expect);
@@ -354,6 +359,23 @@ mod tests {
         check("/", "slash");
         check("ctlr", "unknown key `ctlr`; did you mean `ctl`, `ctrl`?");
         check("xyzzy", "unknown key `xyzzy`");
+    }
+
+    #[test]
+    fn keys_this_build_does_not_know() {
+        // A key of a newer QEMU: accepted because its schema lists it, and
+        // sent as QEMU spells it.
+        let names = KeyNames::new(["ctrl", "f99_future"]);
+        let code = names.resolve("F99_Future").unwrap();
+        assert!(matches!(code, QKeyCode::Unknown(_)), "{code:?}");
+        let wire = serde_json::to_value(qmp_types::qmp::KeyValue::from(code)).unwrap();
+        assert_eq!(
+            wire,
+            serde_json::json!({ "type": "qcode", "data": "f99_future" })
+        );
+        assert_eq!(names.resolve("Control").unwrap(), QKeyCode::Ctrl);
+        // One this build knows but the connected QEMU lacks is refused.
+        assert!(names.resolve("f24").is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use qmp_client::Client;
+use qmp_types::qmp::{KeyValue, QKeyCode, QmpCommands as _};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use tokio::sync::OnceCell;
@@ -176,7 +177,7 @@ impl Vm {
             .iter()
             .map(|k| names.resolve(k))
             .collect::<Result<Vec<_>>>()?;
-        self.send_chord(&codes, hold).await
+        self.send_chord(codes, hold).await
     }
 
     /// Sends each chord of `chords` in turn, as [`Vm::keys`] does, after
@@ -196,22 +197,16 @@ impl Vm {
                     .collect::<Result<Vec<_>>>()
             })
             .collect::<Result<Vec<_>>>()?;
-        for codes in &resolved {
+        for codes in resolved {
             self.send_chord(codes, hold).await?;
         }
         Ok(())
     }
 
-    async fn send_chord<S: AsRef<str>>(&self, codes: &[S], hold: Option<Duration>) -> Result<()> {
-        let keys: Vec<Value> = codes
-            .iter()
-            .map(|c| json!({ "type": "qcode", "data": c.as_ref() }))
-            .collect();
-        let mut args = json!({ "keys": keys });
-        if let Some(h) = hold {
-            args["hold-time"] = json!(h.as_millis() as u64);
-        }
-        self.client.execute_raw("send-key", args).await?;
+    async fn send_chord(&self, codes: Vec<QKeyCode>, hold: Option<Duration>) -> Result<()> {
+        let keys = codes.into_iter().map(KeyValue::from).collect();
+        let hold_time = hold.map(|h| i64::try_from(h.as_millis()).unwrap_or(i64::MAX));
+        self.client.send_key(keys, hold_time).await?;
         tokio::time::sleep(hold.unwrap_or(QEMU_DEFAULT_HOLD) + CHORD_GAP).await;
         Ok(())
     }
@@ -243,7 +238,8 @@ impl Vm {
         let chords = keys::text_chords(text)?;
         let hold = Some(hold.unwrap_or(TYPE_HOLD));
         for (i, chord) in chords.iter().enumerate() {
-            self.send_chord(chord, hold).await?;
+            let codes = chord.iter().map(|&k| QKeyCode::from(k)).collect();
+            self.send_chord(codes, hold).await?;
             progress(i + 1, chords.len());
         }
         Ok(())
