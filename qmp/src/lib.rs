@@ -51,7 +51,7 @@ pub use crate::schema::SchemaIndex;
 #[doc(inline)]
 pub use crate::suggest_pub::close_matches;
 #[doc(inline)]
-pub use crate::vm::{DEVICE_DEL_TIMEOUT, QomNode, QomProperty, Screendump, Status, TYPE_HOLD, Vm};
+pub use crate::vm::{DEVICE_DEL_TIMEOUT, QomNode, QomProperty, Screendump, TYPE_HOLD, Vm};
 
 mod suggest_pub {
     /// Up to five of `candidates` close to `name` (edit distance), nearest

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use qmp_client::Client;
-use qmp_types::qmp::{KeyValue, QKeyCode, QmpCommands as _};
+use qmp_types::qmp::{KeyValue, QKeyCode, QmpCommands as _, StatusInfo};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use tokio::sync::OnceCell;
@@ -82,16 +82,6 @@ impl Screendump {
         self.format = Some(format);
         self
     }
-}
-
-/// What `query-status` reports.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Status {
-    /// The run state, e.g. `running`, `paused`, `shutdown`.
-    pub status: String,
-    /// Whether the guest's CPUs run.
-    pub running: bool,
 }
 
 /// One property of a QOM object (`qom-list`).
@@ -307,26 +297,15 @@ impl Vm {
         Rgb::from_ppm(&data?)
     }
 
-    /// The run state (`query-status`).
+    /// The run state (`query-status`): `status` is a
+    /// [`RunState`](qmp_types::qmp::RunState) such as
+    /// `RunState::Paused`; `running` says whether the guest's CPUs run.
     ///
     /// # Errors
     ///
     /// QEMU's errors.
-    pub async fn status(&self) -> Result<Status> {
-        let v = self.client.execute_raw("query-status", json!({})).await?;
-        serde_json::from_value(v.clone()).map_err(|e| {
-            Error::Client(qmp_client::Error::Decode {
-                command: "query-status".into(),
-                path: ".".into(),
-                message: e.to_string(),
-                raw: v.to_string(),
-            })
-        })
-    }
-
-    async fn simple(&self, command: &str) -> Result<()> {
-        self.client.execute_raw(command, json!({})).await?;
-        Ok(())
+    pub async fn status(&self) -> Result<StatusInfo> {
+        Ok(self.client.query_status().await?)
     }
 
     /// Stops the guest's CPUs (`stop`); QEMU emits `STOP`.
@@ -335,7 +314,7 @@ impl Vm {
     ///
     /// QEMU's errors.
     pub async fn pause(&self) -> Result<()> {
-        self.simple("stop").await
+        Ok(self.client.stop().await?)
     }
 
     /// Resumes the guest (`cont`); QEMU emits `RESUME`.
@@ -344,7 +323,7 @@ impl Vm {
     ///
     /// QEMU's errors, e.g. when the guest has shut down.
     pub async fn resume(&self) -> Result<()> {
-        self.simple("cont").await
+        Ok(self.client.cont().await?)
     }
 
     /// Presses the ACPI power button (`system_powerdown`); QEMU emits
@@ -354,7 +333,7 @@ impl Vm {
     ///
     /// QEMU's errors.
     pub async fn powerdown(&self) -> Result<()> {
-        self.simple("system_powerdown").await
+        Ok(self.client.system_powerdown().await?)
     }
 
     /// Resets the machine (`system_reset`); QEMU emits `RESET`.
@@ -363,7 +342,7 @@ impl Vm {
     ///
     /// QEMU's errors.
     pub async fn reset(&self) -> Result<()> {
-        self.simple("system_reset").await
+        Ok(self.client.system_reset().await?)
     }
 
     /// Wakes a suspended guest (`system_wakeup`).
@@ -373,7 +352,7 @@ impl Vm {
     /// QEMU's errors, e.g. when the guest is not suspended (7.2 and
     /// later accept it anyway on some machines).
     pub async fn wakeup(&self) -> Result<()> {
-        self.simple("system_wakeup").await
+        Ok(self.client.system_wakeup().await?)
     }
 
     /// Hot-plugs a device (`device_add`). Property values are given as

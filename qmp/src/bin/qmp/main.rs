@@ -229,9 +229,11 @@ async fn run(cli: Cli) -> CliResult<ExitCode> {
         Cmd::Wakeup => connect(target, timeout).await?.wakeup().await?,
         Cmd::Status => {
             let st = connect(target, timeout).await?.status().await?;
-            print(json, &serde_json::to_value(&st).unwrap_or_default(), || {
-                st.status.clone()
-            });
+            print(
+                json,
+                &json!({ "status": st.status, "running": st.running }),
+                || st.status.to_string(),
+            );
         }
         Cmd::DeviceAdd { driver, id, props } => {
             let vm = connect(target, timeout).await?;

@@ -7,6 +7,7 @@ use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use qmp::runtime;
+use qmp_types::qmp::QmpCommands as _;
 use serde_json::{Value, json};
 
 use crate::cli::DaemonCmd;
@@ -175,8 +176,8 @@ async fn query_status(sock: &Path) -> String {
     match connect.await {
         Err(e) if e.is_timeout() => "busy".into(),
         Err(_) => "dead".into(),
-        Ok(c) => match c.execute_raw("query-status", json!({})).await {
-            Ok(v) => v["status"].as_str().unwrap_or("?").to_owned(),
+        Ok(c) => match c.query_status().await {
+            Ok(st) => st.status.to_string(),
             Err(_) => "unknown".into(),
         },
     }
