@@ -6,9 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use qmp_client::Client;
-use qmp_types::qmp::{KeyValue, QKeyCode, QmpCommands as _, StatusInfo};
+use qmp_types::EventMessage;
+use qmp_types::qmp::{DeviceAdd, Event, KeyValue, QKeyCode, QmpCommands as _, StatusInfo};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 
 use crate::image::{ImageFormat, Rgb};
@@ -106,6 +107,26 @@ pub struct QomNode {
     pub kind: String,
     /// Its children, sorted by name.
     pub children: Vec<QomNode>,
+}
+
+/// The `device_add` for `driver` with `id` and properties given as on
+/// QEMU's command line. A `driver`, `bus` or `id` among `props` sets that
+/// member (the last one given wins), so no name is sent twice; the others
+/// go into `extra` as strings, which QEMU converts as `-device` does.
+fn device_add_command(driver: &str, id: Option<&str>, props: &[(String, String)]) -> DeviceAdd {
+    let mut cmd = DeviceAdd::new(driver.to_owned());
+    cmd.id = id.map(str::to_owned);
+    for (k, v) in props {
+        match k.as_str() {
+            "driver" => cmd.driver = v.clone(),
+            "bus" => cmd.bus = Some(v.clone()),
+            "id" => cmd.id = Some(v.clone()),
+            _ => {
+                cmd.extra.insert(k.clone(), Value::String(v.clone()));
+            }
+        }
+    }
+    cmd
 }
 
 impl Vm {
@@ -367,16 +388,8 @@ impl Vm {
         id: Option<&str>,
         props: &[(String, String)],
     ) -> Result<()> {
-        let mut args = Map::new();
-        args.insert("driver".into(), json!(driver));
-        if let Some(id) = id {
-            args.insert("id".into(), json!(id));
-        }
-        for (k, v) in props {
-            args.insert(k.clone(), json!(v));
-        }
         self.client
-            .execute_raw("device_add", Value::Object(args))
+            .execute(&device_add_command(driver, id, props))
             .await?;
         Ok(())
     }
@@ -395,15 +408,19 @@ impl Vm {
     /// reports that the guest refused.
     pub async fn device_del(&self, id: &str, timeout: Option<Duration>) -> Result<()> {
         let after = timeout.unwrap_or(DEVICE_DEL_TIMEOUT);
+        // Subscribed before sending, so the event cannot be missed; the
+        // command keeps the client's timeout, the wait gets `after`.
         let untimed = self.client.with_timeout(None);
-        let mut events = untimed.subscribe_to(&["DEVICE_DELETED", "DEVICE_UNPLUG_GUEST_ERROR"]);
-        self.client
-            .execute_raw("device_del", json!({ "id": id }))
-            .await?;
+        let mut events = untimed
+            .subscribe_to(&["DEVICE_DELETED", "DEVICE_UNPLUG_GUEST_ERROR"])
+            .typed::<EventMessage<Event>>();
+        self.client.device_del(id.to_owned()).await?;
         let path = format!("/machine/peripheral/{id}");
-        let wait = events.wait_for(|e| {
-            e.data.get("device").and_then(Value::as_str) == Some(id)
-                || e.data.get("path").and_then(Value::as_str) == Some(&path)
+        let ours = |device: &Option<String>, p: &str| device.as_deref() == Some(id) || p == path;
+        let wait = events.wait_for(|m| match &m.event {
+            Event::DeviceDeleted(e) => ours(&e.device, &e.path),
+            Event::DeviceUnplugGuestError(e) => ours(&e.device, &e.path),
+            _ => false,
         });
         match tokio::time::timeout(after, wait).await {
             Err(_) => Err(Error::DeviceDelTimeout {
@@ -411,7 +428,7 @@ impl Vm {
                 after,
             }),
             Ok(Err(e)) => Err(e.into()),
-            Ok(Ok(e)) if e.name == "DEVICE_UNPLUG_GUEST_ERROR" => {
+            Ok(Ok(m)) if matches!(m.event, Event::DeviceUnplugGuestError(_)) => {
                 Err(Error::UnplugRefused { id: id.to_owned() })
             }
             Ok(Ok(_)) => Ok(()),
@@ -549,5 +566,45 @@ impl Vm {
             }
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(driver: &str, id: Option<&str>, props: &[(&str, &str)], expect: &str) {
+        let props: Vec<(String, String)> = props
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let cmd = device_add_command(driver, id, &props);
+        let got = serde_json::to_string(&cmd).unwrap();
+        assert_eq!(got, expect);
+    }
+
+    #[test]
+    fn device_add_arguments() {
+        check("usb-tablet", None, &[], r#"{"driver":"usb-tablet"}"#);
+        check(
+            "usb-tablet",
+            Some("tab1"),
+            &[("bus", "xhci.0")],
+            r#"{"driver":"usb-tablet","bus":"xhci.0","id":"tab1"}"#,
+        );
+        check(
+            "e1000",
+            None,
+            &[("mac", "52:54:00:12:34:56"), ("romfile", "")],
+            r#"{"driver":"e1000","mac":"52:54:00:12:34:56","romfile":""}"#,
+        );
+        // Members given as properties replace the typed ones, never
+        // appearing twice.
+        check(
+            "e1000",
+            Some("a"),
+            &[("id", "b"), ("driver", "virtio-net-pci"), ("bus", "pci.0")],
+            r#"{"driver":"virtio-net-pci","bus":"pci.0","id":"b"}"#,
+        );
     }
 }
