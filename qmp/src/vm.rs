@@ -9,7 +9,7 @@ use qmp_client::Client;
 use qmp_types::EventMessage;
 use qmp_types::qmp::{DeviceAdd, Event, KeyValue, QKeyCode, QmpCommands as _, StatusInfo};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::OnceCell;
 
 use crate::image::{ImageFormat, Rgb};
@@ -303,14 +303,17 @@ impl Vm {
                 .map(|d| d.subsec_nanos())
                 .unwrap_or(0)
         ));
-        let mut args = json!({ "filename": tmp.to_string_lossy() });
-        if let Some(d) = &options.device {
-            args["device"] = json!(d);
-        }
-        if let Some(h) = options.head {
-            args["head"] = json!(h);
-        }
-        let result = self.client.execute_raw("screendump", args).await;
+        // No `format`: QEMU's default, PPM, which every build writes (PNG
+        // needs libpng) and which is decoded here for any output format.
+        let result = self
+            .client
+            .screendump(
+                tmp.to_string_lossy().into_owned(),
+                options.device.clone(),
+                options.head,
+                None,
+            )
+            .await;
         let data = result
             .map_err(Error::from)
             .and_then(|_| std::fs::read(&tmp).map_err(file_err(&tmp)));
@@ -441,18 +444,14 @@ impl Vm {
     ///
     /// QEMU's errors (no such object).
     pub async fn qom_ls(&self, path: &str) -> Result<Vec<QomProperty>> {
-        let v = self
-            .client
-            .execute_raw("qom-list", json!({ "path": path }))
-            .await?;
-        serde_json::from_value(v.clone()).map_err(|e| {
-            Error::Client(qmp_client::Error::Decode {
-                command: "qom-list".into(),
-                path: ".".into(),
-                message: e.to_string(),
-                raw: v.to_string(),
+        let list = self.client.qom_list(path.to_owned()).await?;
+        Ok(list
+            .into_iter()
+            .map(|p| QomProperty {
+                name: p.name,
+                kind: p.r#type,
             })
-        })
+            .collect())
     }
 
     /// The value of `property` of the object at `path` (`qom-get`).
@@ -461,10 +460,8 @@ impl Vm {
     ///
     /// QEMU's errors.
     pub async fn qom_get(&self, path: &str, property: &str) -> Result<Value> {
-        Ok(self
-            .client
-            .execute_raw("qom-get", json!({ "path": path, "property": property }))
-            .await?)
+        let (path, property) = (path.to_owned(), property.to_owned());
+        Ok(self.client.qom_get(path, property).await?)
     }
 
     /// Sets `property` of the object at `path` (`qom-set`).
@@ -473,13 +470,8 @@ impl Vm {
     ///
     /// QEMU's errors.
     pub async fn qom_set(&self, path: &str, property: &str, value: Value) -> Result<()> {
-        self.client
-            .execute_raw(
-                "qom-set",
-                json!({ "path": path, "property": property, "value": value }),
-            )
-            .await?;
-        Ok(())
+        let (path, property) = (path.to_owned(), property.to_owned());
+        Ok(self.client.qom_set(path, property, value).await?)
     }
 
     /// The tree of QOM objects below `path` (following `child<>`
