@@ -5,13 +5,16 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use qmp_client::GuestAgent;
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use qmp_types::qga::{
+    GuestAgentCommands as _, GuestAgentInfo, GuestFsfreezeStatus, GuestNetworkInterface,
+};
+use serde::Serialize;
+use serde_json::json;
 
 use crate::{Error, Result};
 
 /// How much [`Agent::cat`] asks for at once.
-const READ_CHUNK: u64 = 48 * 1024;
+const READ_CHUNK: i64 = 48 * 1024;
 /// How often [`Agent::exec`] polls for the process to end.
 const EXEC_POLL: Duration = Duration::from_millis(20);
 
@@ -48,36 +51,10 @@ pub struct ExecOutput {
     pub truncated: bool,
 }
 
-#[derive(Deserialize)]
-struct ExecStatus {
-    exited: bool,
-    exitcode: Option<i64>,
-    signal: Option<i64>,
-    #[serde(rename = "out-data")]
-    out_data: Option<String>,
-    #[serde(rename = "err-data")]
-    err_data: Option<String>,
-    #[serde(rename = "out-truncated", default)]
-    out_truncated: bool,
-    #[serde(rename = "err-truncated", default)]
-    err_truncated: bool,
-}
-
 fn decode_b64(what: &str, data: &str) -> Result<Vec<u8>> {
     base64::engine::general_purpose::STANDARD
         .decode(data)
         .map_err(|e| Error::Agent(format!("bad base64 in {what}: {e}")))
-}
-
-fn field<T: serde::de::DeserializeOwned>(command: &str, v: Value) -> Result<T> {
-    serde_json::from_value(v.clone()).map_err(|e| {
-        Error::Client(qmp_client::Error::Decode {
-            command: command.into(),
-            path: ".".into(),
-            message: e.to_string(),
-            raw: v.to_string(),
-        })
-    })
 }
 
 impl Agent {
@@ -100,17 +77,13 @@ impl Agent {
         &self.ga
     }
 
-    async fn call(&self, command: &str, args: Value) -> Result<Value> {
-        Ok(self.ga.execute_raw(command, args).await?)
-    }
-
     /// Checks that the agent answers (`guest-ping`).
     ///
     /// # Errors
     ///
     /// The agent's errors, [`qmp_client::Error::Timeout`].
     pub async fn ping(&self) -> Result<()> {
-        self.call("guest-ping", json!({})).await.map(drop)
+        Ok(self.ga.guest_ping().await?)
     }
 
     /// The agent's version and commands (`guest-info`).
@@ -118,8 +91,8 @@ impl Agent {
     /// # Errors
     ///
     /// The agent's errors.
-    pub async fn info(&self) -> Result<Value> {
-        self.call("guest-info", json!({})).await
+    pub async fn info(&self) -> Result<GuestAgentInfo> {
+        Ok(self.ga.guest_info().await?)
     }
 
     /// Reads a whole file of the guest.
@@ -129,25 +102,14 @@ impl Agent {
     /// The agent's errors (no such file…).
     pub async fn cat(&self, path: &str) -> Result<Vec<u8>> {
         let handle = self
-            .call("guest-file-open", json!({ "path": path, "mode": "r" }))
+            .ga
+            .guest_file_open(path.to_owned(), Some("r".to_owned()))
             .await?;
         let read = async {
             let mut out = Vec::new();
             loop {
-                #[derive(Deserialize)]
-                struct Chunk {
-                    #[serde(rename = "buf-b64")]
-                    buf: String,
-                    eof: bool,
-                }
-                let v = self
-                    .call(
-                        "guest-file-read",
-                        json!({ "handle": handle, "count": READ_CHUNK }),
-                    )
-                    .await?;
-                let chunk: Chunk = field("guest-file-read", v)?;
-                let data = decode_b64("guest-file-read", &chunk.buf)?;
+                let chunk = self.ga.guest_file_read(handle, Some(READ_CHUNK)).await?;
+                let data = decode_b64("guest-file-read", &chunk.buf_b64)?;
                 out.extend_from_slice(&data);
                 if chunk.eof || data.is_empty() {
                     return Ok(out);
@@ -155,24 +117,19 @@ impl Agent {
             }
         };
         let result: Result<Vec<u8>> = read.await;
-        let closed = self
-            .call("guest-file-close", json!({ "handle": handle }))
-            .await;
+        let closed = self.ga.guest_file_close(handle).await;
         let out = result?;
         closed?;
         Ok(out)
     }
 
-    /// The state of the guest's file systems: `thawed` or `frozen`.
+    /// The state of the guest's file systems: thawed or frozen.
     ///
     /// # Errors
     ///
     /// The agent's errors.
-    pub async fn fsfreeze_status(&self) -> Result<String> {
-        field(
-            "guest-fsfreeze-status",
-            self.call("guest-fsfreeze-status", json!({})).await?,
-        )
+    pub async fn fsfreeze_status(&self) -> Result<GuestFsfreezeStatus> {
+        Ok(self.ga.guest_fsfreeze_status().await?)
     }
 
     /// Freezes the guest's file systems; returns how many.
@@ -181,10 +138,7 @@ impl Agent {
     ///
     /// The agent's errors.
     pub async fn fsfreeze_freeze(&self) -> Result<i64> {
-        field(
-            "guest-fsfreeze-freeze",
-            self.call("guest-fsfreeze-freeze", json!({})).await?,
-        )
+        Ok(self.ga.guest_fsfreeze_freeze().await?)
     }
 
     /// Thaws the guest's file systems; returns how many.
@@ -193,10 +147,7 @@ impl Agent {
     ///
     /// The agent's errors.
     pub async fn fsfreeze_thaw(&self) -> Result<i64> {
-        field(
-            "guest-fsfreeze-thaw",
-            self.call("guest-fsfreeze-thaw", json!({})).await?,
-        )
+        Ok(self.ga.guest_fsfreeze_thaw().await?)
     }
 
     /// The guest's network interfaces and addresses.
@@ -204,8 +155,8 @@ impl Agent {
     /// # Errors
     ///
     /// The agent's errors.
-    pub async fn network_interfaces(&self) -> Result<Value> {
-        self.call("guest-network-get-interfaces", json!({})).await
+    pub async fn network_interfaces(&self) -> Result<Vec<GuestNetworkInterface>> {
+        Ok(self.ga.guest_network_get_interfaces().await?)
     }
 
     /// Asks the guest to shut down: `mode` is `powerdown`, `reboot` or
@@ -216,6 +167,10 @@ impl Agent {
     ///
     /// The agent's errors (for instance when the command is disabled).
     pub async fn shutdown(&self, mode: &str) -> Result<()> {
+        // Raw on purpose: `guest-shutdown` has success-response false, so
+        // the typed `guest_shutdown` resolves as soon as it is sent. But
+        // qemu-ga does answer when it refuses (command disabled, bad mode),
+        // and that error is what this waits for.
         let call = self
             .ga
             .execute_raw("guest-shutdown", json!({ "mode": mode }));
@@ -239,20 +194,21 @@ impl Agent {
         args: &[String],
         input: Option<&[u8]>,
     ) -> Result<ExecOutput> {
-        let mut req = json!({ "path": path, "arg": args, "capture-output": true });
-        if let Some(input) = input {
-            req["input-data"] = json!(base64::engine::general_purpose::STANDARD.encode(input));
-        }
-        #[derive(Deserialize)]
-        struct Pid {
-            pid: i64,
-        }
-        let pid: Pid = field("guest-exec", self.call("guest-exec", req).await?)?;
+        let input_data = input.map(|i| base64::engine::general_purpose::STANDARD.encode(i));
+        let capture = Some(true.into());
+        let pid = self
+            .ga
+            .guest_exec(
+                path.to_owned(),
+                Some(args.to_vec()),
+                None,
+                input_data,
+                capture,
+            )
+            .await?
+            .pid;
         loop {
-            let v = self
-                .call("guest-exec-status", json!({ "pid": pid.pid }))
-                .await?;
-            let st: ExecStatus = field("guest-exec-status", v)?;
+            let st = self.ga.guest_exec_status(pid).await?;
             if st.exited {
                 let out = st.out_data.as_deref().map(|d| decode_b64("out-data", d));
                 let err = st.err_data.as_deref().map(|d| decode_b64("err-data", d));
@@ -261,7 +217,7 @@ impl Agent {
                     signal: st.signal,
                     stdout: out.transpose()?.unwrap_or_default(),
                     stderr: err.transpose()?.unwrap_or_default(),
-                    truncated: st.out_truncated || st.err_truncated,
+                    truncated: st.out_truncated == Some(true) || st.err_truncated == Some(true),
                 });
             }
             tokio::time::sleep(EXEC_POLL).await;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use qmp::Agent;
+use qmp_types::qga::GuestNetworkInterface;
 use serde_json::{Value, json};
 
 use crate::cli::{Endpoint, FsfreezeCmd, GaCmd, ShutdownMode, Target};
@@ -39,17 +40,16 @@ pub(crate) async fn run(target: &Target, json: bool, command: GaCmd) -> CliResul
         }
         GaCmd::Info => {
             let info = ga.info().await?;
-            print(json, &info, || {
-                let version = info["version"].as_str().unwrap_or("?");
-                let cmds = info["supported_commands"].as_array();
-                let enabled: Vec<&str> = cmds
-                    .into_iter()
-                    .flatten()
-                    .filter(|c| c["enabled"] == true)
-                    .filter_map(|c| c["name"].as_str())
+            print(json, &to_json(&info), || {
+                let enabled: Vec<&str> = info
+                    .supported_commands
+                    .iter()
+                    .filter(|c| c.enabled)
+                    .map(|c| c.name.as_str())
                     .collect();
                 format!(
-                    "qemu-ga {version}, {} commands enabled:\n{}",
+                    "qemu-ga {}, {} commands enabled:\n{}",
+                    info.version,
                     enabled.len(),
                     enabled.join(" ")
                 )
@@ -70,7 +70,7 @@ pub(crate) async fn run(target: &Target, json: bool, command: GaCmd) -> CliResul
         GaCmd::Fsfreeze { command } => match command {
             FsfreezeCmd::Status => {
                 let s = ga.fsfreeze_status().await?;
-                print(json, &json!({ "status": s }), || s.clone());
+                print(json, &json!({ "status": s }), || s.to_string());
             }
             FsfreezeCmd::Freeze => {
                 let n = ga.fsfreeze_freeze().await?;
@@ -87,7 +87,7 @@ pub(crate) async fn run(target: &Target, json: bool, command: GaCmd) -> CliResul
         },
         GaCmd::Network => {
             let ifs = ga.network_interfaces().await?;
-            print(json, &ifs, || human_interfaces(&ifs));
+            print(json, &to_json(&ifs), || human_interfaces(&ifs));
         }
         GaCmd::Shutdown { mode } => {
             let mode = match mode {
@@ -145,30 +145,31 @@ pub(crate) async fn run(target: &Target, json: bool, command: GaCmd) -> CliResul
     Ok(ExitCode::SUCCESS)
 }
 
-fn human_interfaces(ifs: &Value) -> String {
-    let mut out = Vec::new();
-    for i in ifs.as_array().into_iter().flatten() {
-        let addrs: Vec<String> = i["ip-addresses"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|a| {
-                format!(
-                    "{}/{}",
-                    a["ip-address"].as_str().unwrap_or("?"),
-                    a["prefix"].as_i64().unwrap_or(0)
-                )
-            })
-            .collect();
-        out.push(format!(
-            "{:<16} {:<18} {}",
-            i["name"].as_str().unwrap_or("?"),
-            i["hardware-address"].as_str().unwrap_or("-"),
-            addrs.join(" ")
-        ));
+/// `value` as JSON, for `--json`.
+fn to_json(value: &impl serde::Serialize) -> Value {
+    serde_json::to_value(value).unwrap_or_default()
+}
+
+fn human_interfaces(ifs: &[GuestNetworkInterface]) -> String {
+    if ifs.is_empty() {
+        return pretty(&to_json(&ifs));
     }
-    if out.is_empty() {
-        return pretty(ifs);
-    }
-    out.join("\n")
+    let rows: Vec<String> = ifs
+        .iter()
+        .map(|i| {
+            let addrs: Vec<String> = i
+                .ip_addresses
+                .iter()
+                .flatten()
+                .map(|a| format!("{}/{}", a.ip_address, a.prefix))
+                .collect();
+            format!(
+                "{:<16} {:<18} {}",
+                i.name,
+                i.hardware_address.as_deref().unwrap_or("-"),
+                addrs.join(" ")
+            )
+        })
+        .collect();
+    rows.join("\n")
 }
