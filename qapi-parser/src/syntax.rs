@@ -6,7 +6,6 @@
 //! words.
 
 use pest::Parser as _;
-use pest::iterators::Pair;
 
 use crate::error::Error;
 use crate::model::Loc;
@@ -139,35 +138,156 @@ pub(crate) enum Item<'a> {
 }
 
 /// Parses a whole file into top-level items.
+///
+/// The tree is built in one pass over pest's token stream (start and end
+/// of each pair, in document order) with a stack of open objects and
+/// arrays, rather than by walking `Pair`s recursively: that walk creates an
+/// iterator and counts siblings at every level. Checks run in document
+/// order, so the first bad string or duplicate key is the one reported, as
+/// before.
 pub(crate) fn parse(src: &Source) -> Result<Vec<Item<'_>>, Error> {
+    use pest::Token;
+
     let text = src.text.as_str();
     let pairs = match Grammar::parse(Rule::schema, text) {
         Ok(p) => p,
         Err(e) => return Err(translate_error(src, &e)),
     };
     let mut items = Vec::new();
-    let Some(schema) = pairs.into_iter().next() else {
-        return Ok(items);
-    };
-    for pair in schema.into_inner() {
-        match pair.as_rule() {
-            Rule::doc => {
-                let start = pair.as_span().start();
-                let mut lines = Vec::new();
-                let mut closed = false;
-                for p in pair.into_inner() {
-                    closed = p.as_rule() == Rule::doc_close;
-                    lines.push((p.as_span().start(), p.as_str().trim_end_matches('\r')));
+    let mut stack: Vec<Open> = Vec::new();
+    let mut start = 0;
+    for token in pairs.tokens() {
+        let (node, pos) = match token {
+            Token::Start { rule, pos } => {
+                let pos = pos.pos();
+                start = pos;
+                match rule {
+                    Rule::object | Rule::array | Rule::string | Rule::boolean => {
+                        check_key_unique(src, &stack, pos)?;
+                    }
+                    _ => {}
                 }
-                let last = lines.last().map_or(start, |(pos, l)| pos + l.len());
-                let end = if closed { last } else { next_token(text, last) };
-                items.push(Item::Doc(DocBlock { lines, closed, end }));
+                match rule {
+                    Rule::object => stack.push(Open::Dict(pos, Vec::new(), None)),
+                    Rule::array => stack.push(Open::List(pos, Vec::new())),
+                    _ => {}
+                }
+                continue;
             }
-            Rule::EOI | Rule::COMMENT => {}
-            _ => items.push(Item::Expr(build(src, pair)?)),
+            Token::End { rule, pos } => {
+                let end = pos.pos();
+                match rule {
+                    Rule::string => {
+                        let body = string_body(text.get(start..end).unwrap_or(""));
+                        let s = check_string_body(body, false).map_err(|m| src.error(start, m))?;
+                        (Value::Str(s), start)
+                    }
+                    Rule::boolean => (
+                        Value::Bool(text.get(start..end).is_some_and(|t| t.starts_with("true"))),
+                        start,
+                    ),
+                    Rule::object => match stack.pop() {
+                        Some(Open::Dict(p, members, _)) => (Value::Dict(members), p),
+                        _ => continue,
+                    },
+                    Rule::array => match stack.pop() {
+                        Some(Open::List(p, values)) => (Value::List(values), p),
+                        _ => continue,
+                    },
+                    Rule::doc => {
+                        items.push(Item::Doc(doc_block(text, start, end)));
+                        continue;
+                    }
+                    _ => continue,
+                }
+            }
+        };
+        let node = Node { value: node, pos };
+        match stack.last_mut() {
+            None => items.push(Item::Expr(node)),
+            Some(Open::List(_, values)) => values.push(node),
+            Some(Open::Dict(_, members, key)) => match key.take() {
+                Some(k) => members.push((k, node)),
+                None => match node.value {
+                    Value::Str(s) => *key = Some(s),
+                    _ => return Err(src.error(node.pos, "expected string")),
+                },
+            },
         }
     }
     Ok(items)
+}
+
+/// The text between the quotes of a string token, which the grammar
+/// matched together with the blanks and comments after it: up to the first
+/// quote that is not escaped (a backslash takes the next character with
+/// it, as in the grammar).
+fn string_body(token: &str) -> &str {
+    let bytes = token.as_bytes();
+    let mut i = 1;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'\'' => break,
+            b'\\' => {
+                // Skip the escaped character, which may be multi-byte.
+                i += 1;
+                while bytes.get(i + 1).is_some_and(|b| (b & 0xc0) == 0x80) {
+                    i += 1;
+                }
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    token.get(1..i).unwrap_or("")
+}
+
+/// An object or array whose end has not been seen yet, with where it
+/// starts and what it holds so far. An object also holds the key whose
+/// value comes next.
+enum Open {
+    Dict(usize, Vec<(String, Node)>, Option<String>),
+    List(usize, Vec<Node>),
+}
+
+/// Rejects a value at `pos` whose key the innermost open object already
+/// has, before the value itself is looked at (QEMU's order).
+fn check_key_unique(src: &Source, stack: &[Open], pos: usize) -> Result<(), Error> {
+    if let Some(Open::Dict(_, members, Some(key))) = stack.last()
+        && members.iter().any(|(k, _)| k == key)
+    {
+        return Err(src.error(pos, format!("duplicate key '{key}'")));
+    }
+    Ok(())
+}
+
+/// Splits the doc block at `start..end` into its lines: each runs from its
+/// '#' to the end of the line (without carriage returns), and blanks
+/// separate them, as the grammar's `doc` rule says.
+fn doc_block(text: &str, start: usize, end: usize) -> DocBlock<'_> {
+    let block = text.get(..end).unwrap_or("");
+    let bytes = block.as_bytes();
+    let mut lines = Vec::new();
+    let mut pos = start;
+    while pos < end {
+        let line_end = block
+            .get(pos..)
+            .and_then(|r| r.find('\n'))
+            .map_or(end, |n| pos + n);
+        let line = block.get(pos..line_end).unwrap_or("");
+        lines.push((pos, line.trim_end_matches('\r')));
+        pos = line_end;
+        while bytes
+            .get(pos)
+            .is_some_and(|b| matches!(b, b' ' | b'\n' | b'\t' | b'\r' | 0x0b | 0x0c))
+        {
+            pos += 1;
+        }
+    }
+    let closed = lines.len() > 1 && lines.last().is_some_and(|(_, l)| l.starts_with("##"));
+    let last = lines.last().map_or(start, |(pos, l)| pos + l.len());
+    let end = if closed { last } else { next_token(text, last) };
+    DocBlock { lines, closed, end }
 }
 
 /// The offset of the next token after `pos`, skipping blanks; at the end of
@@ -189,56 +309,6 @@ fn eof_pos(text: &str) -> usize {
     } else {
         text.len()
     }
-}
-
-fn build(src: &Source, pair: Pair<'_, Rule>) -> Result<Node, Error> {
-    let pos = pair.as_span().start();
-    let value = match pair.as_rule() {
-        Rule::string => Value::Str(unescape(src, pair)?),
-        Rule::boolean => Value::Bool(pair.as_str() == "true"),
-        Rule::array => {
-            let mut items = Vec::new();
-            for p in pair.into_inner() {
-                if matches!(
-                    p.as_rule(),
-                    Rule::string | Rule::boolean | Rule::object | Rule::array
-                ) {
-                    items.push(build(src, p)?);
-                }
-            }
-            Value::List(items)
-        }
-        Rule::object => {
-            let mut members: Vec<(String, Node)> = Vec::new();
-            for m in pair.into_inner().filter(|p| p.as_rule() == Rule::member) {
-                let mut inner = m.into_inner().filter(|p| p.as_rule() != Rule::COMMENT);
-                let (Some(key), Some(_colon), Some(val)) =
-                    (inner.next(), inner.next(), inner.next())
-                else {
-                    continue;
-                };
-                let key = unescape(src, key)?;
-                let val_pos = val.as_span().start();
-                if members.iter().any(|(k, _)| *k == key) {
-                    return Err(src.error(val_pos, format!("duplicate key '{key}'")));
-                }
-                let val = build(src, val)?;
-                members.push((key, val));
-            }
-            Value::Dict(members)
-        }
-        r => return Err(src.error(pos, format!("unexpected {r:?}"))),
-    };
-    Ok(Node { value, pos })
-}
-
-/// Validates and unescapes a string token: only `\\` is an escape, and only
-/// printable ASCII is allowed (QEMU's rules).
-fn unescape(src: &Source, pair: Pair<'_, Rule>) -> Result<String, Error> {
-    let pos = pair.as_span().start();
-    let raw = pair.as_str();
-    let inner = raw.get(1..raw.len().saturating_sub(1)).unwrap_or("");
-    check_string_body(inner, false).map_err(|m| src.error(pos, m))
 }
 
 /// Applies QEMU's string rules to the text after an opening quote. With
@@ -288,10 +358,11 @@ fn translate_error(src: &Source, err: &pest::error::Error<Rule>) -> Error {
         ErrorVariant::ParsingError { positives, .. } => positives,
         ErrorVariant::CustomError { .. } => &[],
     };
+    // Which rules failed at the error position tells where in the syntax
+    // it is. (An unterminated string never gets here: it is a lexical
+    // error.)
     let has = |r: Rule| positives.contains(&r);
-    let msg = if has(Rule::quote) {
-        "missing terminating \"'\""
-    } else if has(Rule::colon) {
+    let msg = if has(Rule::colon) {
         "expected ':'"
     } else if has(Rule::comma) && has(Rule::rbrace) {
         "expected ',' or '}'"
@@ -301,7 +372,7 @@ fn translate_error(src: &Source, err: &pest::error::Error<Rule>) -> Error {
         "expected string or '}'"
     } else if has(Rule::rbracket) {
         "expected '{', '[', ']', string, or boolean"
-    } else if has(Rule::object) || has(Rule::lbrace) || has(Rule::doc) {
+    } else if has(Rule::object) || has(Rule::doc) {
         "expected '{', '[', string, or boolean"
     } else {
         "expected string"
