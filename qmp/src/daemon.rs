@@ -438,6 +438,7 @@ impl Proxy {
     /// Forwards QEMU's events to every negotiated client; notices QEMU's
     /// exit.
     async fn fan_out(self: Arc<Self>) {
+        // Raw events: relayed as QEMU sent them, known to this build or not.
         let mut events = self.client.subscribe();
         while let Some(item) = events.next().await {
             let ev = match item {
@@ -704,6 +705,8 @@ impl Proxy {
         if cacheable && let Some(s) = self.schema.get() {
             return Ok(s.clone());
         }
+        // Raw on purpose: the daemon relays whatever its clients send, and
+        // its `return` value, untouched.
         match self.client.execute_raw(command, args).await {
             Ok(v) => {
                 let bytes = line(&json!({ "return": v }));

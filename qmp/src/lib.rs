@@ -13,6 +13,14 @@
 //!   plain QMP clients; [`runtime`] says where VMs and the daemon keep
 //!   their sockets.
 //!
+//! The helpers run the generated commands of `qmp-types`
+//! (`qmp::QmpCommands`, `qga::GuestAgentCommands`) and hand back its types
+//! where QEMU's reply is more than a string: [`Vm::status`] gives a
+//! `StatusInfo` whose `status` is a `RunState`, [`Agent::info`] a
+//! `GuestAgentInfo`. [`Vm::exec`], the shell and the daemon pass commands
+//! through as raw JSON, so every command of the connected QEMU works,
+//! known to this build or not.
+//!
 //! # Examples
 //!
 //! ```no_run
@@ -22,6 +30,7 @@
 //! vm.keys(&["ctrl", "alt", "f2"], None).await?;
 //! vm.type_text("root\n", None).await?;
 //! vm.pause().await?;
+//! assert_eq!(vm.status().await?.status, qmp_types::qmp::RunState::Paused);
 //! vm.screendump("paused.png".as_ref(), &qmp::Screendump::default()).await?;
 //! vm.resume().await?;
 //! # Ok(()) }

@@ -548,6 +548,9 @@ impl Vm {
             let schema = self.schema().await?;
             schema.check_arguments(command, &args)?;
         }
+        // Raw on purpose: any command of any release passes through,
+        // checked against the connected QEMU's schema rather than against
+        // the types this build was generated with.
         match self.client.execute_raw(command, args).await {
             Ok(v) => Ok(v),
             Err(qmp_client::Error::Qmp { class, .. }) if class == "CommandNotFound" => {

@@ -342,6 +342,8 @@ async fn events(
     use futures_util::StreamExt as _;
     let vm = connect(target, timeout).await?;
     let client = vm.client().with_timeout(None);
+    // Raw events on purpose: printed as QEMU sent them, including events
+    // and members this build of qmp-types does not know.
     let mut stream = if names.is_empty() {
         client.subscribe()
     } else {

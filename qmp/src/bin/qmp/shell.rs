@@ -239,6 +239,7 @@ impl Session {
                 return Err(Failure::msg("a QMP message needs \"execute\""));
             };
             let args = msg.get("arguments").cloned().unwrap_or(json!({}));
+            // Raw on purpose: a QMP message typed in is sent as it is.
             let out = self.vm.client().execute_raw(cmd, args).await?;
             self.show(&out);
             return Ok(Step::Go);
@@ -304,6 +305,7 @@ impl Session {
 
 pub(crate) async fn run(vm: Vm, json: bool) -> CliResult {
     let schema = vm.schema().await?;
+    // Raw events, printed as QEMU sent them, known to this build or not.
     let events = vm.client().with_timeout(None).subscribe();
     let mut session = Session {
         vm,
