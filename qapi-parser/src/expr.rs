@@ -3,7 +3,7 @@
 
 use crate::doc::Doc;
 use crate::model::{Cond, Feature, Loc, Pragma};
-use crate::names::{c_name, is_camel, is_cond_symbol, stem};
+use crate::names::{c_name_is, c_name_starts_with, is_camel, is_cond_symbol, stem};
 use crate::syntax::{Node, Value};
 
 /// A failed check: the message, and help text if any. The caller adds the
@@ -570,8 +570,7 @@ impl Ck<'_> {
                 None => (key.as_str(), false),
             };
             check_name_lower(name, &key_source, permissive, permissive)?;
-            let c = c_name(name);
-            if c == "u" || c.starts_with("has_") {
+            if c_name_is(name, "u") || c_name_starts_with(name, "has_") {
                 return fail(format!("{key_source} uses reserved name"));
             }
             keys_of_member(arg, &key_source, &["type"], &["if", "features"])?;

@@ -202,12 +202,13 @@ impl Loader<'_> {
             match item {
                 Item::Doc(block) => {
                     self.reject_doc(cur_doc.take(), file)?;
+                    let mut line = 0;
                     let lines: Vec<doc::DocLine<'_>> = block
                         .lines
                         .iter()
                         .map(|&(pos, text)| doc::DocLine {
                             text,
-                            loc: src.loc(pos),
+                            loc: src.loc_from(pos, &mut line),
                         })
                         .collect();
                     let end = src.loc(block.end);

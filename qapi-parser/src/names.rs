@@ -4,9 +4,24 @@
 /// an ASCII letter, digit or underscore becomes `_`. Two names clash when
 /// their C names are equal.
 pub(crate) fn c_name(name: &str) -> String {
-    name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect()
+    name.chars().map(c_char).collect()
+}
+
+/// One character of [`c_name`].
+fn c_char(c: char) -> char {
+    if c.is_ascii_alphanumeric() { c } else { '_' }
+}
+
+/// Whether `c_name(name)` starts with `prefix`, without building it (the
+/// checks run for every name in a schema).
+pub(crate) fn c_name_starts_with(name: &str, prefix: &str) -> bool {
+    let n = prefix.chars().count();
+    name.chars().map(c_char).take(n).eq(prefix.chars())
+}
+
+/// Whether `c_name(name) == c`, without building it.
+pub(crate) fn c_name_is(name: &str, c: &str) -> bool {
+    name.chars().map(c_char).eq(c.chars())
 }
 
 /// Splits a valid name into its stem: without the downstream `__RFQDN_`
@@ -43,7 +58,7 @@ pub(crate) fn stem(name: &str) -> Option<&str> {
     if !chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
         return None;
     }
-    if c_name(name).starts_with("q_") {
+    if c_name_starts_with(name, "q_") {
         return None;
     }
     Some(rest)

@@ -3,6 +3,7 @@
 //! commands and events (QEMU's `schema.py` rules).
 
 use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
 
 use crate::doc::Doc;
 use crate::expr::{Data, Def, Kind, RawBranch, RawMember, RawType};
@@ -33,9 +34,11 @@ const MAX_FEATURES: usize = 64;
 struct Obj {
     info: Info,
     base: Option<String>,
-    members: Vec<RawMember>,
+    /// Shared, so that checking the object can hold on to them while it
+    /// updates the object, without a deep copy.
+    members: Rc<[RawMember]>,
     /// Discriminator and branches, for unions.
-    branches: Option<(String, Vec<RawBranch>)>,
+    branches: Option<(String, Rc<[RawBranch]>)>,
     /// The members of the object and its base, once checked.
     state: ObjState,
     /// All members (the base's first), once checked.
@@ -168,7 +171,7 @@ impl<'p> Builder<'p> {
         let empty = Obj {
             info: implicit_info("q_empty", &loc, None),
             base: None,
-            members: Vec::new(),
+            members: Rc::from([]),
             branches: None,
             state: ObjState::Unchecked,
             resolved: Vec::new(),
@@ -484,7 +487,9 @@ impl<'p> Builder<'p> {
         }
     }
 
-    fn resolve(&self, raw: &RawType, i: usize, what: &str) -> Res<TypeRef> {
+    /// Resolves a type reference of entity `i`; `what` describes the
+    /// reference for the error message, and is only called on error.
+    fn resolve(&self, raw: &RawType, i: usize, what: impl FnOnce() -> String) -> Res<TypeRef> {
         let (name, array) = match raw {
             RawType::Name(n) => (n, false),
             RawType::Array(n) => (n, true),
@@ -492,11 +497,7 @@ impl<'p> Builder<'p> {
         let defn = &self.defn_of[i];
         let loc = &self.ents[i].info().loc;
         let Some(t) = self.lookup(name) else {
-            let what = if array {
-                defn.0.clone()
-            } else {
-                what.to_owned()
-            };
+            let what = if array { defn.0.clone() } else { what() };
             return Err(self.err(loc, defn, format!("{what} uses unknown type '{name}'")));
         };
         Ok(if array {
@@ -587,7 +588,7 @@ impl<'p> Builder<'p> {
         if let Ent::Obj(o) = &mut self.ents[i] {
             o.state = ObjState::Checking;
         }
-        let mut seen: Vec<(String, Seen)> = Vec::new();
+        let mut seen: Vec<Seen> = Vec::new();
         let mut members: Vec<Member> = Vec::new();
         if let Some(base) = &base_name {
             let t = self.lookup(base);
@@ -624,14 +625,16 @@ impl<'p> Builder<'p> {
                 }
             }
         }
-        for m in &raw_members {
-            let what = Seen {
-                role: "member",
-                name: m.name.clone(),
-                defined_in: name.clone(),
-            }
-            .describe(&defn.1);
-            let ty = self.resolve(&m.ty, i, &what)?;
+        for m in raw_members.iter() {
+            let what = || {
+                Seen {
+                    role: "member",
+                    name: m.name.clone(),
+                    defined_in: name.clone(),
+                }
+                .describe(&defn.1)
+            };
+            let ty = self.resolve(&m.ty, i, what)?;
             let member = Member {
                 name: m.name.clone(),
                 ty,
@@ -645,7 +648,7 @@ impl<'p> Builder<'p> {
                 name: m.name.clone(),
                 defined_in: name.clone(),
             };
-            self.clash(&mut seen, s, &loc, &defn, &defn.1.clone())?;
+            self.clash(&mut seen, s, &loc, &defn, &defn.1)?;
             members.push(member);
         }
         let mut variants = None;
@@ -687,14 +690,13 @@ impl<'p> Builder<'p> {
 
     fn clash(
         &self,
-        seen: &mut Vec<(String, Seen)>,
+        seen: &mut Vec<Seen>,
         s: Seen,
         loc: &Loc,
         defn: &(String, String),
         defn_name: &str,
     ) -> Res<()> {
-        let key = c_name(&s.name);
-        if let Some((_, prev)) = seen.iter().find(|(k, _)| *k == key) {
+        if let Some(prev) = seen.iter().find(|p| c_name_eq(&p.name, &s.name)) {
             let msg = format!(
                 "{} collides with {}",
                 s.describe(defn_name),
@@ -702,7 +704,7 @@ impl<'p> Builder<'p> {
             );
             return Err(self.err(loc, defn, msg));
         }
-        seen.push((key, s));
+        seen.push(s);
         Ok(())
     }
 
@@ -712,14 +714,11 @@ impl<'p> Builder<'p> {
         tag: &str,
         raw: &[RawBranch],
         members: &[Member],
-        seen: &[(String, Seen)],
+        seen: &[Seen],
     ) -> Res<Variants> {
         let defn = self.defn_of[i].clone();
         let loc = self.ents[i].info().loc.clone();
-        let tag_seen = seen
-            .iter()
-            .find(|(k, _)| *k == c_name(tag))
-            .map(|(_, s)| s.clone());
+        let tag_seen = seen.iter().find(|p| c_name_eq(&p.name, tag)).cloned();
         let tag_member = members.iter().find(|m| m.name == tag);
         let (Some(tag_seen), Some(tag_member)) = (tag_seen, tag_member) else {
             return Err(self.err(
@@ -763,7 +762,7 @@ impl<'p> Builder<'p> {
         let mut variants = Vec::new();
         for b in raw {
             let what = format!("branch '{}'", b.name);
-            let ty = self.resolve(&b.ty, i, &what)?;
+            let ty = self.resolve(&b.ty, i, || what.clone())?;
             if !enum_values.iter().any(|v| v.name == b.name) {
                 return Err(self.err(
                     &loc,
@@ -807,9 +806,8 @@ impl<'p> Builder<'p> {
                 // A union branch that is itself a union: its variant
                 // members are checked when it is.
             }
-            let branch_members = o.resolved.clone();
-            let mut local: Vec<(String, Seen)> = seen.to_vec();
-            for m in &branch_members {
+            let mut local: Vec<Seen> = seen.to_vec();
+            for m in &o.resolved {
                 let s = self.seen_of(m, vi, "member");
                 self.clash(&mut local, s, &loc, &defn, &defn.1)?;
             }
@@ -822,8 +820,8 @@ impl<'p> Builder<'p> {
                         && let Ent::Obj(io) = &self.ents[ii]
                     {
                         let mut l2 = local.clone();
-                        for m in io.resolved.clone() {
-                            let s = self.seen_of(&m, ii, "member");
+                        for m in &io.resolved {
+                            let s = self.seen_of(m, ii, "member");
                             self.clash(&mut l2, s, &loc, &defn, &defn.1)?;
                         }
                     }
@@ -844,12 +842,12 @@ impl<'p> Builder<'p> {
         let branches = branches.clone();
         let defn = self.defn_of[i].clone();
         let loc = self.ents[i].info().loc.clone();
-        let mut seen: Vec<(String, Seen)> = Vec::new();
+        let mut seen: Vec<Seen> = Vec::new();
         let mut types_seen: HashMap<&'static str, String> = HashMap::new();
         let mut resolved = Vec::new();
         for b in &branches {
             let what = format!("branch '{}'", b.name);
-            let ty = self.resolve(&b.ty, i, &what)?;
+            let ty = self.resolve(&b.ty, i, || what.clone())?;
             let s = Seen {
                 role: "branch",
                 name: b.name.clone(),
@@ -916,7 +914,7 @@ impl<'p> Builder<'p> {
         let defn = self.defn_of[i].clone();
         let loc = self.ents[i].info().loc.clone();
         let what = format!("{role}'s 'data'");
-        let t = self.resolve(&RawType::Name(a.clone()), i, &what)?;
+        let t = self.resolve(&RawType::Name(a.clone()), i, || what.clone())?;
         let TypeRef::Object(name) = &t else {
             let d = self.describe_type(&t);
             return Err(self.err(&loc, &defn, format!("{what} cannot take {d}")));
@@ -961,7 +959,7 @@ impl<'p> Builder<'p> {
         let (args, boxed, returns) = (args.clone(), *boxed, returns.clone());
         self.check_args(i, &args, boxed, "command")?;
         let Some(ret) = returns else { return Ok(()) };
-        let t = self.resolve(&ret, i, "command's 'returns'")?;
+        let t = self.resolve(&ret, i, || "command's 'returns'".to_owned())?;
         let name = &self.ents[i].info().name;
         if !self
             .pragma
@@ -1012,7 +1010,7 @@ impl<'p> Builder<'p> {
             .collect();
         let mut has_returns = false;
         let obj_members = |o: &Obj, members: &mut Vec<String>, features: &mut Vec<String>| {
-            for m in &o.members {
+            for m in o.members.iter() {
                 members.push(m.name.clone());
                 features.extend(m.features.iter().map(|f| f.name.clone()));
             }
@@ -1148,14 +1146,21 @@ impl Obj {
         Obj {
             info,
             base,
-            members,
-            branches,
+            members: members.into(),
+            branches: branches.map(|(tag, b)| (tag, b.into())),
             state: ObjState::Unchecked,
             resolved: Vec::new(),
             own: Vec::new(),
             variants: None,
         }
     }
+}
+
+/// Whether two names have the same C name (see [`c_name`]), without
+/// building either.
+fn c_name_eq(a: &str, b: &str) -> bool {
+    let c = |ch: char| if ch.is_ascii_alphanumeric() { ch } else { '_' };
+    a.chars().map(c).eq(b.chars().map(c))
 }
 
 fn implicit_info(name: &str, loc: &Loc, cond: Option<Cond>) -> Info {
