@@ -9,7 +9,7 @@
 //! contender. `qemu.qmp` is installed with pip into `target/bench-venv`
 //! on first use. QEMU is found in `QEMU_7_2_BIN_DIR` (default `/usr/bin`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use qmp_client::{Client, Launcher};
@@ -45,14 +45,7 @@ fn main() {
 }
 
 async fn run(n: usize) {
-    let bin_dir = std::env::var_os("QEMU_7_2_BIN_DIR")
-        .map_or_else(|| PathBuf::from("/usr/bin"), PathBuf::from);
-    let qemu_bin = bin_dir.join("qemu-system-x86_64");
-    assert!(
-        qemu_bin.is_file(),
-        "{} missing: run `sudo ci/install-qemu.sh`",
-        qemu_bin.display()
-    );
+    let qemu_bin = qemu_test_support::Release::V7_2.qemu();
     let dir = std::env::temp_dir().join(format!("qmp-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let bare_sock = dir.join("bare.sock");

@@ -8,7 +8,7 @@
 //!
 //! Uses QEMU 7.2 (`/usr/bin`, or `QEMU_7_2_BIN_DIR`) with a PC machine.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -66,14 +66,7 @@ fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(500);
-    let qemu = std::env::var_os("QEMU_7_2_BIN_DIR")
-        .map_or_else(|| PathBuf::from("/usr/bin"), PathBuf::from)
-        .join("qemu-system-x86_64");
-    assert!(
-        qemu.is_file(),
-        "{} missing: run `sudo ci/install-qemu.sh`",
-        qemu.display()
-    );
+    let qemu = qemu_test_support::Release::V7_2.qemu();
     let runtime = std::env::temp_dir().join(format!("qmp-bench-{}", std::process::id()));
     std::fs::create_dir_all(&runtime).unwrap();
     let mut launch = qmp(&runtime);

@@ -2,54 +2,13 @@
 //! tests. The fixtures stand in for the generated `qmp-types` definitions.
 #![allow(dead_code, unreachable_pub)]
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use qmp_client::{Launcher, Qemu};
 use qmp_types::{Command, Empty, Protocol};
 use serde::{Deserialize, Serialize};
 
-/// A QEMU release the tests run against.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Release {
-    V7_2,
-    V10_0,
-}
-
-impl Release {
-    pub fn major_minor(self) -> (u32, u32) {
-        match self {
-            Release::V7_2 => (7, 2),
-            Release::V10_0 => (10, 0),
-        }
-    }
-
-    fn dir(self) -> PathBuf {
-        let (var, default) = match self {
-            Release::V7_2 => ("QEMU_7_2_BIN_DIR", "/usr/bin"),
-            Release::V10_0 => ("QEMU_10_0_BIN_DIR", "/opt/qemu-10.0/bin"),
-        };
-        std::env::var_os(var).map_or_else(|| PathBuf::from(default), PathBuf::from)
-    }
-
-    /// The path of `name` for this release; fails loudly if it is missing.
-    pub fn bin(self, name: &str) -> PathBuf {
-        let dir = self.dir();
-        let candidates = [dir.join(name), dir.join("../sbin").join(name)];
-        for c in &candidates {
-            if c.is_file() {
-                return c.clone();
-            }
-        }
-        panic!(
-            "{} not found for QEMU {:?} (looked in {}): install it with `sudo ci/install-qemu.sh`, \
-             or point QEMU_7_2_BIN_DIR / QEMU_10_0_BIN_DIR at it",
-            name,
-            self,
-            dir.display()
-        );
-    }
-}
+pub use qemu_test_support::Release;
 
 /// Runs a test body with a hard limit, so that no test can hang.
 pub async fn timed<F: std::future::Future<Output = ()>>(f: F) {

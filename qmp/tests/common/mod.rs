@@ -10,53 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// A QEMU release the tests run against.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Release {
-    V7_2,
-    V10_0,
-}
-
-impl Release {
-    pub fn major_minor(self) -> (u32, u32) {
-        match self {
-            Release::V7_2 => (7, 2),
-            Release::V10_0 => (10, 0),
-        }
-    }
-
-    fn dir(self) -> PathBuf {
-        let (var, default) = match self {
-            Release::V7_2 => ("QEMU_7_2_BIN_DIR", "/usr/bin"),
-            Release::V10_0 => ("QEMU_10_0_BIN_DIR", "/opt/qemu-10.0/bin"),
-        };
-        std::env::var_os(var).map_or_else(|| PathBuf::from(default), PathBuf::from)
-    }
-
-    /// The path of `name` for this release; fails loudly if it is missing.
-    pub fn bin(self, name: &str) -> PathBuf {
-        let dir = self.dir();
-        for c in [dir.join(name), dir.join("../sbin").join(name)] {
-            if c.is_file() {
-                return c;
-            }
-        }
-        panic!(
-            "{name} not found for QEMU {self:?} (looked in {}): install it with \
-             `sudo ci/install-qemu.sh`, or point QEMU_7_2_BIN_DIR / QEMU_10_0_BIN_DIR at it",
-            dir.display()
-        );
-    }
-
-    pub fn qemu(self) -> PathBuf {
-        self.bin("qemu-system-x86_64")
-    }
-}
-
-/// The workspace root.
-pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+pub use qemu_test_support::{Release, workspace};
 
 /// The `qmp` binary under test.
 pub fn qmp_bin() -> PathBuf {
