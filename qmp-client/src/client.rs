@@ -223,6 +223,13 @@ async fn read_greeting<R: AsyncRead + Unpin>(
             return match wire::classify(&line) {
                 Ok(Message::Greeting(g)) => serde_json::from_str(g.get())
                     .map_err(|e| Error::Protocol(format!("malformed greeting: {e}"))),
+                // Real QEMU can put an event (RESUME as the VM starts)
+                // on a new connection before the greeting when the two
+                // race. Nobody can have subscribed yet: drop it.
+                Ok(Message::Event { name }) => {
+                    tracing::debug!(%name, "skipping an event sent before the greeting");
+                    continue;
+                }
                 _ => Err(Error::Protocol(format!(
                     "expected a greeting, got {:?}",
                     String::from_utf8_lossy(&line[..line.len().min(200)])

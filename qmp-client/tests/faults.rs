@@ -89,6 +89,7 @@ fault_tests!(
     at_most_eight_in_flight,
     no_response_command,
     not_a_greeting,
+    event_before_greeting,
     guest_agent_resync,
 );
 
@@ -428,6 +429,30 @@ mod scenarios {
             req.get("arguments").is_none(),
             "empty arguments are omitted: {req}"
         );
+    }
+
+    /// An event ahead of the greeting (real QEMU sends RESUME there when
+    /// a starting VM races a new connection) is skipped, not an error.
+    pub(super) async fn event_before_greeting() {
+        let (a, b) = UnixStream::pair().unwrap();
+        let (rd, wr) = b.into_split();
+        let mut peer = Peer {
+            rd: BufReader::new(rd),
+            wr,
+        };
+        let server = async {
+            peer.send(event("RESUME", 1)).await;
+            peer.send(format!("{GREETING}\r\n")).await;
+            let req = peer.recv().await;
+            assert_eq!(req["execute"], "qmp_capabilities");
+            peer.reply(&req, json!({})).await;
+        };
+        let (client, ()) = tokio::join!(
+            Client::builder().check_commands(false).connect_stream(a),
+            server
+        );
+        let qmp = client.expect("connects despite the early event");
+        assert_eq!(qmp.version().qemu.major, 7);
     }
 
     /// A peer that does not greet is refused.
