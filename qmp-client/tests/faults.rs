@@ -49,6 +49,11 @@ fn event(name: &str, n: u64) -> String {
 /// Connects a client to a scripted peer that greets and accepts the
 /// negotiation.
 async fn scripted(builder: Builder) -> (Client, Peer) {
+    scripted_after(builder, "").await
+}
+
+/// Like [`scripted`], with `before` sent ahead of the greeting.
+async fn scripted_after(builder: Builder, before: &str) -> (Client, Peer) {
     let (a, b) = UnixStream::pair().unwrap();
     let (rd, wr) = b.into_split();
     let mut peer = Peer {
@@ -56,7 +61,7 @@ async fn scripted(builder: Builder) -> (Client, Peer) {
         wr,
     };
     let server = async {
-        peer.send(format!("{GREETING}\r\n")).await;
+        peer.send(format!("{before}{GREETING}\r\n")).await;
         let req = peer.recv().await;
         assert_eq!(req["execute"], "qmp_capabilities");
         assert_eq!(req["arguments"], json!({ "enable": ["oob"] }));
@@ -434,24 +439,7 @@ mod scenarios {
     /// An event ahead of the greeting (real QEMU sends RESUME there when
     /// a starting VM races a new connection) is skipped, not an error.
     pub(super) async fn event_before_greeting() {
-        let (a, b) = UnixStream::pair().unwrap();
-        let (rd, wr) = b.into_split();
-        let mut peer = Peer {
-            rd: BufReader::new(rd),
-            wr,
-        };
-        let server = async {
-            peer.send(event("RESUME", 1)).await;
-            peer.send(format!("{GREETING}\r\n")).await;
-            let req = peer.recv().await;
-            assert_eq!(req["execute"], "qmp_capabilities");
-            peer.reply(&req, json!({})).await;
-        };
-        let (client, ()) = tokio::join!(
-            Client::builder().check_commands(false).connect_stream(a),
-            server
-        );
-        let qmp = client.expect("connects despite the early event");
+        let (qmp, _peer) = scripted_after(Client::builder(), &event("RESUME", 1)).await;
         assert_eq!(qmp.version().qemu.major, 7);
     }
 
