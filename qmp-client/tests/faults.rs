@@ -40,6 +40,22 @@ impl Peer {
     }
 }
 
+/// Asserts that the connection still carries a command after a fault:
+/// a `query-status` the peer answers succeeds.
+async fn still_works(qmp: &Client, peer: &mut Peer) {
+    let call = tokio::spawn({
+        let qmp = qmp.clone();
+        async move { qmp.execute(&QueryStatus {}).await }
+    });
+    let req = peer.recv().await;
+    peer.reply(&req, json!({ "status": "running", "running": true }))
+        .await;
+    assert!(
+        call.await.unwrap().is_ok(),
+        "the connection no longer works"
+    );
+}
+
 fn event(name: &str, n: u64) -> String {
     format!(
         "{{\"timestamp\": {{\"seconds\": 1700000000, \"microseconds\": {n}}}, \"event\": \"{name}\", \"data\": {{\"n\": {n}}}}}\r\n"
@@ -139,14 +155,7 @@ mod scenarios {
         let mut events = qmp.subscribe();
         peer.send(format!("{{\"timestamp\": {{\"seconds\": 1, \"microseconds\": 0}}, \"event\": \"X\", \"data\": \"{}\"}}\r\n", "y".repeat(10_000))).await;
         peer.send(event("SMALL", 1)).await;
-        let call = tokio::spawn({
-            let qmp = qmp.clone();
-            async move { qmp.execute(&QueryStatus {}).await }
-        });
-        let req = peer.recv().await;
-        peer.reply(&req, json!({ "status": "running", "running": true }))
-            .await;
-        assert!(call.await.unwrap().is_ok());
+        still_works(&qmp, &mut peer).await;
         assert_eq!(events.next().await.unwrap().unwrap().name, "SMALL");
     }
 
@@ -357,14 +366,7 @@ mod scenarios {
             }
             other => panic!("{other:?}"),
         }
-        let call = tokio::spawn({
-            let qmp = qmp.clone();
-            async move { qmp.execute(&QueryStatus {}).await }
-        });
-        let req = peer.recv().await;
-        peer.reply(&req, json!({ "status": "running", "running": true }))
-            .await;
-        assert!(call.await.unwrap().is_ok());
+        still_works(&qmp, &mut peer).await;
     }
 
     /// The connection is reset while commands wait.
