@@ -225,33 +225,32 @@ pub(crate) fn check_doc(doc: &Doc, target: &DocTarget<'_>) -> Result<(), Error> 
         }
     }
     let features: Vec<&str> = target.features.iter().map(|(n, _)| *n).collect();
-    if target.strict {
-        check_documented(&doc.members, &target.members, "member")?;
-    } else {
-        let trimmed: Vec<DocItem> = doc
-            .members
-            .iter()
-            .map(|m| DocItem {
-                name: m.name.trim().to_owned(),
-                ..m.clone()
-            })
-            .collect();
-        check_documented(&trimmed, &target.members, "member")?;
-    }
-    check_documented(&doc.features, &features, "feature")
+    // Before 10.1, QEMU matched member names with blanks around them.
+    let trim = !target.strict;
+    check_documented(&doc.members, &target.members, "member", trim)?;
+    check_documented(&doc.features, &features, "feature", false)
 }
 
 /// Rejects descriptions of things that do not exist, naming all of them at
 /// the first one's line.
-fn check_documented(items: &[DocItem], exist: &[&str], what: &str) -> Result<(), Error> {
+/// With `trim`, names are compared and reported without surrounding blanks.
+fn check_documented(
+    items: &[DocItem],
+    exist: &[&str],
+    what: &str,
+    trim: bool,
+) -> Result<(), Error> {
+    fn trimmed(i: &DocItem, trim: bool) -> &str {
+        if trim { i.name.trim() } else { i.name.as_str() }
+    }
     let bogus: Vec<&DocItem> = items
         .iter()
-        .filter(|i| !exist.contains(&i.name.as_str()))
+        .filter(|i| !exist.contains(&trimmed(i, trim)))
         .collect();
     let Some(first) = bogus.first() else {
         return Ok(());
     };
-    let names: Vec<&str> = bogus.iter().map(|i| i.name.as_str()).collect();
+    let names: Vec<&str> = bogus.iter().map(|i| trimmed(i, trim)).collect();
     let (s, verb) = if bogus.len() > 1 {
         ("s", "do")
     } else {

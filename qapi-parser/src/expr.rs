@@ -1,7 +1,6 @@
 //! Checks of each definition's shape (QEMU's `expr.py` rules), producing a
 //! typed definition with type names not yet resolved.
 
-use crate::doc::Doc;
 use crate::model::{Cond, Feature, Loc, Pragma};
 use crate::names::{c_name_is, c_name_starts_with, is_camel, is_cond_symbol, stem};
 use crate::syntax::{Node, Value};
@@ -97,7 +96,6 @@ pub(crate) struct Def {
     pub(crate) loc: Loc,
     pub(crate) cond: Option<Cond>,
     pub(crate) features: Vec<Feature>,
-    pub(crate) doc: Option<Doc>,
     pub(crate) kind: Kind,
 }
 
@@ -219,7 +217,6 @@ pub(crate) fn check_def(
         loc: loc.clone(),
         cond,
         features,
-        doc: None,
         kind,
     })
 }

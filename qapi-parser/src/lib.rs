@@ -31,8 +31,9 @@ mod names;
 mod schema;
 mod syntax;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
 
 pub use error::{Diagnostic, Error};
 use model::{Loc, Pragma, Schema};
@@ -99,24 +100,144 @@ pub fn parse_with(
     let mut loader = Loader {
         read,
         doc_style,
-        files: Vec::new(),
+        files: Files::default(),
         included: HashSet::new(),
         pragma: Pragma::default(),
         defs: Vec::new(),
         free_docs: Vec::new(),
+        pool: None,
     };
     let text = match (loader.read)(root) {
         Ok(t) => t,
         Err(e) => return Err(Error::io(root, "schema file", &e)),
     };
     loader.included.insert(normalize(root));
-    loader.load(root.to_owned(), text, None)?;
-    loader.check()
+    let root = parse_alone(root.to_owned(), text, doc_style);
+    if includes(&root).next().is_none() {
+        loader.load(root, None)?;
+        return loader.check();
+    }
+    // Included files are parsed on worker threads, ahead of the loader,
+    // which walks the files in include order on this thread and so sees
+    // (and reports) everything in the order a one-thread walk would. The
+    // read callback runs on this thread only.
+    let (jobs, queue) = mpsc::channel::<(usize, String, String)>();
+    let queue = Mutex::new(queue);
+    std::thread::scope(|scope| {
+        let (results, done) = mpsc::channel();
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get().min(8));
+        for _ in 0..workers {
+            let queue = &queue;
+            let results = results.clone();
+            scope.spawn(move || {
+                // One worker waits for the next job while holding the lock,
+                // the others for the lock. The loop ends when the loader
+                // drops its sender (or, on a panic elsewhere, its receiver).
+                while let Some((id, path, text)) = queue.lock().ok().and_then(|q| q.recv().ok()) {
+                    if results
+                        .send((id, parse_alone(path, text, doc_style)))
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(results);
+        loader.pool = Some(Pool {
+            jobs,
+            done,
+            requested: loader.included.clone(),
+            slots: HashMap::new(),
+            ready: HashMap::new(),
+            next_id: 0,
+        });
+        loader.prefetch(&root);
+        loader.load(root, None)?;
+        // Dropping the pool's job sender lets the workers finish.
+        loader.pool = None;
+        loader.check()
+    })
+}
+
+/// A file parsed on its own: its syntax tree and its doc comments. This is
+/// the work that needs nothing from other files, so that it can run on any
+/// thread.
+struct Parsed {
+    src: Arc<Source>,
+    /// The file's items, or its syntax error (not yet located in the
+    /// include chain).
+    items: Result<Vec<ParsedItem>, Error>,
+}
+
+enum ParsedItem {
+    /// A doc block; an error is the file's last item.
+    Doc(Result<doc::Doc, Error>),
+    Expr(Node),
+}
+
+fn parse_alone(path: String, text: String, style: doc::DocStyle) -> Parsed {
+    let src = Arc::new(Source::new(path, text));
+    let items = syntax::parse(&src).map(|items| {
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            match item {
+                Item::Expr(node) => out.push(ParsedItem::Expr(node)),
+                Item::Doc(block) => {
+                    let mut line = 0;
+                    let lines: Vec<doc::DocLine<'_>> = block
+                        .lines
+                        .iter()
+                        .map(|&(pos, text)| doc::DocLine {
+                            text,
+                            loc: src.loc_from(pos, &mut line),
+                        })
+                        .collect();
+                    let end = src.loc(block.end);
+                    let d = doc::parse_doc_with(&lines, block.closed, &end, style);
+                    let failed = d.is_err();
+                    out.push(ParsedItem::Doc(d));
+                    if failed {
+                        break;
+                    }
+                }
+            }
+        }
+        out
+    });
+    Parsed { src, items }
+}
+
+/// The files `parsed` includes, as paths joined onto its directory.
+fn includes(parsed: &Parsed) -> impl Iterator<Item = String> + '_ {
+    let items = parsed.items.as_deref().unwrap_or_default();
+    items.iter().filter_map(|item| match item {
+        ParsedItem::Expr(node) => {
+            let name = node.get("include")?.as_str()?;
+            Some(join_include(&parsed.src.path, name))
+        }
+        ParsedItem::Doc(_) => None,
+    })
+}
+
+/// The worker threads' side of the loader: files sent to be parsed, and
+/// what came back.
+struct Pool {
+    jobs: mpsc::Sender<(usize, String, String)>,
+    done: mpsc::Receiver<(usize, Parsed)>,
+    /// Every file ever sent (or found unreadable), normalized.
+    requested: HashSet<PathBuf>,
+    /// Files sent and not yet taken by the loader: the job, or why the
+    /// file could not be read.
+    slots: HashMap<PathBuf, std::io::Result<usize>>,
+    /// Parsed files not yet taken by the loader, by job.
+    ready: HashMap<usize, Parsed>,
+    next_id: usize,
 }
 
 /// A source file and where it was included from.
 struct File {
-    src: std::rc::Rc<Source>,
+    src: Arc<Source>,
     parent: Option<(usize, Loc)>,
 }
 
@@ -130,11 +251,13 @@ struct RawDef {
 struct Loader<'r> {
     read: &'r mut dyn FnMut(&str) -> std::io::Result<String>,
     doc_style: doc::DocStyle,
-    files: Vec<File>,
+    files: Files,
     included: HashSet<PathBuf>,
     pragma: Pragma,
     defs: Vec<RawDef>,
     free_docs: Vec<doc::Doc>,
+    /// Set while worker threads parse included files.
+    pool: Option<Pool>,
 }
 
 /// The absolute, lexically normalized form of a path, to recognise a file
@@ -165,62 +288,94 @@ fn join_include(including: &str, include: &str) -> String {
     }
 }
 
-impl Loader<'_> {
+/// The files loaded so far, in load order.
+#[derive(Default)]
+struct Files(Vec<File>);
+
+impl Files {
     /// Locates `err` (which names a file by path) in its file: source line
     /// and include chain.
     fn locate(&self, mut err: Error, file: usize) -> Error {
-        if let Some(f) = self.files.get(file) {
+        if let Some(f) = self.0.get(file) {
             if err.source_line.is_none() {
                 err.source_line = f.src.line_text(err.loc.line).map(str::to_owned);
             }
             let mut parent = f.parent.clone();
             while let Some((pi, loc)) = parent {
                 err.included_from.push(loc);
-                parent = self.files.get(pi).and_then(|p| p.parent.clone());
+                parent = self.0.get(pi).and_then(|p| p.parent.clone());
             }
         }
         err
     }
 
-    fn load(
-        &mut self,
-        path: String,
-        text: String,
-        parent: Option<(usize, Loc)>,
-    ) -> Result<(), Error> {
-        let file = self.files.len();
-        // Items borrow doc lines from the source while includes push more
-        // files, so the loop holds its own reference.
-        let src = std::rc::Rc::new(Source::new(path, text));
-        self.files.push(File {
+    fn sem(&self, loc: &Loc, file: usize, msg: impl Into<String>) -> Error {
+        let e = self.0[file].src.error_at(loc.clone(), msg);
+        self.locate(e, file)
+    }
+
+    /// The checks of one definition that need nothing from the others.
+    fn check_def(
+        &self,
+        raw: RawDef,
+        pragma: &Pragma,
+    ) -> Result<(expr::Def, Option<doc::Doc>, usize), Error> {
+        let file = raw.file;
+        let loc = self.0[file].src.loc(raw.node.pos);
+        let (meta, name) = expr::meta_and_name(&raw.node).map_err(|(m, h)| {
+            let mut e = self.sem(&loc, file, m);
+            e.help = h;
+            e
+        })?;
+        let fail = |(m, h): expr::Fail| {
+            let mut e = self.sem(&loc, file, m);
+            e.help = h;
+            e.context = Some(format!("In {meta} '{name}':"));
+            e
+        };
+        if let Some(d) = &raw.doc
+            && d.symbol.as_deref() != Some(name.as_str())
+        {
+            let sym = d.symbol.clone().unwrap_or_default();
+            return Err(fail((
+                format!("documentation comment is for '{sym}'"),
+                None,
+            )));
+        }
+        if raw.doc.is_none() && pragma.doc_required {
+            return Err(fail(("documentation comment required".to_owned(), None)));
+        }
+        let def = expr::check_def(&raw.node, meta, &name, &loc, pragma).map_err(fail)?;
+        Ok((def, raw.doc, file))
+    }
+}
+
+impl Loader<'_> {
+    fn locate(&self, err: Error, file: usize) -> Error {
+        self.files.locate(err, file)
+    }
+
+    fn load(&mut self, parsed: Parsed, parent: Option<(usize, Loc)>) -> Result<(), Error> {
+        let file = self.files.0.len();
+        let Parsed { src, items } = parsed;
+        self.files.0.push(File {
             src: src.clone(),
             parent,
         });
-        let items = syntax::parse(&src).map_err(|e| self.locate(e, file))?;
+        let items = items.map_err(|e| self.locate(e, file))?;
         let mut cur_doc: Option<doc::Doc> = None;
         for item in items {
             match item {
-                Item::Doc(block) => {
+                ParsedItem::Doc(d) => {
                     self.reject_doc(cur_doc.take(), file)?;
-                    let mut line = 0;
-                    let lines: Vec<doc::DocLine<'_>> = block
-                        .lines
-                        .iter()
-                        .map(|&(pos, text)| doc::DocLine {
-                            text,
-                            loc: src.loc_from(pos, &mut line),
-                        })
-                        .collect();
-                    let end = src.loc(block.end);
-                    let d = doc::parse_doc_with(&lines, block.closed, &end, self.doc_style)
-                        .map_err(|e| self.locate(e, file))?;
+                    let d = d.map_err(|e| self.locate(e, file))?;
                     if d.symbol.is_some() {
                         cur_doc = Some(d);
                     } else {
                         self.free_docs.push(d);
                     }
                 }
-                Item::Expr(node) => {
+                ParsedItem::Expr(node) => {
                     let loc = src.loc(node.pos);
                     if node.as_dict().is_none() {
                         return Err(self.locate(
@@ -250,9 +405,54 @@ impl Loader<'_> {
         self.reject_doc(cur_doc, file)
     }
 
+    /// The parsed file at `path`: from the workers if it was sent to them,
+    /// else read and parsed here.
+    fn fetch(&mut self, path: &str, abs: &Path) -> std::io::Result<Parsed> {
+        if let Some(pool) = &mut self.pool
+            && let Some(slot) = pool.slots.remove(abs)
+        {
+            let id = slot?;
+            loop {
+                let pool = self.pool.as_mut().expect("pool is set");
+                if let Some(parsed) = pool.ready.remove(&id) {
+                    return Ok(parsed);
+                }
+                // A worker only stops early when the loader has gone, and
+                // `recv` fails only when all workers have stopped.
+                let (got, parsed) = pool.done.recv().expect("parser threads are running");
+                self.prefetch(&parsed);
+                let pool = self.pool.as_mut().expect("pool is set");
+                pool.ready.insert(got, parsed);
+            }
+        }
+        let text = (self.read)(path)?;
+        let parsed = parse_alone(path.to_owned(), text, self.doc_style);
+        self.prefetch(&parsed);
+        Ok(parsed)
+    }
+
+    /// Sends the files `parsed` includes to the workers, if there are any,
+    /// so that they are parsed by the time the loader reaches them.
+    fn prefetch(&mut self, parsed: &Parsed) {
+        let Some(pool) = &mut self.pool else { return };
+        for path in includes(parsed) {
+            let abs = normalize(&path);
+            if !pool.requested.insert(abs.clone()) {
+                continue;
+            }
+            let slot = (self.read)(&path).map(|text| {
+                let id = pool.next_id;
+                pool.next_id += 1;
+                // The workers outlive the pool, which holds the sender.
+                let _ = pool.jobs.send((id, path, text));
+                id
+            });
+            pool.slots.insert(abs, slot);
+        }
+    }
+
     fn sem(&self, loc: &Loc, file: usize, msg: impl Into<String>) -> Error {
-        let e = self.files[file].src.error_at(loc.clone(), msg);
-        self.locate(e, file)
+        self.files.sem(loc, file, msg)
     }
 
     fn reject_doc(&self, doc: Option<doc::Doc>, file: usize) -> Result<(), Error> {
@@ -276,21 +476,21 @@ impl Loader<'_> {
         let Some(name) = inc.as_str() else {
             return Err(self.sem(loc, file, "value of 'include' must be a string"));
         };
-        let path = join_include(&self.files[file].src.path, name);
+        let path = join_include(&self.files.0[file].src.path, name);
         let abs = normalize(&path);
         // A file including itself, directly or through others, is a loop.
         let mut cur = Some(file);
         while let Some(c) = cur {
-            if normalize(&self.files[c].src.path) == abs {
+            if normalize(&self.files.0[c].src.path) == abs {
                 return Err(self.sem(loc, file, format!("inclusion loop for {name}")));
             }
-            cur = self.files[c].parent.as_ref().map(|(p, _)| *p);
+            cur = self.files.0[c].parent.as_ref().map(|(p, _)| *p);
         }
-        if !self.included.insert(abs) {
+        if !self.included.insert(abs.clone()) {
             return Ok(());
         }
-        let text = match (self.read)(&path) {
-            Ok(t) => t,
+        let parsed = match self.fetch(&path, &abs) {
+            Ok(p) => p,
             Err(e) => {
                 return Err(self.sem(
                     loc,
@@ -299,7 +499,7 @@ impl Loader<'_> {
                 ));
             }
         };
-        self.load(path, text, Some((file, loc.clone())))
+        self.load(parsed, Some((file, loc.clone())))
     }
 
     fn pragma(&mut self, value: &Node, loc: &Loc, file: usize) -> Result<(), Error> {
@@ -343,7 +543,7 @@ impl Loader<'_> {
     }
 
     fn sem_error(&self, e: schema::SemError) -> Error {
-        let file = self.files.iter().position(|f| *f.src.path == *e.loc.file);
+        let file = self.files.0.iter().position(|f| *f.src.path == *e.loc.file);
         let mut err = Error::new(e.loc, e.message);
         // QEMU puts "previous definition" on a line of its own.
         if let Some((first, rest)) = err.message.clone().split_once('\n') {
@@ -360,80 +560,64 @@ impl Loader<'_> {
     fn check(mut self) -> Result<Schema, Error> {
         let defs = std::mem::take(&mut self.defs);
         let pragma = self.pragma.clone();
-        let mut checked = Vec::with_capacity(defs.len());
-        for raw in defs {
-            let file = raw.file;
-            let loc = self.files[file].src.loc(raw.node.pos);
-            let (meta, name) = expr::meta_and_name(&raw.node)
-                .map_err(|(m, h)| self.with_help(self.sem(&loc, file, m), h))?;
-            let context = format!("In {meta} '{name}':");
-            let fail = |this: &Self, (m, h): expr::Fail| {
-                let mut e = this.with_help(this.sem(&loc, file, m), h);
-                e.context = Some(context.clone());
-                e
-            };
-            if let Some(d) = &raw.doc
-                && d.symbol.as_deref() != Some(name.as_str())
-            {
-                let sym = d.symbol.clone().unwrap_or_default();
-                return Err(fail(
-                    &self,
-                    (format!("documentation comment is for '{sym}'"), None),
-                ));
-            }
-            if raw.doc.is_none() && pragma.doc_required {
-                return Err(fail(
-                    &self,
-                    ("documentation comment required".to_owned(), None),
-                ));
-            }
-            let mut def = expr::check_def(&raw.node, meta, &name, &loc, &pragma)
-                .map_err(|f| fail(&self, f))?;
-            def.doc = raw.doc;
-            checked.push((def, file));
-        }
+        let files = &self.files;
+        // The first error in definition order wins, as in a one-thread walk.
+        let checked = defs
+            .into_iter()
+            .map(|raw| files.check_def(raw, &pragma))
+            .collect::<Result<Vec<_>, Error>>()?;
         let builder_pragma = pragma.clone();
         let mut builder = schema::Builder::new(&builder_pragma);
         let mut docs = Vec::new();
-        for (def, file) in checked {
-            if let Some(d) = &def.doc {
-                docs.push((def.name.clone(), def.meta, def.loc.clone(), d.clone(), file));
+        for (def, doc, file) in checked {
+            if let Some(d) = doc {
+                docs.push((def.name.clone(), def.meta, def.loc.clone(), d, file));
             }
             builder.define(def).map_err(|e| self.sem_error(e))?;
         }
         builder.check().map_err(|e| self.sem_error(e))?;
-        for (name, meta, loc, d, file) in docs {
-            let Some((members, features, has_returns)) = builder.doc_subjects(&name) else {
-                continue;
+        let strict = self.doc_style == doc::DocStyle::STRICT;
+        let files = &self.files;
+        let builder_ref = &builder;
+        let docs = docs.into_iter().map(|(name, meta, loc, d, file)| {
+            let Some((members, features, has_returns)) = builder_ref.doc_subjects(&name) else {
+                return Ok((name, d));
             };
             let target = doc::DocTarget {
                 meta,
                 name: &name,
                 loc: &loc,
-                members: members.iter().map(String::as_str).collect(),
-                features: features.iter().map(|f| (f.as_str(), &loc)).collect(),
+                members,
+                features: features.iter().map(|f| (*f, &loc)).collect(),
                 has_returns,
                 doc_required: pragma.doc_required,
                 // Releases before the 'documentation-exceptions' pragma
                 // did not require member documentation at all.
-                strict: self.doc_style == doc::DocStyle::STRICT,
+                strict,
                 exception: pragma.documentation_exceptions.is_empty()
                     || pragma.documentation_exceptions.contains(&name),
             };
-            doc::check_doc(&d, &target).map_err(|e| {
-                let mut e = self.locate(e, file);
-                e.context = Some(format!("In {meta} '{name}':"));
-                e
-            })?;
+            match doc::check_doc(&d, &target) {
+                Ok(()) => Ok((name, d)),
+                Err(e) => {
+                    let mut e = files.locate(e, file);
+                    e.context = Some(format!("In {meta} '{name}':"));
+                    Err(e)
+                }
+            }
+        });
+        let docs = docs.collect::<Vec<_>>();
+        for checked in docs {
+            let (name, d) = checked?;
             builder.set_doc(&name, d);
         }
-        let files = self.files.iter().map(|f| f.src.path.to_string()).collect();
+        let files = self
+            .files
+            .0
+            .iter()
+            .map(|f| f.src.path.to_string())
+            .collect();
         Ok(builder.finish(pragma, self.free_docs, files))
-    }
-
-    fn with_help(&self, mut e: Error, help: Option<String>) -> Error {
-        e.help = help;
-        e
     }
 }
 
@@ -609,5 +793,63 @@ mod tests {
             text.ends_with("1 | { 'struct': 'Sx', 'data': { 'm': 'itn' } }\n  | ^"),
             "{text}"
         );
+    }
+
+    /// Included files are parsed on worker threads, in any order; what is
+    /// reported is still the first problem in include order, and the read
+    /// callback sees each file once.
+    #[test]
+    fn parallel_loading_reports_in_include_order() {
+        let big_bad = format!(
+            "{}{{ 'struct': 'A', 'data': {{ 'm': nope }} }}",
+            "{ 'struct': 'Pad', 'data': { 'x': 'int' } }\n".repeat(2000)
+        );
+        let files: HashMap<&str, String> = [
+            (
+                "root.json",
+                "{ 'include': 'a.json' }\n{ 'include': 'b.json' }\n\
+                 { 'include': 'a.json' }\n{ 'include': 'missing.json' }"
+                    .to_owned(),
+            ),
+            // b.json's syntax error is found long before the one at the
+            // end of a.json, but a.json comes first.
+            ("a.json", big_bad),
+            ("b.json", "{ 'include': 'a.json' }\n{ 'struct': ".to_owned()),
+        ]
+        .into();
+        let mut reads = Vec::new();
+        let mut read = |p: &str| {
+            reads.push(p.to_owned());
+            files
+                .get(p)
+                .cloned()
+                .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))
+        };
+        let e = parse_with("root.json", &Options::default(), &mut read).expect_err("invalid");
+        assert_eq!(e.loc.file.as_ref(), "a.json", "{e}");
+        assert_eq!(e.loc.line, 2001, "{e}");
+        let mut sorted = reads.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(
+            sorted.len(),
+            reads.len(),
+            "a file was read twice: {reads:?}"
+        );
+
+        // Without a.json's error, b.json's is next; the
+        // missing file after it is never reached.
+        let fixed: HashMap<&str, String> = files
+            .iter()
+            .map(|(k, v)| (*k, v.replace("nope", "'int'")))
+            .collect();
+        let mut read = |p: &str| {
+            fixed
+                .get(p)
+                .cloned()
+                .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))
+        };
+        let e = parse_with("root.json", &Options::default(), &mut read).expect_err("invalid");
+        assert_eq!(e.loc.file.as_ref(), "b.json", "{e}");
     }
 }

@@ -3,7 +3,7 @@
 //! commands and events (QEMU's `schema.py` rules).
 
 use std::collections::{HashMap, HashSet};
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::doc::Doc;
 use crate::expr::{Data, Def, Kind, RawBranch, RawMember, RawType};
@@ -22,9 +22,6 @@ pub(crate) struct SemError {
 
 type Res<T> = Result<T, SemError>;
 
-/// Collects an object's member and feature names for doc checks.
-type AddMembers = dyn Fn(&Obj, &mut Vec<String>, &mut Vec<String>);
-
 const QTYPE_VALUES: [&str; 7] = [
     "none", "qnull", "qnum", "qstring", "qdict", "qlist", "qbool",
 ];
@@ -36,9 +33,9 @@ struct Obj {
     base: Option<String>,
     /// Shared, so that checking the object can hold on to them while it
     /// updates the object, without a deep copy.
-    members: Rc<[RawMember]>,
+    members: Arc<[RawMember]>,
     /// Discriminator and branches, for unions.
-    branches: Option<(String, Rc<[RawBranch]>)>,
+    branches: Option<(String, Arc<[RawBranch]>)>,
     /// The members of the object and its base, once checked.
     state: ObjState,
     /// All members (the base's first), once checked.
@@ -171,7 +168,7 @@ impl<'p> Builder<'p> {
         let empty = Obj {
             info: implicit_info("q_empty", &loc, None),
             base: None,
-            members: Rc::from([]),
+            members: Arc::from([]),
             branches: None,
             state: ObjState::Unchecked,
             resolved: Vec::new(),
@@ -227,7 +224,8 @@ impl<'p> Builder<'p> {
             loc: def.loc.clone(),
             cond: def.cond.clone(),
             features: def.features.clone(),
-            doc: def.doc.clone(),
+            // Attached after the doc checks, by `set_doc`.
+            doc: None,
             implicit: false,
         };
         let ent = match def.kind {
@@ -999,27 +997,27 @@ impl<'p> Builder<'p> {
 
     /// The members a definition's documentation may describe, and the
     /// definition's and its members' features, for the doc checks.
-    pub(crate) fn doc_subjects(&self, name: &str) -> Option<(Vec<String>, Vec<String>, bool)> {
+    pub(crate) fn doc_subjects(&self, name: &str) -> Option<(Vec<&str>, Vec<&str>, bool)> {
         let i = *self.index.get(name)?;
         let mut members = Vec::new();
-        let mut features: Vec<String> = self.ents[i]
+        let mut features: Vec<&str> = self.ents[i]
             .info()
             .features
             .iter()
-            .map(|f| f.name.clone())
+            .map(|f| f.name.as_str())
             .collect();
         let mut has_returns = false;
-        let obj_members = |o: &Obj, members: &mut Vec<String>, features: &mut Vec<String>| {
+        fn obj_members<'a>(o: &'a Obj, members: &mut Vec<&'a str>, features: &mut Vec<&'a str>) {
             for m in o.members.iter() {
-                members.push(m.name.clone());
-                features.extend(m.features.iter().map(|f| f.name.clone()));
+                members.push(m.name.as_str());
+                features.extend(m.features.iter().map(|f| f.name.as_str()));
             }
-        };
+        }
         match &self.ents[i] {
             Ent::Enum(e) => {
                 for v in &e.values {
-                    members.push(v.name.clone());
-                    features.extend(v.features.iter().map(|f| f.name.clone()));
+                    members.push(v.name.as_str());
+                    features.extend(v.features.iter().map(|f| f.name.as_str()));
                 }
             }
             Ent::Obj(o) => {
@@ -1031,34 +1029,31 @@ impl<'p> Builder<'p> {
                 }
             }
             Ent::Alternate { branches, .. } => {
-                members.extend(branches.iter().map(|b| b.name.clone()))
+                members.extend(branches.iter().map(|b| b.name.as_str()))
             }
             Ent::Command { args, returns, .. } => {
                 has_returns = returns.is_some();
-                self.arg_members(args, &mut members, &mut features, &obj_members);
+                if let Some(ao) = self.implicit_args(args) {
+                    obj_members(ao, &mut members, &mut features);
+                }
             }
             Ent::Event { args, .. } => {
-                self.arg_members(args, &mut members, &mut features, &obj_members)
+                if let Some(ao) = self.implicit_args(args) {
+                    obj_members(ao, &mut members, &mut features);
+                }
             }
         }
         Some((members, features, has_returns))
     }
 
-    fn arg_members(
-        &self,
-        args: &Option<String>,
-        members: &mut Vec<String>,
-        features: &mut Vec<String>,
-        add: &AddMembers,
-    ) {
-        // Only an implicit argument type's members belong to the
-        // definition's documentation; a named type documents its own.
-        let implicit = args.as_ref().filter(|a| a.starts_with("q_obj_"));
-        if let Some(Ent::Obj(ao)) = implicit
-            .and_then(|a| self.index.get(a))
-            .map(|&x| &self.ents[x])
-        {
-            add(ao, members, features);
+    /// The implicit argument type of a command or event. Only its members
+    /// belong to the definition's documentation; a named type documents its
+    /// own.
+    fn implicit_args(&self, args: &Option<String>) -> Option<&Obj> {
+        let implicit = args.as_ref().filter(|a| a.starts_with("q_obj_"))?;
+        match self.index.get(implicit).map(|&x| &self.ents[x]) {
+            Some(Ent::Obj(o)) => Some(o),
+            _ => None,
         }
     }
 
