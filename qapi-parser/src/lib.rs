@@ -173,7 +173,35 @@ struct Parsed {
 enum ParsedItem {
     /// A doc block; an error is the file's last item.
     Doc(Result<doc::Doc, Error>),
+    /// A definition, checked as far as it can be on its own.
+    Def(Box<PreDef>),
+    /// Anything else: a directive, or a bad expression for the loader to
+    /// report.
     Expr(Node),
+}
+
+/// A definition with the checks that need no other definition and no
+/// pragma already made.
+struct PreDef {
+    loc: Loc,
+    /// The checked definition, or, when a check failed, the expression:
+    /// pragmas can only relax the rules, so the definition is checked
+    /// again with the pragmas in effect once all files are read.
+    checked: Result<(&'static str, String, expr::Def), Node>,
+}
+
+impl PreDef {
+    fn new(node: Node, src: &Source) -> PreDef {
+        let loc = src.loc(node.pos);
+        let strictest = Pragma::default();
+        let checked = expr::meta_and_name(&node)
+            .and_then(|(meta, name)| {
+                let def = expr::check_def(&node, meta, &name, &loc, &strictest)?;
+                Ok((meta, name, def))
+            })
+            .map_err(|_| node);
+        PreDef { loc, checked }
+    }
 }
 
 fn parse_alone(path: String, text: String, style: doc::DocStyle) -> Parsed {
@@ -182,6 +210,13 @@ fn parse_alone(path: String, text: String, style: doc::DocStyle) -> Parsed {
         let mut out = Vec::with_capacity(items.len());
         for item in items {
             match item {
+                Item::Expr(node)
+                    if node.as_dict().is_some()
+                        && node.get("include").is_none()
+                        && node.get("pragma").is_none() =>
+                {
+                    out.push(ParsedItem::Def(Box::new(PreDef::new(node, &src))));
+                }
                 Item::Expr(node) => out.push(ParsedItem::Expr(node)),
                 Item::Doc(block) => {
                     let mut line = 0;
@@ -216,7 +251,7 @@ fn includes(parsed: &Parsed) -> impl Iterator<Item = String> + '_ {
             let name = node.get("include")?.as_str()?;
             Some(join_include(&parsed.src.path, name))
         }
-        ParsedItem::Doc(_) => None,
+        ParsedItem::Doc(_) | ParsedItem::Def(_) => None,
     })
 }
 
@@ -243,7 +278,7 @@ struct File {
 
 /// A top-level definition before checking.
 struct RawDef {
-    node: Node,
+    def: Box<PreDef>,
     file: usize,
     doc: Option<doc::Doc>,
 }
@@ -321,31 +356,39 @@ impl Files {
         pragma: &Pragma,
     ) -> Result<(expr::Def, Option<doc::Doc>, usize), Error> {
         let file = raw.file;
-        let loc = self.0[file].src.loc(raw.node.pos);
-        let (meta, name) = expr::meta_and_name(&raw.node).map_err(|(m, h)| {
+        let PreDef { loc, checked } = *raw.def;
+        let error = |(m, h): expr::Fail, context: Option<String>| {
             let mut e = self.sem(&loc, file, m);
             e.help = h;
-            e
-        })?;
-        let fail = |(m, h): expr::Fail| {
-            let mut e = self.sem(&loc, file, m);
-            e.help = h;
-            e.context = Some(format!("In {meta} '{name}':"));
+            e.context = context;
             e
         };
+        // Checked again in full when a check failed, so that the first
+        // error is reported as a one-pass check would.
+        let (meta, name, def) = match checked {
+            Ok((meta, name, def)) => (meta, name, Ok(def)),
+            Err(node) => {
+                let (meta, name) = expr::meta_and_name(&node).map_err(|f| error(f, None))?;
+                (meta, name, Err(node))
+            }
+        };
+        let context = || Some(format!("In {meta} '{name}':"));
         if let Some(d) = &raw.doc
             && d.symbol.as_deref() != Some(name.as_str())
         {
             let sym = d.symbol.clone().unwrap_or_default();
-            return Err(fail((
-                format!("documentation comment is for '{sym}'"),
-                None,
-            )));
+            let m = format!("documentation comment is for '{sym}'");
+            return Err(error((m, None), context()));
         }
         if raw.doc.is_none() && pragma.doc_required {
-            return Err(fail(("documentation comment required".to_owned(), None)));
+            let m = "documentation comment required".to_owned();
+            return Err(error((m, None), context()));
         }
-        let def = expr::check_def(&raw.node, meta, &name, &loc, pragma).map_err(fail)?;
+        let def = match def {
+            Ok(def) => def,
+            Err(node) => expr::check_def(&node, meta, &name, &loc, pragma)
+                .map_err(|f| error(f, context()))?,
+        };
         Ok((def, raw.doc, file))
     }
 }
@@ -375,14 +418,14 @@ impl Loader<'_> {
                         self.free_docs.push(d);
                     }
                 }
+                ParsedItem::Def(def) => self.defs.push(RawDef {
+                    def,
+                    file,
+                    doc: cur_doc.take(),
+                }),
+                // Objects other than directives are definitions (above).
                 ParsedItem::Expr(node) => {
                     let loc = src.loc(node.pos);
-                    if node.as_dict().is_none() {
-                        return Err(self.locate(
-                            src.error_at(loc, "top-level expression must be an object"),
-                            file,
-                        ));
-                    }
                     if let Some(inc) = node.get("include") {
                         self.reject_doc(cur_doc.take(), file)?;
                         self.include(&node, inc, &loc, file)?;
@@ -393,11 +436,10 @@ impl Loader<'_> {
                         }
                         self.pragma(pragma, &loc, file)?;
                     } else {
-                        self.defs.push(RawDef {
-                            node,
+                        return Err(self.locate(
+                            src.error_at(loc, "top-level expression must be an object"),
                             file,
-                            doc: cur_doc.take(),
-                        });
+                        ));
                     }
                 }
             }

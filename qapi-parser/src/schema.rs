@@ -22,6 +22,10 @@ pub(crate) struct SemError {
 
 type Res<T> = Result<T, SemError>;
 
+/// The meta-type and name of the definition an entity comes from (for
+/// implicit types, the definition that needs them), for error context.
+type Defn = (&'static str, Arc<str>);
+
 const QTYPE_VALUES: [&str; 7] = [
     "none", "qnull", "qnum", "qstring", "qdict", "qlist", "qbool",
 ];
@@ -38,8 +42,6 @@ struct Obj {
     branches: Option<(String, Arc<[RawBranch]>)>,
     /// The members of the object and its base, once checked.
     state: ObjState,
-    /// All members (the base's first), once checked.
-    resolved: Vec<Member>,
     /// The members defined by this object itself, once checked.
     own: Vec<Member>,
     variants: Option<Variants>,
@@ -109,14 +111,14 @@ impl Ent {
 struct Seen {
     role: &'static str,
     name: String,
-    defined_in: String,
+    defined_in: Arc<str>,
 }
 
 impl Seen {
     fn describe(&self, defn: &str) -> String {
         let mut role = self.role.to_owned();
         let mut meta = "type";
-        let mut defined_in = self.defined_in.as_str();
+        let mut defined_in: &str = &self.defined_in;
         if let Some(rest) = defined_in.strip_prefix("q_obj_") {
             if let Some(cmd) = rest.strip_suffix("-arg") {
                 role = "parameter".to_owned();
@@ -144,7 +146,9 @@ pub(crate) struct Builder<'p> {
     /// Feature names seen so far, for QEMU's limit on distinct features.
     feature_names: HashSet<String>,
     /// Where each definition came from, for the context of errors.
-    defn_of: Vec<(String, String)>,
+    defn_of: Vec<Defn>,
+    /// Each entity's name, shared by the messages that may need it.
+    names: Vec<Arc<str>>,
 }
 
 fn builtin_loc() -> Loc {
@@ -163,6 +167,7 @@ impl<'p> Builder<'p> {
             index: HashMap::new(),
             feature_names: ["deprecated", "unstable"].map(String::from).into(),
             defn_of: Vec::new(),
+            names: Vec::new(),
         };
         let loc = builtin_loc();
         let empty = Obj {
@@ -171,11 +176,10 @@ impl<'p> Builder<'p> {
             members: Arc::from([]),
             branches: None,
             state: ObjState::Unchecked,
-            resolved: Vec::new(),
             own: Vec::new(),
             variants: None,
         };
-        b.push(Ent::Obj(empty), ("struct".into(), "q_empty".into()));
+        b.push(Ent::Obj(empty), ("struct", "q_empty".into()));
         let qtype = EnumType {
             info: Info {
                 name: "QType".to_owned(),
@@ -196,17 +200,18 @@ impl<'p> Builder<'p> {
                 .collect(),
             prefix: None,
         };
-        b.push(Ent::Enum(qtype), ("enum".into(), "QType".into()));
+        b.push(Ent::Enum(qtype), ("enum", "QType".into()));
         b
     }
 
-    fn push(&mut self, ent: Ent, defn: (String, String)) {
+    fn push(&mut self, ent: Ent, defn: Defn) {
         self.index.insert(ent.info().name.clone(), self.ents.len());
+        self.names.push(ent.info().name.as_str().into());
         self.ents.push(ent);
         self.defn_of.push(defn);
     }
 
-    fn err(&self, loc: &Loc, defn: &(String, String), message: impl Into<String>) -> SemError {
+    fn err(&self, loc: &Loc, defn: &Defn, message: impl Into<String>) -> SemError {
         SemError {
             loc: loc.clone(),
             message: message.into(),
@@ -217,18 +222,27 @@ impl<'p> Builder<'p> {
     /// Adds a definition and the implicit types it needs (QEMU's
     /// `_def_exprs`), rejecting redefinitions.
     pub(crate) fn define(&mut self, def: Def) -> Res<()> {
-        let defn = (def.meta.to_owned(), def.name.clone());
+        let defn: Defn = (def.meta, def.name.as_str().into());
         self.count_features(&def, &defn)?;
+        let Def {
+            name: def_name,
+            loc,
+            cond,
+            features,
+            kind,
+            ..
+        } = def;
+        let name: &str = &defn.1;
         let info = Info {
-            name: def.name.clone(),
-            loc: def.loc.clone(),
-            cond: def.cond.clone(),
-            features: def.features.clone(),
+            name: def_name,
+            loc: loc.clone(),
+            cond: cond.clone(),
+            features,
             // Attached after the doc checks, by `set_doc`.
             doc: None,
             implicit: false,
         };
-        let ent = match def.kind {
+        let ent = match kind {
             Kind::Enum { values, prefix } => Ent::Enum(EnumType {
                 info,
                 values: values
@@ -237,7 +251,7 @@ impl<'p> Builder<'p> {
                         name: v.name,
                         cond: v.cond,
                         features: v.features,
-                        loc: def.loc.clone(),
+                        loc: loc.clone(),
                     })
                     .collect(),
                 prefix,
@@ -251,7 +265,7 @@ impl<'p> Builder<'p> {
                 let base = match base {
                     Data::Named(n) => Some(n),
                     Data::Members(m) => {
-                        self.implicit_object(&def.name, "base", &def.loc, &def.cond, m, &defn)?
+                        self.implicit_object(name, "base", &loc, &cond, m, &defn)?
                     }
                 };
                 Ent::Obj(Obj::new(
@@ -265,16 +279,16 @@ impl<'p> Builder<'p> {
                 // Desugar as QEMU did before 7.0: an implicit enum NAMEKind
                 // of the branch names, a 'type' member of that enum, and one
                 // wrapper object with a single 'data' member per branch.
-                let kind_name = format!("{}Kind", def.name);
+                let kind_name = format!("{}Kind", name);
                 let kind = EnumType {
-                    info: implicit_info(&kind_name, &def.loc, def.cond.clone()),
+                    info: implicit_info(&kind_name, &loc, cond.clone()),
                     values: branches
                         .iter()
                         .map(|b| EnumValue {
                             name: b.name.clone(),
                             cond: b.cond.clone(),
                             features: Vec::new(),
-                            loc: def.loc.clone(),
+                            loc: loc.clone(),
                         })
                         .collect(),
                     prefix: None,
@@ -296,7 +310,7 @@ impl<'p> Builder<'p> {
                     let wrapper = self.implicit_object(
                         &type_name,
                         "wrapper",
-                        &def.loc,
+                        &loc,
                         &None,
                         vec![data],
                         &defn,
@@ -336,7 +350,7 @@ impl<'p> Builder<'p> {
                 allow_preconfig,
                 coroutine,
             } => {
-                let args = self.args(&def.name, data, &def.loc, &def.cond, &defn)?;
+                let args = self.args(name, data, &loc, &cond, &defn)?;
                 Ent::Command {
                     info,
                     args,
@@ -353,14 +367,14 @@ impl<'p> Builder<'p> {
                 }
             }
             Kind::Event { data, boxed } => {
-                let args = self.args(&def.name, data, &def.loc, &def.cond, &defn)?;
+                let args = self.args(name, data, &loc, &cond, &defn)?;
                 Ent::Event { info, args, boxed }
             }
         };
         self.define_ent(ent, &defn)
     }
 
-    fn count_features(&mut self, def: &Def, defn: &(String, String)) -> Res<()> {
+    fn count_features(&mut self, def: &Def, defn: &Defn) -> Res<()> {
         let mut all: Vec<&Feature> = def.features.iter().collect();
         match &def.kind {
             Kind::Enum { values, .. } => all.extend(values.iter().flat_map(|v| &v.features)),
@@ -398,7 +412,7 @@ impl<'p> Builder<'p> {
         data: Option<Data>,
         loc: &Loc,
         cond: &Option<Cond>,
-        defn: &(String, String),
+        defn: &Defn,
     ) -> Res<Option<String>> {
         match data {
             None => Ok(None),
@@ -416,7 +430,7 @@ impl<'p> Builder<'p> {
         loc: &Loc,
         cond: &Option<Cond>,
         members: Vec<RawMember>,
-        defn: &(String, String),
+        defn: &Defn,
     ) -> Res<Option<String>> {
         if members.is_empty() {
             return Ok(None);
@@ -429,7 +443,7 @@ impl<'p> Builder<'p> {
         Ok(Some(name))
     }
 
-    fn define_ent(&mut self, ent: Ent, defn: &(String, String)) -> Res<()> {
+    fn define_ent(&mut self, ent: Ent, defn: &Defn) -> Res<()> {
         let name = ent.info().name.clone();
         if Builtin::from_name(&name).is_some() {
             let loc = ent.info().loc.clone();
@@ -495,7 +509,7 @@ impl<'p> Builder<'p> {
         let defn = &self.defn_of[i];
         let loc = &self.ents[i].info().loc;
         let Some(t) = self.lookup(name) else {
-            let what = if array { defn.0.clone() } else { what() };
+            let what = if array { defn.0.to_owned() } else { what() };
             return Err(self.err(loc, defn, format!("{what} uses unknown type '{name}'")));
         };
         Ok(if array {
@@ -575,7 +589,7 @@ impl<'p> Builder<'p> {
         };
         let defn = self.defn_of[i].clone();
         let loc = self.ents[i].info().loc.clone();
-        let name = self.ents[i].info().name.clone();
+        let name = self.names[i].clone();
         match state {
             ObjState::Done => return Ok(()),
             ObjState::Checking => {
@@ -587,7 +601,7 @@ impl<'p> Builder<'p> {
             o.state = ObjState::Checking;
         }
         let mut seen: Vec<Seen> = Vec::new();
-        let mut members: Vec<Member> = Vec::new();
+        let mut base_index = None;
         if let Some(base) = &base_name {
             let t = self.lookup(base);
             let bi = match &t {
@@ -614,15 +628,12 @@ impl<'p> Builder<'p> {
                 ));
             }
             self.check_object(bi)?;
-            if let Ent::Obj(b) = &self.ents[bi] {
-                let base_members = b.resolved.clone();
-                for m in base_members {
-                    let s = self.seen_of(&m, bi, "member");
-                    self.clash(&mut seen, s, &loc, &defn, &name)?;
-                    members.push(m);
-                }
+            for s in self.chain_seen(bi) {
+                self.clash(&mut seen, s, &loc, &defn, &name)?;
             }
+            base_index = Some(bi);
         }
+        let mut own: Vec<Member> = Vec::with_capacity(raw_members.len());
         for m in raw_members.iter() {
             let what = || {
                 Seen {
@@ -633,57 +644,69 @@ impl<'p> Builder<'p> {
                 .describe(&defn.1)
             };
             let ty = self.resolve(&m.ty, i, what)?;
-            let member = Member {
-                name: m.name.clone(),
-                ty,
-                optional: m.optional,
-                cond: m.cond.clone(),
-                features: m.features.clone(),
-                loc: loc.clone(),
-            };
             let s = Seen {
                 role: "member",
                 name: m.name.clone(),
                 defined_in: name.clone(),
             };
             self.clash(&mut seen, s, &loc, &defn, &defn.1)?;
-            members.push(member);
+            own.push(Member {
+                name: m.name.clone(),
+                ty,
+                optional: m.optional,
+                cond: m.cond.clone(),
+                features: m.features.clone(),
+                loc: loc.clone(),
+            });
         }
         let mut variants = None;
         if let Some((tag, raw_branches)) = branches {
-            variants = Some(self.check_branches(i, &tag, &raw_branches, &members, &seen)?);
+            let tag_member = own
+                .iter()
+                .find(|m| m.name == tag)
+                .or_else(|| {
+                    let bi = base_index?;
+                    self.chain_members(bi)
+                        .map(|(m, _)| m)
+                        .find(|m| m.name == tag)
+                })
+                .cloned();
+            variants = Some(self.check_branches(i, &tag, &raw_branches, tag_member, seen)?);
         }
-        let own = members[members.len() - raw_members.len()..].to_vec();
         if let Ent::Obj(o) = &mut self.ents[i] {
             o.own = own;
-            o.resolved = members;
             o.variants = variants;
             o.state = ObjState::Done;
         }
         Ok(())
     }
 
-    fn seen_of(&self, m: &Member, owner: usize, role: &'static str) -> Seen {
-        // Members of a base came from whichever type in the base chain
-        // defined them; find it for the message.
-        let mut defined_in = self.ents[owner].info().name.clone();
-        let mut cur = Some(owner);
-        while let Some(c) = cur {
-            if let Ent::Obj(o) = &self.ents[c] {
-                if o.members.iter().any(|r| r.name == m.name) {
-                    defined_in = o.info.name.clone();
-                    break;
-                }
-                cur = o.base.as_ref().and_then(|b| self.index.get(b).copied());
-            } else {
-                break;
-            }
+    /// What [`Builder::chain_members`] yields, for clash checks.
+    fn chain_seen(&self, i: usize) -> Vec<Seen> {
+        self.chain_members(i)
+            .map(|(m, owner)| Seen {
+                role: "member",
+                name: m.name.clone(),
+                defined_in: self.names[owner].clone(),
+            })
+            .collect()
+    }
+
+    /// The members of checked object `i` and of its bases, the base's
+    /// first, each with the entity that defines it.
+    fn chain_members(&self, i: usize) -> impl Iterator<Item = (&Member, usize)> {
+        let mut chain = Vec::new();
+        let mut cur = Some(i);
+        // Bounded, although a checked object's base chain has no cycle.
+        while let Some(c) = cur.filter(|_| chain.len() < self.ents.len()) {
+            let Ent::Obj(o) = &self.ents[c] else { break };
+            chain.push((c, o));
+            cur = o.base.as_ref().and_then(|b| self.index.get(b).copied());
         }
-        Seen {
-            role,
-            name: m.name.clone(),
-            defined_in,
-        }
+        chain
+            .into_iter()
+            .rev()
+            .flat_map(|(c, o)| o.own.iter().map(move |m| (m, c)))
     }
 
     fn clash(
@@ -691,7 +714,7 @@ impl<'p> Builder<'p> {
         seen: &mut Vec<Seen>,
         s: Seen,
         loc: &Loc,
-        defn: &(String, String),
+        defn: &Defn,
         defn_name: &str,
     ) -> Res<()> {
         if let Some(prev) = seen.iter().find(|p| c_name_eq(&p.name, &s.name)) {
@@ -711,13 +734,12 @@ impl<'p> Builder<'p> {
         i: usize,
         tag: &str,
         raw: &[RawBranch],
-        members: &[Member],
-        seen: &[Seen],
+        tag_member: Option<Member>,
+        mut seen: Vec<Seen>,
     ) -> Res<Variants> {
         let defn = self.defn_of[i].clone();
         let loc = self.ents[i].info().loc.clone();
         let tag_seen = seen.iter().find(|p| c_name_eq(&p.name, tag)).cloned();
-        let tag_member = members.iter().find(|m| m.name == tag);
         let (Some(tag_seen), Some(tag_member)) = (tag_seen, tag_member) else {
             return Err(self.err(
                 &loc,
@@ -752,16 +774,22 @@ impl<'p> Builder<'p> {
                 format!("discriminator member '{tag}' of {base_desc} must not be conditional"),
             ));
         }
-        let enum_values: Vec<EnumValue> = match self.index.get(tag_type).map(|&t| &self.ents[t]) {
-            Some(Ent::Enum(e)) => e.values.clone(),
-            _ => Vec::new(),
-        };
+        let tag_enum = self.index.get(tag_type).copied();
+        fn values(ents: &[Ent], tag_enum: Option<usize>) -> &[EnumValue] {
+            match tag_enum.map(|t| &ents[t]) {
+                Some(Ent::Enum(e)) => &e.values,
+                _ => &[],
+            }
+        }
         let enum_desc = format!("enum type '{tag_type}'");
         let mut variants = Vec::new();
         for b in raw {
             let what = format!("branch '{}'", b.name);
             let ty = self.resolve(&b.ty, i, || what.clone())?;
-            if !enum_values.iter().any(|v| v.name == b.name) {
+            if !values(&self.ents, tag_enum)
+                .iter()
+                .any(|v| v.name == b.name)
+            {
                 return Err(self.err(
                     &loc,
                     &defn,
@@ -781,7 +809,7 @@ impl<'p> Builder<'p> {
         }
         // Values without an explicit branch get the empty object, as in
         // QEMU, so that every discriminator value has a variant.
-        for v in &enum_values {
+        for v in values(&self.ents, tag_enum) {
             if !variants.iter().any(|x| x.name == v.name) {
                 variants.push(Variant {
                     name: v.name.clone(),
@@ -794,35 +822,30 @@ impl<'p> Builder<'p> {
         if variants.is_empty() {
             return Err(self.err(&loc, &defn, "union has no branches"));
         }
+        // Each branch's members, and those of its own branches, must not
+        // clash with the union's.
+        let union_len = seen.len();
         for v in &variants {
             let vi = self.index[&v.ty];
             self.check_object(vi)?;
-            let Ent::Obj(o) = &self.ents[vi] else {
-                continue;
+            seen.truncate(union_len);
+            for s in self.chain_seen(vi) {
+                self.clash(&mut seen, s, &loc, &defn, &defn.1)?;
+            }
+            let inner: Vec<usize> = match &self.ents[vi] {
+                Ent::Obj(o) => o
+                    .variants
+                    .iter()
+                    .flat_map(|vs| &vs.variants)
+                    .filter_map(|x| self.index.get(&x.ty).copied())
+                    .collect(),
+                _ => Vec::new(),
             };
-            if o.branches.is_some() {
-                // A union branch that is itself a union: its variant
-                // members are checked when it is.
-            }
-            let mut local: Vec<Seen> = seen.to_vec();
-            for m in &o.resolved {
-                let s = self.seen_of(m, vi, "member");
-                self.clash(&mut local, s, &loc, &defn, &defn.1)?;
-            }
-            // Members of the branch's own branches clash too.
-            if let Ent::Obj(o) = &self.ents[vi]
-                && let Some(vs) = &o.variants
-            {
-                for inner in &vs.variants {
-                    if let Some(&ii) = self.index.get(&inner.ty)
-                        && let Ent::Obj(io) = &self.ents[ii]
-                    {
-                        let mut l2 = local.clone();
-                        for m in &io.resolved {
-                            let s = self.seen_of(m, ii, "member");
-                            self.clash(&mut l2, s, &loc, &defn, &defn.1)?;
-                        }
-                    }
+            let branch_len = seen.len();
+            for ii in inner {
+                seen.truncate(branch_len);
+                for s in self.chain_seen(ii) {
+                    self.clash(&mut seen, s, &loc, &defn, &defn.1)?;
                 }
             }
         }
@@ -930,9 +953,9 @@ impl<'p> Builder<'p> {
             ));
         }
         self.check_object(ai)?;
-        if let Ent::Obj(o) = &self.ents[ai]
+        if matches!(self.ents[ai], Ent::Obj(_))
             && !boxed
-            && o.resolved.iter().any(|m| m.cond.is_some())
+            && self.chain_members(ai).any(|(m, _)| m.cond.is_some())
         {
             let msg = if role == "command" {
                 "conditional command arguments require 'boxed': true".to_owned()
@@ -1144,7 +1167,6 @@ impl Obj {
             members: members.into(),
             branches: branches.map(|(tag, b)| (tag, b.into())),
             state: ObjState::Unchecked,
-            resolved: Vec::new(),
             own: Vec::new(),
             variants: None,
         }
