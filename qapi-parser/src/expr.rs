@@ -1,6 +1,8 @@
 //! Checks of each definition's shape (QEMU's `expr.py` rules), producing a
 //! typed definition with type names not yet resolved.
 
+use std::fmt;
+
 use crate::model::{Cond, Feature, Loc, Pragma};
 use crate::names::{c_name_is, c_name_starts_with, is_camel, is_cond_symbol, stem};
 use crate::syntax::{Node, Value};
@@ -101,6 +103,27 @@ pub(crate) struct Def {
 
 const METAS: [&str; 6] = ["enum", "struct", "union", "alternate", "command", "event"];
 
+/// What a message is about, like `'data' member 'foo'`: `what`, `sep`,
+/// then the quoted name. Formatted only when a message needs it, which is
+/// rarely, rather than for every member checked.
+struct Named<'a> {
+    what: &'a dyn fmt::Display,
+    sep: &'static str,
+    name: &'a str,
+}
+
+impl<'a> Named<'a> {
+    fn new(what: &'a dyn fmt::Display, sep: &'static str, name: &'a str) -> Named<'a> {
+        Named { what, sep, name }
+    }
+}
+
+impl fmt::Display for Named<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{} '{}'", self.what, self.sep, self.name)
+    }
+}
+
 /// The meta-type and name of a definition, before any other check, so that
 /// errors can say which definition they are in. Errors here have no context.
 pub(crate) fn meta_and_name(expr: &Node) -> Result<(&'static str, String), Fail> {
@@ -134,7 +157,12 @@ pub(crate) fn check_def(
     let ck = Ck { loc, pragma };
     let kind = match meta {
         "enum" => {
-            check_keys(expr, meta, &["enum", "data"], &["if", "features", "prefix"])?;
+            check_keys(
+                expr,
+                &meta,
+                &["enum", "data"],
+                &["if", "features", "prefix"],
+            )?;
             ck.enum_(expr, name)?
         }
         "union" => {
@@ -144,12 +172,12 @@ pub(crate) fn check_def(
                 // Pre-7.0 simple union: every branch wraps its type in a
                 // 'data' member. QEMU 7.0 dropped the form; accept it for
                 // older schemas.
-                check_keys(expr, meta, &["union", "data"], &["if", "features"])?;
+                check_keys(expr, &meta, &["union", "data"], &["if", "features"])?;
                 ck.simple_union(expr)?
             } else {
                 check_keys(
                     expr,
-                    meta,
+                    &meta,
                     &["union", "base", "discriminator", "data"],
                     &["if", "features"],
                 )?;
@@ -157,22 +185,27 @@ pub(crate) fn check_def(
             }
         }
         "alternate" => {
-            check_keys(expr, meta, &["alternate", "data"], &["if", "features"])?;
+            check_keys(expr, &meta, &["alternate", "data"], &["if", "features"])?;
             ck.alternate(expr)?
         }
         "struct" => {
-            check_keys(expr, meta, &["struct", "data"], &["base", "if", "features"])?;
-            let members = match ck.implicit(expr.get("data"), "'data'", name)? {
+            check_keys(
+                expr,
+                &meta,
+                &["struct", "data"],
+                &["base", "if", "features"],
+            )?;
+            let members = match ck.implicit(expr.get("data"), &"'data'", name)? {
                 Some(Data::Members(m)) => m,
                 _ => return fail("'data' should be an object or type name"),
             };
-            let base = check_type_name(expr.get("base"), "'base'")?;
+            let base = check_type_name(expr.get("base"), &"'base'")?;
             Kind::Struct { base, members }
         }
         "command" => {
             check_keys(
                 expr,
-                meta,
+                &meta,
                 &["command"],
                 &[
                     "data",
@@ -189,7 +222,7 @@ pub(crate) fn check_def(
             )?;
             let boxed = flag(expr, "boxed")?;
             let data = ck.args(expr, name, boxed)?;
-            let returns = check_type_name_or_array(expr.get("returns"), "'returns'")?;
+            let returns = check_type_name_or_array(expr.get("returns"), &"'returns'")?;
             Kind::Command {
                 data,
                 boxed,
@@ -202,13 +235,18 @@ pub(crate) fn check_def(
             }
         }
         _ => {
-            check_keys(expr, meta, &["event"], &["data", "boxed", "if", "features"])?;
+            check_keys(
+                expr,
+                &meta,
+                &["event"],
+                &["data", "boxed", "if", "features"],
+            )?;
             let boxed = flag(expr, "boxed")?;
             let data = ck.args(expr, name, boxed)?;
             Kind::Event { data, boxed }
         }
     };
-    let cond = ck.cond(expr.get("if"), meta)?;
+    let cond = ck.cond(expr.get("if"), &meta)?;
     let features = ck.features(expr.get("features"))?;
     check_flags(expr)?;
     Ok(Def {
@@ -223,15 +261,15 @@ pub(crate) fn check_def(
 
 fn check_defn_name(name: &str, meta: &str, pragma: &Pragma) -> Result<(), Fail> {
     match meta {
-        "event" => check_name_upper(name, meta),
+        "event" => check_name_upper(name, &meta),
         "command" => check_name_lower(
             name,
-            meta,
+            &meta,
             false,
             pragma.command_name_exceptions.iter().any(|n| n == name),
         ),
         _ => {
-            let stem = valid_stem(name, meta)?;
+            let stem = valid_stem(name, &meta)?;
             if !is_camel(stem) {
                 return fail(format!("name of {meta} must use CamelCase"));
             }
@@ -245,14 +283,14 @@ fn check_defn_name(name: &str, meta: &str, pragma: &Pragma) -> Result<(), Fail> 
     }
 }
 
-fn valid_stem<'a>(name: &'a str, source: &str) -> Result<&'a str, Fail> {
+fn valid_stem<'a>(name: &'a str, source: &dyn fmt::Display) -> Result<&'a str, Fail> {
     match stem(name) {
         Some(s) => Ok(s),
         None => fail(format!("{source} has an invalid name")),
     }
 }
 
-fn check_name_upper(name: &str, source: &str) -> Result<(), Fail> {
+fn check_name_upper(name: &str, source: &dyn fmt::Display) -> Result<(), Fail> {
     let stem = valid_stem(name, source)?;
     if stem.chars().any(|c| c.is_ascii_lowercase() || c == '-') {
         return fail(format!("name of {source} must not use lowercase or '-'"));
@@ -262,7 +300,7 @@ fn check_name_upper(name: &str, source: &str) -> Result<(), Fail> {
 
 fn check_name_lower(
     name: &str,
-    source: &str,
+    source: &dyn fmt::Display,
     permit_upper: bool,
     permit_underscore: bool,
 ) -> Result<(), Fail> {
@@ -286,7 +324,7 @@ fn quoted_sorted(keys: &[&str]) -> String {
 
 fn check_keys(
     value: &Node,
-    source: &str,
+    source: &dyn fmt::Display,
     required: &[&str],
     optional: &[&str],
 ) -> Result<(), Fail> {
@@ -352,7 +390,10 @@ fn check_flags(expr: &Node) -> Result<(), Fail> {
     Ok(())
 }
 
-fn check_type_name(value: Option<&Node>, source: &str) -> Result<Option<String>, Fail> {
+fn check_type_name(
+    value: Option<&Node>,
+    source: &dyn fmt::Display,
+) -> Result<Option<String>, Fail> {
     match value {
         None => Ok(None),
         Some(v) => match v.as_str() {
@@ -362,7 +403,10 @@ fn check_type_name(value: Option<&Node>, source: &str) -> Result<Option<String>,
     }
 }
 
-fn check_type_name_or_array(value: Option<&Node>, source: &str) -> Result<Option<RawType>, Fail> {
+fn check_type_name_or_array(
+    value: Option<&Node>,
+    source: &dyn fmt::Display,
+) -> Result<Option<RawType>, Fail> {
     let Some(v) = value else { return Ok(None) };
     match &v.value {
         Value::Str(s) => Ok(Some(RawType::Name(s.clone()))),
@@ -392,7 +436,7 @@ fn member_type_node(arg: &Node) -> Option<&Node> {
 
 fn keys_of_member(
     arg: &Node,
-    source: &str,
+    source: &dyn fmt::Display,
     required: &[&str],
     optional: &[&str],
 ) -> Result<(), Fail> {
@@ -409,14 +453,14 @@ struct Ck<'a> {
 }
 
 impl Ck<'_> {
-    fn cond(&self, value: Option<&Node>, source: &str) -> Result<Option<Cond>, Fail> {
+    fn cond(&self, value: Option<&Node>, source: &dyn fmt::Display) -> Result<Option<Cond>, Fail> {
         match value {
             None => Ok(None),
             Some(v) => self.cond_node(v, source).map(Some),
         }
     }
 
-    fn cond_node(&self, v: &Node, source: &str) -> Result<Cond, Fail> {
+    fn cond_node(&self, v: &Node, source: &dyn fmt::Display) -> Result<Cond, Fail> {
         match &v.value {
             Value::Str(s) => {
                 if let Some(c) = legacy_cond(s) {
@@ -476,7 +520,7 @@ impl Ck<'_> {
             let source = "'features' member";
             let (name_node, cond_node) = match &f.value {
                 Value::Dict(_) => {
-                    check_keys(f, source, &["name"], &["if"])?;
+                    check_keys(f, &source, &["name"], &["if"])?;
                     (f.get("name"), f.get("if"))
                 }
                 _ => (Some(f), None),
@@ -484,7 +528,7 @@ impl Ck<'_> {
             let Some(name) = name_node.and_then(Node::as_str) else {
                 return fail(format!("{source} requires a string name"));
             };
-            let source = format!("{source} '{name}'");
+            let source = Named::new(&source, "", name);
             check_name_lower(name, &source, false, false)?;
             let cond = self.cond(cond_node, &source)?;
             out.push(Feature {
@@ -513,7 +557,7 @@ impl Ck<'_> {
             let source = "'data' member";
             let (name_node, dict) = match &m.value {
                 Value::Dict(_) => {
-                    check_keys(m, source, &["name"], &["if", "features"])?;
+                    check_keys(m, &source, &["name"], &["if", "features"])?;
                     (m.get("name"), Some(m))
                 }
                 _ => (Some(m), None),
@@ -521,14 +565,15 @@ impl Ck<'_> {
             let Some(vname) = name_node.and_then(Node::as_str) else {
                 return fail(format!("{source} requires a string name"));
             };
-            let source = format!("{source} '{vname}'");
+            let source = Named::new(&source, "", vname);
             // Enum values may start with a digit: check the rest as if it
             // started with a letter.
-            let checked = if vname.starts_with(|c: char| c.is_ascii_digit()) {
-                format!("d{vname}")
-            } else {
-                vname.to_owned()
-            };
+            let checked: std::borrow::Cow<'_, str> =
+                if vname.starts_with(|c: char| c.is_ascii_digit()) {
+                    format!("d{vname}").into()
+                } else {
+                    vname.into()
+                };
             check_name_lower(&checked, &source, permissive, permissive)?;
             let cond = self.cond(dict.and_then(|d| d.get("if")), &source)?;
             let features = self.features(dict.and_then(|d| d.get("features")))?;
@@ -545,7 +590,7 @@ impl Ck<'_> {
     fn implicit(
         &self,
         value: Option<&Node>,
-        source: &str,
+        source: &dyn fmt::Display,
         parent: &str,
     ) -> Result<Option<Data>, Fail> {
         let Some(v) = value else { return Ok(None) };
@@ -561,7 +606,7 @@ impl Ck<'_> {
             .any(|n| n == parent);
         let mut members = Vec::new();
         for (key, arg) in dict {
-            let key_source = format!("{source} member '{key}'");
+            let key_source = Named::new(source, " member", key);
             let (name, optional) = match key.strip_prefix('*') {
                 Some(n) => (n, true),
                 None => (key.as_str(), false),
@@ -594,9 +639,9 @@ impl Ck<'_> {
             if data.is_none() {
                 return fail("'boxed': true requires 'data'");
             }
-            return Ok(check_type_name(data, "'data'")?.map(Data::Named));
+            return Ok(check_type_name(data, &"'data'")?.map(Data::Named));
         }
-        self.implicit(data, "'data'", name)
+        self.implicit(data, &"'data'", name)
     }
 
     fn branches(
@@ -610,7 +655,7 @@ impl Ck<'_> {
         };
         let mut out = Vec::new();
         for (key, value) in d {
-            let source = format!("'data' member '{key}'");
+            let source = Named::new(&"'data' member", "", key);
             if check_names {
                 check_name_lower(key, &source, false, false)?;
             }
@@ -634,7 +679,7 @@ impl Ck<'_> {
     }
 
     fn union(&self, expr: &Node, name: &str) -> Result<Kind, Fail> {
-        let base = match self.implicit(expr.get("base"), "'base'", name)? {
+        let base = match self.implicit(expr.get("base"), &"'base'", name)? {
             Some(b) => b,
             None => return fail("'base' should be an object or type name"),
         };

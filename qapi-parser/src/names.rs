@@ -1,14 +1,10 @@
 //! QAPI naming rules.
 
-/// QEMU's `c_name` without keyword protection: every character that is not
-/// an ASCII letter, digit or underscore becomes `_`. Two names clash when
-/// their C names are equal.
-pub(crate) fn c_name(name: &str) -> String {
-    name.chars().map(c_char).collect()
-}
-
-/// One character of [`c_name`].
-fn c_char(c: char) -> char {
+/// One character of QEMU's `c_name` (without keyword protection): every
+/// character that is not an ASCII letter, digit or underscore becomes `_`.
+/// Two names clash when their C names are equal. The checks compare C
+/// names character by character rather than build them.
+pub(crate) fn c_char(c: char) -> char {
     if c.is_ascii_alphanumeric() { c } else { '_' }
 }
 
@@ -113,6 +109,6 @@ mod tests {
         assert!(is_camel("Abc1"));
         assert!(!is_camel("ABC"));
         assert!(!is_camel("keyValue"));
-        assert_eq!(c_name("one-two.x"), "one_two_x");
+        assert!(c_name_is("one-two.x", "one_two_x"));
     }
 }

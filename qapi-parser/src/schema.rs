@@ -11,7 +11,7 @@ use crate::model::{
     AlternateBranch, AlternateType, Builtin, Command, Cond, Entity, EnumType, EnumValue, Event,
     Feature, Info, Loc, Member, ObjectType, Pragma, Schema, TypeRef, Variant, Variants,
 };
-use crate::names::c_name;
+use crate::names::c_char;
 
 /// A semantic error: location, message, the definition it is in.
 pub(crate) struct SemError {
@@ -538,15 +538,15 @@ impl<'p> Builder<'p> {
         let ent = &self.ents[i];
         let info = ent.info();
         let defn = &self.defn_of[i];
-        let mut seen: HashMap<String, &str> = HashMap::new();
+        let names: Vec<&str> = info.features.iter().map(|f| f.name.as_str()).collect();
+        if let Some((later, prev)) = first_collision(&names, false) {
+            return Err(self.err(
+                &info.loc,
+                defn,
+                format!("feature '{later}' collides with feature '{prev}'"),
+            ));
+        }
         for f in &info.features {
-            if let Some(prev) = seen.insert(c_name(&f.name), &f.name) {
-                return Err(self.err(
-                    &info.loc,
-                    defn,
-                    format!("feature '{}' collides with feature '{prev}'", f.name),
-                ));
-            }
             if f.is_special() && !matches!(ent, Ent::Command { .. } | Ent::Event { .. }) {
                 return Err(self.err(
                     &info.loc,
@@ -562,15 +562,13 @@ impl<'p> Builder<'p> {
         let Ent::Enum(e) = &self.ents[i] else {
             return Ok(());
         };
-        let mut seen: HashMap<String, &str> = HashMap::new();
-        for v in &e.values {
-            if let Some(prev) = seen.insert(c_name(&v.name).to_lowercase(), &v.name) {
-                return Err(self.err(
-                    &e.info.loc,
-                    &self.defn_of[i],
-                    format!("value '{}' collides with value '{prev}'", v.name),
-                ));
-            }
+        let names: Vec<&str> = e.values.iter().map(|v| v.name.as_str()).collect();
+        if let Some((later, prev)) = first_collision(&names, true) {
+            return Err(self.err(
+                &e.info.loc,
+                &self.defn_of[i],
+                format!("value '{later}' collides with value '{prev}'"),
+            ));
         }
         Ok(())
     }
@@ -1137,20 +1135,14 @@ impl<'p> Builder<'p> {
                 Ent::Event { info, args, boxed } => Entity::Event(Event { info, args, boxed }),
             });
         }
-        let mut schema = Schema {
+        Schema {
             pragma,
             entities,
             free_docs,
             files,
-            index: HashMap::new(),
-        };
-        schema.index = schema
-            .entities
-            .iter()
-            .enumerate()
-            .map(|(i, e)| (e.name().to_owned(), i))
-            .collect();
-        schema
+            // Entities keep their builder positions.
+            index: self.index,
+        }
     }
 }
 
@@ -1173,11 +1165,37 @@ impl Obj {
     }
 }
 
-/// Whether two names have the same C name (see [`c_name`]), without
+/// The first name in `names` whose C name (lowercased, with `fold_case`)
+/// equals that of an earlier one, and that earlier one. Compares hashes of
+/// the mapped names first, so that no mapped name is built.
+fn first_collision<'a>(names: &[&'a str], fold_case: bool) -> Option<(&'a str, &'a str)> {
+    let map = move |c: char| {
+        let c = c_char(c);
+        if fold_case { c.to_ascii_lowercase() } else { c }
+    };
+    let hash = |name: &str| {
+        // FNV-1a over the mapped characters.
+        name.chars()
+            .map(map)
+            .fold(0xcbf2_9ce4_8422_2325_u64, |h, c| {
+                (h ^ u64::from(c)).wrapping_mul(0x100_0000_01b3)
+            })
+    };
+    let hashes: Vec<u64> = names.iter().map(|n| hash(n)).collect();
+    for (i, &h) in hashes.iter().enumerate() {
+        for (j, &prev) in hashes[..i].iter().enumerate() {
+            if prev == h && names[i].chars().map(map).eq(names[j].chars().map(map)) {
+                return Some((names[i], names[j]));
+            }
+        }
+    }
+    None
+}
+
+/// Whether two names have the same C name (see [`c_char`]), without
 /// building either.
 fn c_name_eq(a: &str, b: &str) -> bool {
-    let c = |ch: char| if ch.is_ascii_alphanumeric() { ch } else { '_' };
-    a.chars().map(c).eq(b.chars().map(c))
+    a.chars().map(c_char).eq(b.chars().map(c_char))
 }
 
 fn implicit_info(name: &str, loc: &Loc, cond: Option<Cond>) -> Info {

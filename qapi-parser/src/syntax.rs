@@ -338,6 +338,14 @@ fn eof_pos(text: &str) -> usize {
 /// `unterminated`, the text runs to the end of the line and a missing quote
 /// is the error unless another comes first.
 fn check_string_body(body: &str, unterminated: bool) -> Result<String, String> {
+    // Nearly every string is plain printable ASCII without escapes.
+    if !unterminated
+        && body
+            .bytes()
+            .all(|b| (b' '..=b'~').contains(&b) && b != b'\\')
+    {
+        return Ok(body.to_owned());
+    }
     let mut out = String::with_capacity(body.len());
     let mut chars = body.chars();
     while let Some(ch) = chars.next() {
