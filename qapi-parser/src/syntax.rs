@@ -169,10 +169,22 @@ pub(crate) enum Item<'a> {
 /// order, so the first bad string or duplicate key is the one reported, as
 /// before.
 pub(crate) fn parse(src: &Source) -> Result<Vec<Item<'_>>, Error> {
+    // The quick `doc` rule is right for every block that is well formed;
+    // anything else is parsed again the exact way (see the grammar).
+    match parse_with(src, Rule::schema) {
+        Ok(Some(items)) => Ok(items),
+        Ok(None) | Err(_) => {
+            parse_with(src, Rule::schema_exact).map(|items| items.unwrap_or_default())
+        }
+    }
+}
+
+/// Parses with `top`; `None` when a `doc` token holds more than a block.
+fn parse_with(src: &Source, top: Rule) -> Result<Option<Vec<Item<'_>>>, Error> {
     use pest::Token;
 
     let text = src.text.as_str();
-    let pairs = match Grammar::parse(Rule::schema, text) {
+    let pairs = match Grammar::parse(top, text) {
         Ok(p) => p,
         Err(e) => return Err(translate_error(src, &e)),
     };
@@ -217,8 +229,11 @@ pub(crate) fn parse(src: &Source) -> Result<Vec<Item<'_>>, Error> {
                         Some(Open::List(p, values)) => (Value::List(values), p),
                         _ => continue,
                     },
-                    Rule::doc => {
-                        items.push(Item::Doc(doc_block(text, start, end)));
+                    Rule::doc | Rule::doc_exact => {
+                        match doc_block(text, start, end) {
+                            Some(block) => items.push(Item::Doc(block)),
+                            None => return Ok(None),
+                        }
                         continue;
                     }
                     _ => continue,
@@ -238,7 +253,7 @@ pub(crate) fn parse(src: &Source) -> Result<Vec<Item<'_>>, Error> {
             },
         }
     }
-    Ok(items)
+    Ok(Some(items))
 }
 
 /// The text between the quotes of a string token, which the grammar
@@ -286,8 +301,10 @@ fn check_key_unique(src: &Source, stack: &[Open], pos: usize) -> Result<(), Erro
 
 /// Splits the doc block at `start..end` into its lines: each runs from its
 /// '#' to the end of the line (without carriage returns), and blanks
-/// separate them, as the grammar's `doc` rule says.
-fn doc_block(text: &str, start: usize, end: usize) -> DocBlock<'_> {
+/// separate them, as the grammar's `doc_exact` rule says. `None` if that
+/// rule would have ended the block earlier: at a line that is not a comment,
+/// or at a closing line that is not the last.
+fn doc_block(text: &str, start: usize, end: usize) -> Option<DocBlock<'_>> {
     let block = text.get(..end).unwrap_or("");
     let bytes = block.as_bytes();
     let mut lines = Vec::new();
@@ -298,6 +315,10 @@ fn doc_block(text: &str, start: usize, end: usize) -> DocBlock<'_> {
             .and_then(|r| r.find('\n'))
             .map_or(end, |n| pos + n);
         let line = block.get(pos..line_end).unwrap_or("");
+        let closing = !lines.is_empty() && line.starts_with("##");
+        if !line.starts_with('#') || (closing && line_end < end) {
+            return None;
+        }
         lines.push((pos, line.trim_end_matches('\r')));
         pos = line_end;
         while bytes
@@ -310,7 +331,7 @@ fn doc_block(text: &str, start: usize, end: usize) -> DocBlock<'_> {
     let closed = lines.len() > 1 && lines.last().is_some_and(|(_, l)| l.starts_with("##"));
     let last = lines.last().map_or(start, |(pos, l)| pos + l.len());
     let end = if closed { last } else { next_token(text, last) };
-    DocBlock { lines, closed, end }
+    Some(DocBlock { lines, closed, end })
 }
 
 /// The offset of the next token after `pos`, skipping blanks; at the end of
@@ -403,7 +424,7 @@ fn translate_error(src: &Source, err: &pest::error::Error<Rule>) -> Error {
         "expected string or '}'"
     } else if has(Rule::rbracket) {
         "expected '{', '[', ']', string, or boolean"
-    } else if has(Rule::object) || has(Rule::doc) {
+    } else if has(Rule::object) || has(Rule::doc) || has(Rule::doc_exact) {
         "expected '{', '[', string, or boolean"
     } else {
         "expected string"
@@ -523,6 +544,19 @@ mod tests {
         check("##\n# @foo:\n##\n{ 'a': 'b' }", "doc(3) {a:'b'}");
         check("##\n# text\n\n# more\n##", "doc(4)");
         check("##\n# open\n{ 'a': 'b' }", "doc(2) {a:'b'}");
+        // The quick scan for the closing line overshoots these: an
+        // unterminated block with another block after it, an indented
+        // closing line, a second closing line. The exact rule decides.
+        check(
+            "##\n# open\n{ 'a': 'b' }\n##\n# next\n##\n{ 'c': 'd' }",
+            "doc(2) {a:'b'} doc(3) {c:'d'}",
+        );
+        check(
+            "##\n# @x:\n  ##\n{ 'a': 'b' }\n##\n# y\n##",
+            "doc(3) {a:'b'} doc(3)",
+        );
+        check("##\n# x\n  ##\n  ## more\n##", "doc(3) doc(2)");
+        check("##\r\n# x\r\n##\r\n{ 'a': 'b' }", "doc(3) {a:'b'}");
     }
 
     #[test]
