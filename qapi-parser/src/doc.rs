@@ -327,20 +327,20 @@ impl Tag {
 
 /// What a section of the block holds, before text is assembled.
 #[derive(Clone, Debug, PartialEq)]
-enum RawKind {
+enum RawKind<'a> {
     /// Paragraphs before any description or tagged section.
     Intro,
     /// Paragraphs after them.
     Detail,
-    Member(String),
-    Feature(String),
+    Member(&'a str),
+    Feature(&'a str),
     Tagged(Tag),
 }
 
 /// A section as read: its header line and content lines.
 #[derive(Debug)]
 struct Raw<'a> {
-    kind: RawKind,
+    kind: RawKind<'a>,
     /// The line the section starts on.
     idx: usize,
     /// Text on the header line after the tag or `@name:`, if any.
@@ -362,8 +362,8 @@ struct Parser<'l, 'a> {
     /// that opened it. Layout rules don't apply to code.
     code: Option<usize>,
     raws: Vec<Raw<'a>>,
-    members: Vec<String>,
-    features: Vec<String>,
+    members: Vec<&'a str>,
+    features: Vec<&'a str>,
 }
 
 /// The line without a trailing carriage return (CRLF files).
@@ -693,14 +693,14 @@ impl<'a> Parser<'_, 'a> {
             } else {
                 &mut self.features
             };
-            if seen.iter().any(|n| n == name) {
+            if seen.contains(&name) {
                 return Err(self.err(l.idx, format!("'{name}' parameter name duplicated")));
             }
-            seen.push(name.to_owned());
+            seen.push(name);
             let kind = if members {
-                RawKind::Member(name.to_owned())
+                RawKind::Member(name)
             } else {
-                RawKind::Feature(name.to_owned())
+                RawKind::Feature(name)
             };
             let mut raw = Raw {
                 kind,
@@ -817,12 +817,12 @@ impl<'a> Parser<'_, 'a> {
                     }
                 }
                 RawKind::Member(name) => doc.members.push(DocItem {
-                    name: name.clone(),
+                    name: (*name).to_owned(),
                     text,
                     loc,
                 }),
                 RawKind::Feature(name) => doc.features.push(DocItem {
-                    name: name.clone(),
+                    name: (*name).to_owned(),
                     text,
                     loc,
                 }),
@@ -959,19 +959,27 @@ fn join(first: Option<Ln<'_>>, lines: &[Ln<'_>]) -> String {
         .map(|l| indent(l.text))
         .min()
         .unwrap_or(0);
-    let mut out: Vec<&str> = Vec::with_capacity(lines.len() + 1);
-    if let Some(f) = first {
-        out.push(f.text);
+    let texts = first.map(|f| f.text).into_iter().chain(
+        lines
+            .iter()
+            .map(|l| l.text.get(strip.min(indent(l.text))..).unwrap_or("")),
+    );
+    // Blank lines before the first text and after the last are dropped;
+    // those in between are kept.
+    let mut out = String::with_capacity(texts.clone().map(|t| t.len() + 1).sum());
+    let mut blanks = 0;
+    for t in texts {
+        if t.is_empty() {
+            blanks += 1;
+            continue;
+        }
+        if !out.is_empty() {
+            out.extend(std::iter::repeat_n('\n', blanks + 1));
+        }
+        out.push_str(t);
+        blanks = 0;
     }
-    for l in lines {
-        out.push(l.text.get(strip.min(indent(l.text))..).unwrap_or(""));
-    }
-    let start = out.iter().position(|s| !s.is_empty()).unwrap_or(out.len());
-    let end = out
-        .iter()
-        .rposition(|s| !s.is_empty())
-        .map_or(start, |e| e + 1);
-    out.get(start..end).unwrap_or(&[]).join("\n")
+    out
 }
 
 /// A piece of a detail section.
