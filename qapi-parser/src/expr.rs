@@ -343,7 +343,7 @@ fn check_keys(
     }
     let unknown: Vec<&str> = dict
         .iter()
-        .map(|(k, _)| k.as_str())
+        .map(|(k, _)| k.as_ref())
         .filter(|k| !required.contains(k) && !optional.contains(k))
         .collect();
     if !unknown.is_empty() {
@@ -409,14 +409,14 @@ fn check_type_name_or_array(
 ) -> Result<Option<RawType>, Fail> {
     let Some(v) = value else { return Ok(None) };
     match &v.value {
-        Value::Str(s) => Ok(Some(RawType::Name(s.clone()))),
+        Value::Str(s) => Ok(Some(RawType::Name(s.to_string()))),
         Value::List(items) => match &items[..] {
             [
                 Node {
                     value: Value::Str(s),
                     ..
                 },
-            ] => Ok(Some(RawType::Array(s.clone()))),
+            ] => Ok(Some(RawType::Array(s.to_string()))),
             _ => fail(format!(
                 "{source}: array type must contain single type name"
             )),
@@ -427,7 +427,7 @@ fn check_type_name_or_array(
 
 /// Normalizes `'name': 'type'` to `{'type': 'type'}` (QEMU's
 /// normalize_members) by viewing either form through one accessor.
-fn member_type_node(arg: &Node) -> Option<&Node> {
+fn member_type_node<'n, 'a>(arg: &'n Node<'a>) -> Option<&'n Node<'a>> {
     match &arg.value {
         Value::Dict(_) => arg.get("type"),
         _ => Some(arg),
@@ -471,7 +471,7 @@ impl Ck<'_> {
                         "'if' condition '{s}' of {source} is not a valid identifier"
                     ));
                 }
-                Ok(Cond::Name(s.clone()))
+                Ok(Cond::Name(s.to_string()))
             }
             Value::Dict(d) => {
                 check_keys(
@@ -595,7 +595,7 @@ impl Ck<'_> {
     ) -> Result<Option<Data>, Fail> {
         let Some(v) = value else { return Ok(None) };
         let dict = match &v.value {
-            Value::Str(s) => return Ok(Some(Data::Named(s.clone()))),
+            Value::Str(s) => return Ok(Some(Data::Named(s.to_string()))),
             Value::Dict(d) => d,
             _ => return fail(format!("{source} should be an object or type name")),
         };
@@ -609,7 +609,7 @@ impl Ck<'_> {
             let key_source = Named::new(source, " member", key);
             let (name, optional) = match key.strip_prefix('*') {
                 Some(n) => (n, true),
-                None => (key.as_str(), false),
+                None => (key.as_ref(), false),
             };
             check_name_lower(name, &key_source, permissive, permissive)?;
             if c_name_is(name, "u") || c_name_starts_with(name, "has_") {
@@ -670,7 +670,7 @@ impl Ck<'_> {
                 return fail(format!("{source} misses key 'type'"));
             };
             out.push(RawBranch {
-                name: key.clone(),
+                name: key.to_string(),
                 ty,
                 cond,
             });

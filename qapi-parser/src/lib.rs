@@ -177,7 +177,7 @@ enum ParsedItem {
     Def(Box<PreDef>),
     /// Anything else: a directive, or a bad expression for the loader to
     /// report.
-    Expr(Node),
+    Expr(Node<'static>),
 }
 
 /// A definition with the checks that need no other definition and no
@@ -187,11 +187,11 @@ struct PreDef {
     /// The checked definition, or, when a check failed, the expression:
     /// pragmas can only relax the rules, so the definition is checked
     /// again with the pragmas in effect once all files are read.
-    checked: Result<(&'static str, String, expr::Def), Node>,
+    checked: Result<(&'static str, String, expr::Def), Node<'static>>,
 }
 
 impl PreDef {
-    fn new(node: Node, src: &Source) -> PreDef {
+    fn new(node: Node<'_>, src: &Source) -> PreDef {
         let loc = src.loc(node.pos);
         let strictest = Pragma::default();
         let checked = expr::meta_and_name(&node)
@@ -199,7 +199,7 @@ impl PreDef {
                 let def = expr::check_def(&node, meta, &name, &loc, &strictest)?;
                 Ok((meta, name, def))
             })
-            .map_err(|_| node);
+            .map_err(|_| node.into_owned());
         PreDef { loc, checked }
     }
 }
@@ -217,7 +217,7 @@ fn parse_alone(path: String, text: String, style: doc::DocStyle) -> Parsed {
                 {
                     out.push(ParsedItem::Def(Box::new(PreDef::new(node, &src))));
                 }
-                Item::Expr(node) => out.push(ParsedItem::Expr(node)),
+                Item::Expr(node) => out.push(ParsedItem::Expr(node.into_owned())),
                 Item::Doc(block) => {
                     let mut line = 0;
                     let lines: Vec<doc::DocLine<'_>> = block
@@ -565,7 +565,7 @@ impl Loader<'_> {
                     )
                 })
             };
-            match name.as_str() {
+            match name.as_ref() {
                 "doc-required" => match v.value {
                     Value::Bool(b) => self.pragma.doc_required = b,
                     _ => {

@@ -5,6 +5,8 @@
 //! gives, so that a schema rejected by QEMU is rejected here with the same
 //! words.
 
+use std::borrow::Cow;
+
 use pest::Parser as _;
 
 use crate::error::Error;
@@ -101,24 +103,44 @@ impl Source {
     }
 }
 
-/// A value of the schema dialect.
+/// A value of the schema dialect. Strings borrow from the source text
+/// unless they hold an escape.
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) enum Value {
-    Str(String),
+pub(crate) enum Value<'a> {
+    Str(Cow<'a, str>),
     Bool(bool),
-    List(Vec<Node>),
+    List(Vec<Node<'a>>),
     /// Members in source order (keys are unique).
-    Dict(Vec<(String, Node)>),
+    Dict(Vec<(Cow<'a, str>, Node<'a>)>),
 }
 
 /// A value and the byte offset where it starts.
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) struct Node {
-    pub(crate) value: Value,
+pub(crate) struct Node<'a> {
+    pub(crate) value: Value<'a>,
     pub(crate) pos: usize,
 }
 
-impl Node {
+impl<'a> Node<'a> {
+    /// The same tree with strings of its own, to outlive the source text.
+    pub(crate) fn into_owned(self) -> Node<'static> {
+        let owned = |s: Cow<'_, str>| Cow::Owned(s.into_owned());
+        let value = match self.value {
+            Value::Str(s) => Value::Str(owned(s)),
+            Value::Bool(b) => Value::Bool(b),
+            Value::List(l) => Value::List(l.into_iter().map(Node::into_owned).collect()),
+            Value::Dict(d) => Value::Dict(
+                d.into_iter()
+                    .map(|(k, v)| (owned(k), v.into_owned()))
+                    .collect(),
+            ),
+        };
+        Node {
+            value,
+            pos: self.pos,
+        }
+    }
+
     pub(crate) fn as_str(&self) -> Option<&str> {
         match &self.value {
             Value::Str(s) => Some(s),
@@ -126,14 +148,14 @@ impl Node {
         }
     }
 
-    pub(crate) fn as_dict(&self) -> Option<&[(String, Node)]> {
+    pub(crate) fn as_dict(&self) -> Option<&[(Cow<'a, str>, Node<'a>)]> {
         match &self.value {
             Value::Dict(d) => Some(d),
             _ => None,
         }
     }
 
-    pub(crate) fn get(&self, key: &str) -> Option<&Node> {
+    pub(crate) fn get(&self, key: &str) -> Option<&Node<'a>> {
         self.as_dict()?
             .iter()
             .find(|(k, _)| k == key)
@@ -156,7 +178,7 @@ pub(crate) struct DocBlock<'a> {
 /// A top-level item of a file.
 #[derive(Debug)]
 pub(crate) enum Item<'a> {
-    Expr(Node),
+    Expr(Node<'a>),
     Doc(DocBlock<'a>),
 }
 
@@ -189,7 +211,7 @@ fn parse_with(src: &Source, top: Rule) -> Result<Option<Vec<Item<'_>>>, Error> {
         Err(e) => return Err(translate_error(src, &e)),
     };
     let mut items = Vec::new();
-    let mut stack: Vec<Open> = Vec::new();
+    let mut stack: Vec<Open<'_>> = Vec::new();
     let mut start = 0;
     for token in pairs.tokens() {
         let (node, pos) = match token {
@@ -283,14 +305,14 @@ fn string_body(token: &str) -> &str {
 /// An object or array whose end has not been seen yet, with where it
 /// starts and what it holds so far. An object also holds the key whose
 /// value comes next.
-enum Open {
-    Dict(usize, Vec<(String, Node)>, Option<String>),
-    List(usize, Vec<Node>),
+enum Open<'a> {
+    Dict(usize, Vec<(Cow<'a, str>, Node<'a>)>, Option<Cow<'a, str>>),
+    List(usize, Vec<Node<'a>>),
 }
 
 /// Rejects a value at `pos` whose key the innermost open object already
 /// has, before the value itself is looked at (QEMU's order).
-fn check_key_unique(src: &Source, stack: &[Open], pos: usize) -> Result<(), Error> {
+fn check_key_unique(src: &Source, stack: &[Open<'_>], pos: usize) -> Result<(), Error> {
     if let Some(Open::Dict(_, members, Some(key))) = stack.last()
         && members.iter().any(|(k, _)| k == key)
     {
@@ -358,14 +380,14 @@ fn eof_pos(text: &str) -> usize {
 /// Applies QEMU's string rules to the text after an opening quote. With
 /// `unterminated`, the text runs to the end of the line and a missing quote
 /// is the error unless another comes first.
-fn check_string_body(body: &str, unterminated: bool) -> Result<String, String> {
+fn check_string_body(body: &str, unterminated: bool) -> Result<Cow<'_, str>, String> {
     // Nearly every string is plain printable ASCII without escapes.
     if !unterminated
         && body
             .bytes()
             .all(|b| (b' '..=b'~').contains(&b) && b != b'\\')
     {
-        return Ok(body.to_owned());
+        return Ok(Cow::Borrowed(body));
     }
     let mut out = String::with_capacity(body.len());
     let mut chars = body.chars();
@@ -387,7 +409,7 @@ fn check_string_body(body: &str, unterminated: bool) -> Result<String, String> {
     if unterminated {
         return Err("missing terminating \"'\"".to_owned());
     }
-    Ok(out)
+    Ok(Cow::Owned(out))
 }
 
 /// Turns a pest failure into QEMU's message: a lexical error (stray text,
