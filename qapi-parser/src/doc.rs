@@ -29,8 +29,10 @@ use crate::model::Loc;
 pub(crate) struct DocLine<'a> {
     /// The whole source line starting at its `#` (no newline).
     pub(crate) text: &'a str,
-    /// Where that `#` is.
-    pub(crate) loc: Loc,
+    /// Where that `#` is, in the file of the block's end location (a
+    /// block has thousands of lines and a few locations worth keeping).
+    pub(crate) line: u32,
+    pub(crate) col: u32,
 }
 
 /// Which of QEMU 10.2's layout rules [`parse_doc_with`] enforces.
@@ -92,7 +94,7 @@ pub(crate) fn parse_doc_with(
     };
     if chomp(open.text) != "##" {
         return Err(Error::new(
-            open.loc.clone(),
+            line_loc(open, end_loc),
             "junk after '##' at start of documentation comment",
         ));
     }
@@ -115,6 +117,15 @@ pub(crate) fn parse_doc_with(
     };
     let symbol = p.parse()?;
     p.finish(symbol)
+}
+
+/// Where `line` starts; blocks lie in one file, that of `end_loc`.
+fn line_loc(line: &DocLine<'_>, end_loc: &Loc) -> Loc {
+    Loc {
+        file: end_loc.file.clone(),
+        line: line.line,
+        col: line.col,
+    }
 }
 
 /// What a definition's documentation is checked against.
@@ -432,7 +443,7 @@ impl<'a> Parser<'_, 'a> {
     fn loc(&self, idx: usize) -> Loc {
         self.lines
             .get(idx)
-            .map_or_else(|| self.end_loc.clone(), |l| l.loc.clone())
+            .map_or_else(|| self.end_loc.clone(), |l| line_loc(l, self.end_loc))
     }
 
     /// The location of byte `off` of line `idx`, counting columns as QEMU
@@ -441,7 +452,7 @@ impl<'a> Parser<'_, 'a> {
         let Some(line) = self.lines.get(idx) else {
             return self.end_loc.clone();
         };
-        let mut loc = line.loc.clone();
+        let mut loc = line_loc(line, self.end_loc);
         let before = line.text.get(..off).unwrap_or(line.text);
         for c in before.chars() {
             loc.col = if c == '\t' {

@@ -219,13 +219,13 @@ fn parse_alone(path: String, text: String, style: doc::DocStyle) -> Parsed {
                 }
                 Item::Expr(node) => out.push(ParsedItem::Expr(node.into_owned())),
                 Item::Doc(block) => {
-                    let mut line = 0;
+                    let mut cursor = 0;
                     let lines: Vec<doc::DocLine<'_>> = block
                         .lines
                         .iter()
-                        .map(|&(pos, text)| doc::DocLine {
-                            text,
-                            loc: src.loc_from(pos, &mut line),
+                        .map(|&(pos, text)| {
+                            let (line, col) = src.line_col_from(pos, &mut cursor);
+                            doc::DocLine { text, line, col }
                         })
                         .collect();
                     let end = src.loc(block.end);

@@ -46,11 +46,11 @@ impl Source {
         self.loc_on_line(pos, line)
     }
 
-    /// Like [`Source::loc`] for positions in increasing order (the lines of
-    /// a doc block): `line` is where the search starts and is moved to the
-    /// position's line, so that consecutive lines cost a step each rather
-    /// than a binary search.
-    pub(crate) fn loc_from(&self, pos: usize, line: &mut usize) -> Loc {
+    /// Line and column, like [`Source::loc`], for positions in increasing
+    /// order (the lines of a doc block): `line` is where the search starts
+    /// and is moved to the position's line, so that consecutive lines cost
+    /// a step each rather than a binary search.
+    pub(crate) fn line_col_from(&self, pos: usize, line: &mut usize) -> (u32, u32) {
         let pos = pos.min(self.text.len());
         if self.line_starts.get(*line).is_none_or(|&s| s > pos) {
             *line = 0;
@@ -58,11 +58,20 @@ impl Source {
         while self.line_starts.get(*line + 1).is_some_and(|&s| s <= pos) {
             *line += 1;
         }
-        self.loc_on_line(pos, *line + 1)
+        (*line as u32 + 1, self.col_on_line(pos, *line + 1))
     }
 
     /// The location of `pos` on the 1-based line `line`.
     fn loc_on_line(&self, pos: usize, line: usize) -> Loc {
+        Loc {
+            file: self.path.clone(),
+            line: line as u32,
+            col: self.col_on_line(pos, line),
+        }
+    }
+
+    /// The column of `pos` on the 1-based line `line`.
+    fn col_on_line(&self, pos: usize, line: usize) -> u32 {
         let start = self.line_starts[line.saturating_sub(1)];
         let mut col = 1u32;
         for ch in self.text.get(start..pos).unwrap_or("").chars() {
@@ -72,11 +81,7 @@ impl Source {
                 col + 1
             };
         }
-        Loc {
-            file: self.path.clone(),
-            line: line as u32,
-            col,
-        }
+        col
     }
 
     /// The text of the 1-based line `line`, without its newline.

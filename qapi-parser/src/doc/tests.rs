@@ -11,6 +11,14 @@ fn loc(line: u32, col: u32) -> Loc {
     }
 }
 
+fn doc_line(text: &str, loc: Loc) -> DocLine<'_> {
+    DocLine {
+        text,
+        line: loc.line,
+        col: loc.col,
+    }
+}
+
 /// Splits `input` (lines separated by `|`) into doc lines; the block is
 /// closed if its last line starts with `##`.
 fn lines(input: &str) -> (Vec<DocLine<'_>>, bool, Loc) {
@@ -19,7 +27,8 @@ fn lines(input: &str) -> (Vec<DocLine<'_>>, bool, Loc) {
         .zip(1..)
         .map(|(text, n)| DocLine {
             text,
-            loc: loc(n, 1),
+            line: n,
+            col: 1,
         })
         .collect();
     let closed = v.len() > 1 && v.last().is_some_and(|l| l.text.starts_with("##"));
@@ -515,10 +524,7 @@ fn blocks<'a>(file: &str, src: &'a str) -> Vec<Block<'a>> {
             i += 1;
             continue;
         }
-        let mut lines = vec![DocLine {
-            text: t,
-            loc: mk(i, col),
-        }];
+        let mut lines = vec![doc_line(t, mk(i, col))];
         let mut j = i + 1;
         let (closed, end) = loop {
             if j >= n || (j + 1 == n && text.get(j).is_some_and(|l| l.is_empty())) {
@@ -536,10 +542,7 @@ fn blocks<'a>(file: &str, src: &'a str) -> Vec<Block<'a>> {
                 continue;
             }
             if u.starts_with('#') {
-                lines.push(DocLine {
-                    text: u,
-                    loc: mk(j - 1, ucol),
-                });
+                lines.push(doc_line(u, mk(j - 1, ucol)));
                 if u.starts_with("##") {
                     break (true, mk(j - 1, ucol));
                 }
