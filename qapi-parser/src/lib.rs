@@ -134,10 +134,13 @@ pub fn parse_with(
                 // the others for the lock. The loop ends when the loader
                 // drops its sender (or, on a panic elsewhere, its receiver).
                 while let Some((id, path, text)) = queue.lock().ok().and_then(|q| q.recv().ok()) {
-                    if results
-                        .send((id, parse_alone(path, text, doc_style)))
-                        .is_err()
-                    {
+                    // A panic is handed to the loader to re-raise, as it
+                    // would have come from a one-thread parse; the loader
+                    // would otherwise wait for this file forever.
+                    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        parse_alone(path, text, doc_style)
+                    }));
+                    if results.send((id, parsed)).is_err() {
                         break;
                     }
                 }
@@ -259,7 +262,7 @@ fn includes(parsed: &Parsed) -> impl Iterator<Item = String> + '_ {
 /// what came back.
 struct Pool {
     jobs: mpsc::Sender<(usize, String, String)>,
-    done: mpsc::Receiver<(usize, Parsed)>,
+    done: mpsc::Receiver<(usize, std::thread::Result<Parsed>)>,
     /// Every file ever sent (or found unreadable), normalized.
     requested: HashSet<PathBuf>,
     /// Files sent and not yet taken by the loader: the job, or why the
@@ -459,9 +462,10 @@ impl Loader<'_> {
                 if let Some(parsed) = pool.ready.remove(&id) {
                     return Ok(parsed);
                 }
-                // A worker only stops early when the loader has gone, and
-                // `recv` fails only when all workers have stopped.
+                // Workers stop only when the loader has gone, so every job
+                // sent has its answer coming.
                 let (got, parsed) = pool.done.recv().expect("parser threads are running");
+                let parsed = parsed.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
                 self.prefetch(&parsed);
                 let pool = self.pool.as_mut().expect("pool is set");
                 pool.ready.insert(got, parsed);
