@@ -163,9 +163,9 @@ pub fn parse_with(
     })
 }
 
-/// A file parsed on its own: its syntax tree and its doc comments. This is
-/// the work that needs nothing from other files, so that it can run on any
-/// thread.
+/// A file parsed on its own: its doc comments, and its definitions checked
+/// as far as they can be alone. This is the work that needs nothing from
+/// other files, so that it can run on any thread.
 struct Parsed {
     src: Arc<Source>,
     /// The file's items, or its syntax error (not yet located in the
@@ -183,8 +183,8 @@ enum ParsedItem {
     Expr(Node<'static>),
 }
 
-/// A definition with the checks that need no other definition and no
-/// pragma already made.
+/// A definition after the checks that need neither another definition nor
+/// a pragma.
 struct PreDef {
     loc: Loc,
     /// The checked definition, or, when a check failed, the expression:
@@ -352,7 +352,8 @@ impl Files {
         self.locate(e, file)
     }
 
-    /// The checks of one definition that need nothing from the others.
+    /// Completes the checks of one definition that need no other
+    /// definition: those that depend on its doc comment and on pragmas.
     fn check_def(
         &self,
         raw: RawDef,
