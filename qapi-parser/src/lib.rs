@@ -864,15 +864,20 @@ mod tests {
             ("b.json", "{ 'include': 'a.json' }\n{ 'struct': ".to_owned()),
         ]
         .into();
-        let mut reads = Vec::new();
-        let mut read = |p: &str| {
-            reads.push(p.to_owned());
-            files
-                .get(p)
-                .cloned()
-                .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))
+        // The error, and the files read in order.
+        let load = |files: &HashMap<&str, String>| {
+            let mut reads = Vec::new();
+            let mut read = |p: &str| {
+                reads.push(p.to_owned());
+                files
+                    .get(p)
+                    .cloned()
+                    .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))
+            };
+            let e = parse_with("root.json", &Options::default(), &mut read).expect_err("invalid");
+            (e, reads)
         };
-        let e = parse_with("root.json", &Options::default(), &mut read).expect_err("invalid");
+        let (e, reads) = load(&files);
         assert_eq!(e.loc.file.as_ref(), "a.json", "{e}");
         assert_eq!(e.loc.line, 2001, "{e}");
         let mut sorted = reads.clone();
@@ -890,13 +895,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (*k, v.replace("nope", "'int'")))
             .collect();
-        let mut read = |p: &str| {
-            fixed
-                .get(p)
-                .cloned()
-                .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))
-        };
-        let e = parse_with("root.json", &Options::default(), &mut read).expect_err("invalid");
+        let (e, _) = load(&fixed);
         assert_eq!(e.loc.file.as_ref(), "b.json", "{e}");
     }
 }
