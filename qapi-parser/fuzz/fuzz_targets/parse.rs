@@ -4,7 +4,7 @@
 //!
 //! Run with `cargo +nightly fuzz run parse` from `qapi-parser/`; seed the
 //! corpus with real schemas (e.g. `cp ../../shared/qemu/10.2/qapi/*.json
-//! corpus/parse/`) for deep coverage.
+//! fuzz/corpus/parse/`) for deep coverage.
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
