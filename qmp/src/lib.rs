@@ -58,17 +58,6 @@ pub use crate::keys::{KeyNames, split_chord, text_chords, us_chord};
 #[doc(inline)]
 pub use crate::schema::SchemaIndex;
 #[doc(inline)]
-pub use crate::suggest_pub::close_matches;
+pub use crate::suggest::close_matches;
 #[doc(inline)]
 pub use crate::vm::{DEVICE_DEL_TIMEOUT, QomNode, QomProperty, Screendump, TYPE_HOLD, Vm};
-
-mod suggest_pub {
-    /// Up to five of `candidates` close to `name` (edit distance), nearest
-    /// first: the "did you mean" list of every error here.
-    pub fn close_matches<'a>(
-        name: &str,
-        candidates: impl IntoIterator<Item = &'a str>,
-    ) -> Vec<String> {
-        crate::suggest::close_matches(name, candidates)
-    }
-}

@@ -28,12 +28,24 @@ pub(crate) fn distance(a: &str, b: &str) -> usize {
     d[a.len() * w + b.len()]
 }
 
-/// Up to five of `candidates` close to `name`: within an edit distance of
-/// a third of its length (at least one), or containing it, nearest first.
-pub(crate) fn close_matches<'a>(
-    name: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Vec<String> {
+/// Up to five of `candidates` close to `name`, nearest first: the "did you
+/// mean" list of every error of this crate.
+///
+/// A candidate is close when its edit distance to `name` (insertions,
+/// deletions, substitutions and swaps of neighbours, ignoring ASCII case)
+/// is at most a third of `name`'s length (at least one), or when it
+/// contains a `name` of three characters or more. Equally close ones come
+/// in byte order of their names.
+///
+/// # Examples
+///
+/// ```
+/// let vms = ["web", "db-primary", "db-replica"];
+/// assert_eq!(qmp::close_matches("wbe", vms), ["web"]);
+/// assert_eq!(qmp::close_matches("db-", vms), ["db-primary", "db-replica"]);
+/// assert!(qmp::close_matches("mail", vms).is_empty());
+/// ```
+pub fn close_matches<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     let name = name.to_ascii_lowercase();
     let limit = (name.chars().count() / 3).max(1);
     let mut found: Vec<(usize, &str)> = candidates
