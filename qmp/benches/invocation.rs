@@ -3,7 +3,7 @@
 //! the daemon.
 //!
 //! ```sh
-//! cargo bench -p qmp --bench invocation [-- RUNS]
+//! cargo bench -p qmp-cli --bench invocation [-- RUNS]
 //! ```
 //!
 //! Uses QEMU 7.2 (`/usr/bin`, or `QEMU_7_2_BIN_DIR`) with a PC machine.

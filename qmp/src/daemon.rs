@@ -4,8 +4,8 @@
 //! For each VM `NAME` of the runtime directory, the daemon connects to
 //! QEMU's monitor at `NAME.sock`, moves that socket aside to
 //! `.NAME.qemu.sock` and listens at `NAME.sock` itself, so that every
-//! client (`qmp`, this library, `qemu.qmp`, `qmp-shell`) keeps using the
-//! same path. Each client gets a greeting with QEMU's version and no
+//! client (`qmp`, the `qmp-vm` library, `qemu.qmp`, `qmp-shell`) keeps
+//! using the same path. Each client gets a greeting with QEMU's version and no
 //! capabilities, negotiates, and then:
 //!
 //! - its commands go to QEMU with ids of the daemon's own, and the replies
@@ -62,33 +62,33 @@ fn now_secs() -> f64 {
 /// What `qmp daemon status` shows.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[non_exhaustive]
-pub struct DaemonStatus {
+pub(crate) struct DaemonStatus {
     /// The daemon's pid.
-    pub pid: u32,
+    pub(crate) pid: u32,
     /// When it started, in seconds since the epoch.
-    pub started: f64,
+    pub(crate) started: f64,
     /// Seconds since it started.
-    pub uptime: f64,
+    pub(crate) uptime: f64,
     /// The VMs it proxies or proxied.
-    pub vms: Vec<VmStatus>,
+    pub(crate) vms: Vec<VmStatus>,
 }
 
 /// One VM in [`DaemonStatus`].
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[non_exhaustive]
-pub struct VmStatus {
+pub(crate) struct VmStatus {
     /// The VM's name.
-    pub name: String,
+    pub(crate) name: String,
     /// `running` while QEMU is connected, `exited` after.
-    pub state: String,
+    pub(crate) state: String,
     /// QEMU's version.
-    pub version: String,
+    pub(crate) version: String,
     /// Negotiated clients connected now.
-    pub clients: usize,
+    pub(crate) clients: usize,
     /// Commands forwarded so far.
-    pub commands: u64,
+    pub(crate) commands: u64,
     /// When QEMU went away, in seconds since the epoch.
-    pub exited_at: Option<f64>,
+    pub(crate) exited_at: Option<f64>,
 }
 
 /// A request on the control socket.
@@ -106,7 +106,7 @@ pub(crate) enum Control {
 /// # Errors
 ///
 /// An I/O error if no daemon listens or it does not answer in time.
-pub async fn control(dir: &Path, request: &Value) -> std::io::Result<Value> {
+pub(crate) async fn control(dir: &Path, request: &Value) -> std::io::Result<Value> {
     let run = async {
         let stream = UnixStream::connect(runtime::daemon_ctl(dir)).await?;
         let (rd, mut wr) = stream.into_split();
@@ -170,7 +170,7 @@ struct Conn {
 ///
 /// An I/O error if the control socket cannot be created, for instance
 /// because another daemon runs.
-pub async fn run(dir: PathBuf, stop: impl Future<Output = ()>) -> std::io::Result<()> {
+pub(crate) async fn run(dir: PathBuf, stop: impl Future<Output = ()>) -> std::io::Result<()> {
     let ctl_path = runtime::daemon_ctl(&dir);
     if UnixStream::connect(&ctl_path).await.is_ok() {
         return Err(std::io::Error::new(

@@ -15,10 +15,10 @@
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::{Error, Result};
+use qmp_vm::{Error, Result};
 
 /// The current user's id.
-pub fn uid() -> u32 {
+pub(crate) fn uid() -> u32 {
     rustix::process::getuid().as_raw()
 }
 
@@ -28,7 +28,7 @@ pub fn uid() -> u32 {
 ///
 /// [`Error::File`] if it cannot be created, or exists with another owner
 /// or with access for others.
-pub fn dir() -> Result<PathBuf> {
+pub(crate) fn dir() -> Result<PathBuf> {
     let dir = match std::env::var_os("XDG_RUNTIME_DIR") {
         Some(d) if !d.is_empty() => PathBuf::from(d).join("qmp"),
         _ => std::env::temp_dir().join(format!("qmp-{}", uid())),
@@ -43,7 +43,7 @@ pub fn dir() -> Result<PathBuf> {
 /// # Errors
 ///
 /// As for [`dir`].
-pub fn ensure_private(dir: &Path) -> Result<()> {
+pub(crate) fn ensure_private(dir: &Path) -> Result<()> {
     let file_err = |source| Error::File {
         path: dir.display().to_string(),
         source,
@@ -72,7 +72,7 @@ pub fn ensure_private(dir: &Path) -> Result<()> {
 /// # Errors
 ///
 /// What is wrong with it, as a message.
-pub fn check_name(name: &str) -> std::result::Result<(), String> {
+pub(crate) fn check_name(name: &str) -> std::result::Result<(), String> {
     if name.is_empty()
         || name.len() > 64
         || !name
@@ -91,47 +91,47 @@ pub fn check_name(name: &str) -> std::result::Result<(), String> {
 }
 
 /// The QMP socket of VM `name`.
-pub fn vm_socket(dir: &Path, name: &str) -> PathBuf {
+pub(crate) fn vm_socket(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}.sock"))
 }
 
 /// Where QEMU's own monitor socket is moved while the daemon proxies it.
-pub fn hidden_socket(dir: &Path, name: &str) -> PathBuf {
+pub(crate) fn hidden_socket(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!(".{name}.qemu.sock"))
 }
 
 /// The guest agent socket of VM `name`.
-pub fn ga_socket(dir: &Path, name: &str) -> PathBuf {
+pub(crate) fn ga_socket(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}.ga.sock"))
 }
 
 /// QEMU's pid file for VM `name`.
-pub fn pid_file(dir: &Path, name: &str) -> PathBuf {
+pub(crate) fn pid_file(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}.pid"))
 }
 
 /// QEMU's log for VM `name`.
-pub fn log_file(dir: &Path, name: &str) -> PathBuf {
+pub(crate) fn log_file(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}.log"))
 }
 
 /// The daemon's control socket.
-pub fn daemon_ctl(dir: &Path) -> PathBuf {
+pub(crate) fn daemon_ctl(dir: &Path) -> PathBuf {
     dir.join("daemon.ctl")
 }
 
 /// The daemon's pid file.
-pub fn daemon_pid(dir: &Path) -> PathBuf {
+pub(crate) fn daemon_pid(dir: &Path) -> PathBuf {
     dir.join("daemon.pid")
 }
 
 /// The daemon's log.
-pub fn daemon_log(dir: &Path) -> PathBuf {
+pub(crate) fn daemon_log(dir: &Path) -> PathBuf {
     dir.join("daemon.log")
 }
 
 /// The names of the VMs with a socket in `dir`, sorted.
-pub fn vm_names(dir: &Path) -> Vec<String> {
+pub(crate) fn vm_names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()
@@ -148,7 +148,7 @@ pub fn vm_names(dir: &Path) -> Vec<String> {
 }
 
 /// Reads a pid file; `None` if missing, malformed or the process is gone.
-pub fn live_pid(path: &Path) -> Option<u32> {
+pub(crate) fn live_pid(path: &Path) -> Option<u32> {
     let pid: u32 = std::fs::read_to_string(path).ok()?.trim().parse().ok()?;
     Path::new(&format!("/proc/{pid}")).exists().then_some(pid)
 }

@@ -304,8 +304,8 @@ struct Launched(std::path::PathBuf);
 
 impl Drop for Launched {
     fn drop(&mut self) {
-        for name in qmp::runtime::vm_names(&self.0) {
-            if let Some(pid) = qmp::runtime::live_pid(&qmp::runtime::pid_file(&self.0, &name)) {
+        for name in runtime::vm_names(&self.0) {
+            if let Some(pid) = runtime::live_pid(&runtime::pid_file(&self.0, &name)) {
                 let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
             }
         }
@@ -404,7 +404,7 @@ fn launch_list(rel: Release) {
         assert!(Instant::now() < end, "vm1's socket stayed");
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert_eq!(qmp::runtime::vm_names(&dir), ["vm2"]);
+    assert_eq!(runtime::vm_names(&dir), ["vm2"]);
 }
 
 #[test]

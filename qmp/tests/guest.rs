@@ -45,7 +45,7 @@ fn keys_arrive(vm: &mut Vm) {
     start_capture(vm, "KEYS");
     let chords: Vec<String> = payload()
         .chars()
-        .map(|c| qmp::us_chord(c).expect("typable").join("-"))
+        .map(|c| qmp_vm::us_chord(c).expect("typable").join("-"))
         .collect();
     let mut args = vec!["keys", "--hold", "15"];
     args.extend(chords.iter().map(String::as_str));
@@ -82,14 +82,14 @@ fn screendump(vm: &Vm) {
     let out = ok(vm.qmp(&["screendump", png_path.to_str().unwrap()]));
     assert!(out.contains("png"), "{out}");
     ok(vm.qmp(&["screendump", ppm_path.to_str().unwrap()]));
-    let ppm = qmp::Rgb::from_ppm(&std::fs::read(&ppm_path).unwrap()).unwrap();
+    let ppm = qmp_vm::Rgb::from_ppm(&std::fs::read(&ppm_path).unwrap()).unwrap();
     let decoder = png::Decoder::new(std::fs::File::open(&png_path).unwrap());
     let mut reader = decoder.read_info().expect("a valid PNG");
     let mut pixels = vec![0; reader.output_buffer_size()];
     let info = reader.next_frame(&mut pixels).expect("PNG pixels");
     assert_eq!((info.width, info.height), (ppm.width, ppm.height));
     assert!(info.width >= 640 && info.height >= 400, "{info:?}");
-    let png_img = qmp::Rgb {
+    let png_img = qmp_vm::Rgb {
         width: info.width,
         height: info.height,
         pixels: pixels[..info.buffer_size()].to_vec(),

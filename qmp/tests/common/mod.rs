@@ -12,6 +12,11 @@ use std::time::{Duration, Instant};
 
 pub use qemu_test_support::{Release, workspace};
 
+/// The binary's own module for the runtime directory's file names, so
+/// that the tests and `qmp` agree on them.
+#[path = "../../src/runtime.rs"]
+pub mod runtime;
+
 /// The `qmp` binary under test.
 pub fn qmp_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_qmp"))

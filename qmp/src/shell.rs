@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use futures_util::FutureExt as _;
 use futures_util::StreamExt as _;
-use qmp::{SchemaIndex, Vm};
+use qmp_vm::{SchemaIndex, Vm};
 use rustyline::completion::{Completer, Pair};
 use rustyline::error::ReadlineError;
 use rustyline::highlight::Highlighter;

@@ -1,5 +1,5 @@
-//! VM automation on the QEMU Machine Protocol, and the library behind the
-//! `qmp` command line.
+//! VM automation on the QEMU Machine Protocol: the library behind the
+//! `qmp` command line (package `qmp-cli`).
 //!
 //! - [`Vm`] wraps a [`qmp_client::Client`]: [`Vm::keys`] presses key
 //!   chords by `QKeyCode` name or alias, [`Vm::type_text`] types text on a
@@ -9,40 +9,38 @@
 //!   connected QEMU's schema before sending.
 //! - [`Agent`] wraps a [`qmp_client::GuestAgent`]: ping, info, reading
 //!   files, fsfreeze, network interfaces, shutdown, running programs.
-//! - [`daemon`] shares one QMP connection per VM among any number of
-//!   plain QMP clients; [`runtime`] says where VMs and the daemon keep
-//!   their sockets.
+//! - [`SchemaIndex`] answers questions about the connected QEMU's
+//!   `query-qmp-schema`, and [`close_matches`] makes the "did you mean"
+//!   lists of this crate's errors.
 //!
 //! The helpers run the generated commands of `qmp-types`
 //! (`qmp::QmpCommands`, `qga::GuestAgentCommands`) and hand back its types
 //! where QEMU's reply is more than a string: [`Vm::status`] gives a
 //! `StatusInfo` whose `status` is a `RunState`, [`Agent::info`] a
-//! `GuestAgentInfo`. [`Vm::exec`], the shell and the daemon pass commands
-//! through as raw JSON, so every command of the connected QEMU works,
-//! known to this build or not.
+//! `GuestAgentInfo`. [`Vm::exec`] passes commands through as raw JSON,
+//! so every command of the connected QEMU works, known to this build or
+//! not.
 //!
 //! # Examples
 //!
 //! ```no_run
-//! # async fn f() -> qmp::Result<()> {
+//! # async fn f() -> qmp_vm::Result<()> {
 //! let client = qmp_client::Client::connect_unix("/run/user/1000/qmp/vm1.sock").await?;
-//! let vm = qmp::Vm::new(client);
+//! let vm = qmp_vm::Vm::new(client);
 //! vm.keys(&["ctrl", "alt", "f2"], None).await?;
 //! vm.type_text("root\n", None).await?;
 //! vm.pause().await?;
 //! assert_eq!(vm.status().await?.status, qmp_types::qmp::RunState::Paused);
-//! vm.screendump("paused.png".as_ref(), &qmp::Screendump::default()).await?;
+//! vm.screendump("paused.png".as_ref(), &qmp_vm::Screendump::default()).await?;
 //! vm.resume().await?;
 //! # Ok(()) }
 //! ```
 #![warn(missing_docs, unreachable_pub)]
 
 mod agent;
-pub mod daemon;
 mod error;
 mod image;
 mod keys;
-pub mod runtime;
 mod schema;
 mod suggest;
 mod vm;
@@ -61,3 +59,8 @@ pub use crate::schema::SchemaIndex;
 pub use crate::suggest::close_matches;
 #[doc(inline)]
 pub use crate::vm::{DEVICE_DEL_TIMEOUT, QomNode, QomProperty, Screendump, TYPE_HOLD, Vm};
+
+/// The README's example runs as a doc test against real QEMU.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExample;

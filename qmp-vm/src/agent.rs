@@ -23,8 +23,8 @@ const EXEC_POLL: Duration = Duration::from_millis(20);
 /// # Examples
 ///
 /// ```no_run
-/// # async fn f() -> qmp::Result<()> {
-/// let ga = qmp::Agent::connect("/run/user/1000/qmp/vm1.ga.sock".as_ref()).await?;
+/// # async fn f() -> qmp_vm::Result<()> {
+/// let ga = qmp_vm::Agent::connect("/run/user/1000/qmp/vm1.ga.sock".as_ref()).await?;
 /// ga.ping().await?;
 /// let out = ga.exec("/bin/uname", &["-r".into()], None).await?;
 /// print!("{}", String::from_utf8_lossy(&out.stdout));

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use qmp::runtime;
+use crate::runtime;
 use qmp_types::qmp::QmpCommands as _;
 use serde_json::{Value, json};
 
@@ -109,7 +109,7 @@ pub(crate) async fn launch(
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     if live(&runtime::daemon_ctl(&dir))
-        && let Err(e) = qmp::daemon::control(&dir, &json!({ "cmd": "adopt", "name": name })).await
+        && let Err(e) = crate::daemon::control(&dir, &json!({ "cmd": "adopt", "name": name })).await
     {
         eprintln!("qmp: warning: the daemon did not take over `{name}`: {e}");
     }
@@ -201,7 +201,7 @@ pub(crate) async fn daemon(command: DaemonCmd, json: bool) -> CliResult<ExitCode
     let dir = runtime::dir()?;
     let ctl = runtime::daemon_ctl(&dir);
     let status_req = json!({ "cmd": "status" });
-    let status = || qmp::daemon::control(&dir, &status_req);
+    let status = || crate::daemon::control(&dir, &status_req);
     match command {
         DaemonCmd::Start { foreground: true } => {
             let _ = tracing_subscriber::fmt()
@@ -209,7 +209,7 @@ pub(crate) async fn daemon(command: DaemonCmd, json: bool) -> CliResult<ExitCode
                 .with_writer(std::io::stderr)
                 .with_ansi(false)
                 .try_init();
-            qmp::daemon::run(dir.clone(), stop_signal())
+            crate::daemon::run(dir.clone(), stop_signal())
                 .await
                 .map_err(|e| Failure::msg(format!("daemon: {e}")))?;
         }
@@ -260,7 +260,7 @@ pub(crate) async fn daemon(command: DaemonCmd, json: bool) -> CliResult<ExitCode
             let st = status()
                 .await
                 .map_err(|_| Failure::msg("the daemon is not running"))?;
-            qmp::daemon::control(&dir, &json!({ "cmd": "stop" })).await?;
+            crate::daemon::control(&dir, &json!({ "cmd": "stop" })).await?;
             let pid = st["pid"].as_u64().unwrap_or(0);
             let deadline = Instant::now() + START_TIMEOUT;
             while Path::new(&format!("/proc/{pid}")).exists() && live(&ctl) {
@@ -281,7 +281,7 @@ pub(crate) async fn daemon(command: DaemonCmd, json: bool) -> CliResult<ExitCode
                 return Ok(ExitCode::from(3));
             }
             Ok(st) => {
-                let st: qmp::daemon::DaemonStatus = serde_json::from_value(st.clone())
+                let st: crate::daemon::DaemonStatus = serde_json::from_value(st.clone())
                     .map_err(|e| Failure::msg(format!("bad status from the daemon: {e}")))?;
                 print(json, &serde_json::to_value(&st).unwrap_or_default(), || {
                     let mut out = vec![format!(

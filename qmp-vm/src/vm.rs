@@ -37,12 +37,12 @@ pub const DEVICE_DEL_TIMEOUT: Duration = Duration::from_secs(10);
 /// # Examples
 ///
 /// ```no_run
-/// # async fn f() -> qmp::Result<()> {
+/// # async fn f() -> qmp_vm::Result<()> {
 /// let client = qmp_client::Client::connect_unix("/run/user/1000/qmp/vm1.sock").await?;
-/// let vm = qmp::Vm::new(client);
+/// let vm = qmp_vm::Vm::new(client);
 /// vm.keys(&["ctrl", "alt", "f2"], None).await?;
 /// vm.type_text("root\n", None).await?;
-/// vm.screendump("screen.png".as_ref(), &qmp::Screendump::default()).await?;
+/// vm.screendump("screen.png".as_ref(), &qmp_vm::Screendump::default()).await?;
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]

@@ -41,9 +41,9 @@ pub(crate) fn distance(a: &str, b: &str) -> usize {
 ///
 /// ```
 /// let vms = ["web", "db-primary", "db-replica"];
-/// assert_eq!(qmp::close_matches("wbe", vms), ["web"]);
-/// assert_eq!(qmp::close_matches("db-", vms), ["db-primary", "db-replica"]);
-/// assert!(qmp::close_matches("mail", vms).is_empty());
+/// assert_eq!(qmp_vm::close_matches("wbe", vms), ["web"]);
+/// assert_eq!(qmp_vm::close_matches("db-", vms), ["db-primary", "db-replica"]);
+/// assert!(qmp_vm::close_matches("mail", vms).is_empty());
 /// ```
 pub fn close_matches<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     let name = name.to_ascii_lowercase();

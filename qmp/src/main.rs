@@ -1,8 +1,12 @@
 //! `qmp`: the command line for QEMU VMs. Parses arguments, calls the
-//! library, prints; any failure prints `qmp: error: …` and exits 1.
+//! `qmp-vm` library, prints; any failure prints `qmp: error: …` and
+//! exits 1. The daemon (`qmp daemon`) and the runtime directory it shares
+//! with `qmp launch` are private modules of this binary.
 
 mod cli;
+mod daemon;
 mod ga;
+mod runtime;
 mod shell;
 mod vms;
 
@@ -11,7 +15,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser as _;
-use qmp::{Screendump, Vm};
+use qmp_vm::{Screendump, Vm};
 use serde_json::{Value, json};
 
 use crate::cli::{Cli, Cmd, DaemonCmd, QomCmd, Target};
@@ -34,10 +38,10 @@ impl Failure {
     }
 }
 
-impl From<qmp::Error> for Failure {
-    fn from(e: qmp::Error) -> Failure {
+impl From<qmp_vm::Error> for Failure {
+    fn from(e: qmp_vm::Error) -> Failure {
         let class = match &e {
-            qmp::Error::Client(qmp_client::Error::Qmp { class, .. }) => Some(class.clone()),
+            qmp_vm::Error::Client(qmp_client::Error::Qmp { class, .. }) => Some(class.clone()),
             _ => None,
         };
         Failure {
@@ -50,7 +54,7 @@ impl From<qmp::Error> for Failure {
 
 impl From<qmp_client::Error> for Failure {
     fn from(e: qmp_client::Error) -> Failure {
-        qmp::Error::from(e).into()
+        qmp_vm::Error::from(e).into()
     }
 }
 
@@ -164,7 +168,7 @@ async fn run(cli: Cli) -> CliResult<ExitCode> {
     match cli.command {
         Cmd::Keys { hold, chords } => {
             let vm = connect(target, timeout).await?;
-            let split: Vec<Vec<&str>> = chords.iter().map(|c| qmp::split_chord(c)).collect();
+            let split: Vec<Vec<&str>> = chords.iter().map(|c| qmp_vm::split_chord(c)).collect();
             vm.key_sequence(&split, hold.map(Duration::from_millis))
                 .await?;
         }
@@ -184,7 +188,7 @@ async fn run(cli: Cli) -> CliResult<ExitCode> {
                 _ => return Err(Failure::msg("give the text or --file")),
             };
             let text = if escapes { unescape(&text)? } else { text };
-            qmp::text_chords(&text)?;
+            qmp_vm::text_chords(&text)?;
             let vm = connect(target, timeout).await?;
             let bar = indicatif::ProgressBar::new(text.chars().count() as u64);
             if text.chars().count() < 20 {
@@ -209,9 +213,9 @@ async fn run(cli: Cli) -> CliResult<ExitCode> {
             opts.format = format.map(Into::into);
             let fmt = opts
                 .format
-                .unwrap_or_else(|| qmp::ImageFormat::from_path(&path));
+                .unwrap_or_else(|| qmp_vm::ImageFormat::from_path(&path));
             let (w, h) = vm.screendump(&path, &opts).await?;
-            let name = if fmt == qmp::ImageFormat::Ppm {
+            let name = if fmt == qmp_vm::ImageFormat::Ppm {
                 "ppm"
             } else {
                 "png"
@@ -456,7 +460,7 @@ async fn qom(target: &Target, timeout: Option<Duration>, json: bool, command: Qo
                 &serde_json::to_value(&tree).unwrap_or_default(),
                 || {
                     let mut out = String::new();
-                    fn walk(n: &qmp::QomNode, depth: usize, out: &mut String) {
+                    fn walk(n: &qmp_vm::QomNode, depth: usize, out: &mut String) {
                         let name = if depth == 0 {
                             n.path.as_str()
                         } else {

@@ -58,13 +58,13 @@ impl Target {
         if let Some(t) = &self.tcp {
             return Ok(Endpoint::Tcp(t.clone()));
         }
-        let dir = qmp::runtime::dir()?;
+        let dir = crate::runtime::dir()?;
         if let Some(name) = &self.vm {
-            qmp::runtime::check_name(name).map_err(Failure::msg)?;
+            crate::runtime::check_name(name).map_err(Failure::msg)?;
             let path = socket_of(&dir, name);
             if !path.exists() {
-                let known = qmp::runtime::vm_names(&dir);
-                let hint = qmp::close_matches(name, known.iter().map(String::as_str));
+                let known = crate::runtime::vm_names(&dir);
+                let hint = qmp_vm::close_matches(name, known.iter().map(String::as_str));
                 let mut msg = format!("no VM `{name}` (no {})", path.display());
                 if !hint.is_empty() {
                     msg.push_str(&format!("; did you mean `{}`?", hint.join("`, `")));
@@ -73,7 +73,7 @@ impl Target {
             }
             return Ok(Endpoint::Unix(path));
         }
-        match qmp::runtime::vm_names(&dir).as_slice() {
+        match crate::runtime::vm_names(&dir).as_slice() {
             [one] => Ok(Endpoint::Unix(socket_of(&dir, one))),
             [] => Err(Failure::msg(format!(
                 "no target: pass --socket PATH, --tcp HOST:PORT or --vm NAME (no VM in {})",
@@ -88,12 +88,12 @@ impl Target {
 
     /// The QMP endpoint.
     pub(crate) fn resolve_qmp(&self) -> CliResult<Endpoint> {
-        self.resolve(qmp::runtime::vm_socket)
+        self.resolve(crate::runtime::vm_socket)
     }
 
     /// The guest agent endpoint.
     pub(crate) fn resolve_ga(&self) -> CliResult<Endpoint> {
-        self.resolve(qmp::runtime::ga_socket)
+        self.resolve(crate::runtime::ga_socket)
     }
 }
 
@@ -249,11 +249,11 @@ pub(crate) enum Format {
     Ppm,
 }
 
-impl From<Format> for qmp::ImageFormat {
-    fn from(f: Format) -> qmp::ImageFormat {
+impl From<Format> for qmp_vm::ImageFormat {
+    fn from(f: Format) -> qmp_vm::ImageFormat {
         match f {
-            Format::Png => qmp::ImageFormat::Png,
-            Format::Ppm => qmp::ImageFormat::Ppm,
+            Format::Png => qmp_vm::ImageFormat::Png,
+            Format::Ppm => qmp_vm::ImageFormat::Ppm,
         }
     }
 }

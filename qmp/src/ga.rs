@@ -4,8 +4,8 @@ use std::io::Write as _;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use qmp::Agent;
 use qmp_types::qga::GuestNetworkInterface;
+use qmp_vm::Agent;
 use serde_json::{Value, json};
 
 use crate::cli::{Endpoint, FsfreezeCmd, GaCmd, ShutdownMode, Target};
