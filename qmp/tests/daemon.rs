@@ -405,6 +405,35 @@ fn other_user() -> (u32, u32) {
     (id("-u").unwrap(), id("-g").unwrap())
 }
 
+/// Copies the `qmp` binary into `open` (mode 0755) for another user to
+/// run: the build's own copy may sit where that user cannot reach it (a
+/// checkout in a 0700 directory, as `mktemp -d` makes). Fails naming the
+/// directory if `open` itself is out of that user's reach.
+fn qmp_for_others(open: &Path) -> PathBuf {
+    use std::os::unix::fs::MetadataExt as _;
+    for dir in open.ancestors().skip(1) {
+        let mode = std::fs::metadata(dir).unwrap().mode();
+        assert!(
+            mode & 0o001 != 0,
+            "other users cannot enter {} (mode {:o}), so they cannot run the copy of qmp in {}; \
+             point TMPDIR at a directory all users can reach, such as /tmp",
+            dir.display(),
+            mode & 0o7777,
+            open.display()
+        );
+    }
+    let copy = open.join("qmp");
+    std::fs::copy(qmp_bin(), &copy).unwrap_or_else(|e| {
+        panic!(
+            "cannot copy {} to {}: {e}",
+            qmp_bin().display(),
+            copy.display()
+        )
+    });
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+    copy
+}
+
 fn refuses_other_users(dir: &Path, socket: &Path, log: &Path) {
     use std::os::unix::fs::MetadataExt as _;
     assert_eq!(std::fs::metadata(dir).unwrap().mode() & 0o777, 0o700);
@@ -415,14 +444,16 @@ fn refuses_other_users(dir: &Path, socket: &Path, log: &Path) {
     // check stands between that user and the VM.
     let open = TempDir::new("peer");
     std::fs::set_permissions(&open.path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let qmp = qmp_for_others(&open.path);
     let link = open.join("vm.sock");
     std::fs::hard_link(socket, &link).unwrap();
     std::fs::set_permissions(&link, std::fs::Permissions::from_mode(0o666)).unwrap();
     let out = run_limited(
         {
-            let mut c = Command::new(qmp_bin());
+            let mut c = Command::new(&qmp);
             c.args(["--socket", link.to_str().unwrap(), "exec", "query-status"])
                 .env_remove("QMP_VM")
+                .current_dir(&open.path)
                 .uid(uid)
                 .gid(gid);
             c
@@ -446,8 +477,9 @@ fn refuses_other_users(dir: &Path, socket: &Path, log: &Path) {
     // Through the private directory, that user cannot even reach it.
     let out = run_limited(
         {
-            let mut c = Command::new(qmp_bin());
+            let mut c = Command::new(&qmp);
             c.args(["--socket", socket.to_str().unwrap(), "status"])
+                .current_dir(&open.path)
                 .uid(uid)
                 .gid(gid);
             c

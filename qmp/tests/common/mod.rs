@@ -113,7 +113,7 @@ pub fn run_limited(mut cmd: Command, limit: Duration) -> Output {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("run qmp");
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", cmd.get_program().to_string_lossy()));
     let id = child.id();
     let done = Arc::new(Mutex::new(false));
     let d2 = done.clone();
