@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 fn main() {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it"));
-    let schema = manifest.join("../schema");
+    let schema = manifest.join("schema");
     println!("cargo:rerun-if-changed={}", schema.display());
     println!("cargo:rerun-if-changed=build.rs");
     let on = |f: &str| std::env::var_os(format!("CARGO_FEATURE_{f}")).is_some();
