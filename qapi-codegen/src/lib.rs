@@ -28,12 +28,15 @@ use merge::{Api, Input};
 use rust::{Config, Protocol, Subset};
 
 /// Which parts of `qmp-types` to generate.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Bindings {
     /// Whether the crate enables its `unstable` feature.
     pub unstable: bool,
     /// QMP: every type, command and event of `qemu-system-*`.
     pub qmp: bool,
+    /// QMP, when `qmp` is off: only the definitions of these schema modules
+    /// (`ui`, `run-state`, ...; see [`qmp_modules`]) and the types they use.
+    pub qmp_modules: BTreeSet<String>,
     /// The guest agent's.
     pub guest_agent: bool,
     /// The storage daemon's commands (and, without `qmp`, only the QMP
@@ -60,6 +63,23 @@ pub fn releases(schema_dir: &Path) -> Result<Vec<(Release, String)>, String> {
         }
     }
     out.sort();
+    Ok(out)
+}
+
+/// The schema modules of QMP over every release in `schema_dir`, from the
+/// facts files alone (no schema is parsed): the cargo features of
+/// `qmp-types` that select them.
+///
+/// # Errors
+/// If a facts file is missing or does not parse.
+pub fn qmp_modules(schema_dir: &Path) -> Result<BTreeSet<String>, String> {
+    let mut out = BTreeSet::new();
+    for (_, dir) in releases(schema_dir)? {
+        let path = schema_dir.join(&dir).join("qmp.facts.json");
+        let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let facts = Facts::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        out.extend(facts.definitions.into_values().filter_map(|d| d.module));
+    }
     Ok(out)
 }
 
@@ -149,19 +169,30 @@ pub fn bindings_with_docs(
             list.join(", ")
         )
     };
-    if which.qmp || which.storage_daemon {
-        let sd_inputs = load(schema_dir, "storage-daemon", "qmp")?;
-        let sd_commands: BTreeSet<String> = sd_inputs
+    let qmp = which.qmp || !which.qmp_modules.is_empty();
+    if qmp || which.storage_daemon {
+        // The storage daemon's schema is parsed only when its trait is
+        // wanted: a build script runs unoptimised in a user's debug build.
+        let sd_inputs = if which.storage_daemon {
+            load(schema_dir, "storage-daemon", "qmp")?
+        } else {
+            Vec::new()
+        };
+        let mut sd_commands: BTreeSet<String> = sd_inputs
             .iter()
             .flat_map(|i| i.schema.commands().map(|c| c.info.name.clone()))
             .collect();
-        let inputs = if which.qmp {
+        let inputs = if qmp {
             load(schema_dir, "qmp", "qmp")?
         } else {
             sd_inputs
         };
         let text = header("QMP", &inputs);
         let api = Api::merge(inputs);
+        let selected = (qmp && !which.qmp).then(|| api.select_modules(&which.qmp_modules));
+        if let Some(s) = &selected {
+            sd_commands.retain(|c| s.get(c).is_some());
+        }
         let mut subsets = Vec::new();
         if which.storage_daemon {
             subsets.push(Subset {
@@ -174,7 +205,7 @@ pub fn bindings_with_docs(
         let config = Config {
             protocol: Protocol::Qmp,
             krate: "::qmp_types".into(),
-            commands_trait: which.qmp.then(|| "QmpCommands".into()),
+            commands_trait: qmp.then(|| "QmpCommands".into()),
             subsets,
             unstable_feature: Some("unstable".into()),
             commands_macro: Some("__qmp_commands".into()),
@@ -182,7 +213,11 @@ pub fn bindings_with_docs(
             unstable_enabled: which.unstable,
             local_docs: local_docs.map(|d| d.qmp.clone()),
         };
-        files.push(("qmp.rs".into(), text + &rust::generate(&api, &config)));
+        let code = match &selected {
+            Some(s) => rust::generate_selected(&api, s, &config),
+            None => rust::generate(&api, &config),
+        };
+        files.push(("qmp.rs".into(), text + &code));
     }
     if which.guest_agent {
         let inputs = load(schema_dir, "qga", "qga")?;

@@ -85,7 +85,14 @@ pub struct Config {
 /// script writes for the compiler, which does not need layout. [`pretty`]
 /// lays it out for people.
 pub fn generate(api: &Api, config: &Config) -> String {
-    Gen::new(api, config).file().to_string()
+    Gen::new(api, api, config).file().to_string()
+}
+
+/// Like [`generate`] for `selected`, a subset of `full` ([`Api::select_modules`]):
+/// names are chosen over `full`, so an item is named the same whichever
+/// subset a build selects.
+pub fn generate_selected(full: &Api, selected: &Api, config: &Config) -> String {
+    Gen::new(full, selected, config).file().to_string()
 }
 
 /// Lays out generated source for people (`prettyplease`, then a blank line
@@ -258,10 +265,11 @@ struct Gen<'a> {
 }
 
 impl<'a> Gen<'a> {
-    fn new(api: &'a Api, cfg: &'a Config) -> Gen<'a> {
+    /// Names every item of `full`, then emits those of `api`.
+    fn new(full: &'a Api, api: &'a Api, cfg: &'a Config) -> Gen<'a> {
         let krate = cfg.krate.parse().expect("crate path parses");
         let mut g = Gen {
-            api,
+            api: full,
             cfg,
             krate,
             types: HashMap::new(),
@@ -324,6 +332,7 @@ impl<'a> Gen<'a> {
                 }
             }
         }
+        g.api = api;
         g
     }
 
@@ -361,7 +370,12 @@ impl<'a> Gen<'a> {
         }
         items.push(self.events());
         if let Some(t) = &self.cfg.commands_trait {
-            let all: BTreeSet<String> = self.commands.keys().cloned().collect();
+            let all: BTreeSet<String> = self
+                .commands
+                .keys()
+                .filter(|c| self.api.get(c).is_some())
+                .cloned()
+                .collect();
             let doc = match self.cfg.protocol {
                 Protocol::Qmp => "QMP",
                 Protocol::GuestAgent => "guest agent",

@@ -40,7 +40,7 @@ pub use value::{EventMessage, Timestamp, UnknownBranch, UnknownValue};
 
 /// The QEMU Machine Protocol: types, commands ([`QmpCommands`](qmp::QmpCommands))
 /// and events ([`Event`](qmp::Event)).
-#[cfg(any(feature = "qmp", feature = "storage-daemon"))]
+#[cfg(qmp_bindings)]
 // Generated from QEMU's schema: names follow QEMU's (acronyms, shared
 // prefixes), unions hold branches of very different sizes, and deprecated
 // items are still used by the generated code itself.

@@ -1,8 +1,9 @@
 //! `gen`: refresh and check the committed generated outputs.
 //!
 //! The outputs are the API listing of each release (`schema/X.Y/API.txt`),
-//! the generator's snapshots (`qapi-codegen/tests/fixtures/*.rs`) and the
-//! parser's grammar module (`qapi-parser/src/grammar.rs`, from `qapi.pest`).
+//! the generator's snapshots (`qapi-codegen/tests/fixtures/*.rs`), the
+//! parser's grammar module (`qapi-parser/src/grammar.rs`, from `qapi.pest`)
+//! and the module features of `qmp-types/Cargo.toml`.
 //! `--emit DIR` writes the code `qmp-types` compiles, for review;
 //! `--diff OLD NEW` prints what changed between two releases.
 
@@ -73,6 +74,11 @@ fn outputs(root: &Path) -> Result<Vec<(PathBuf, String)>, String> {
         root.join("qapi-parser/src/grammar.rs"),
         grammar(&root.join("qapi-parser/src/qapi.pest"))?,
     ));
+    let manifest = root.join("qmp-types/Cargo.toml");
+    out.push((
+        manifest.clone(),
+        module_features(&manifest, &qapi_codegen::qmp_modules(&schema_dir)?)?,
+    ));
     for fixture in qapi_codegen::fixtures() {
         out.push((
             fixture.with_extension("rs"),
@@ -80,6 +86,21 @@ fn outputs(root: &Path) -> Result<Vec<(PathBuf, String)>, String> {
         ));
     }
     Ok(out)
+}
+
+/// `qmp-types/Cargo.toml` with one feature per QMP schema module between
+/// its `BEGIN`/`END module features` lines (the build script reads the
+/// same list).
+fn module_features(manifest: &Path, modules: &BTreeSet<String>) -> Result<String, String> {
+    const BEGIN: &str = "# BEGIN module features\n";
+    const END: &str = "# END module features\n";
+    let text =
+        std::fs::read_to_string(manifest).map_err(|e| format!("{}: {e}", manifest.display()))?;
+    let (Some(b), Some(e)) = (text.find(BEGIN), text.find(END)) else {
+        return Err(format!("{}: no `{BEGIN}`/`{END}` lines", manifest.display()));
+    };
+    let list: String = modules.iter().map(|m| format!("{m} = []\n")).collect();
+    Ok(format!("{}{BEGIN}{list}{}", &text[..b], &text[e..]))
 }
 
 /// The pest parser of `qapi.pest`, as `pest_derive` would expand it.
@@ -153,7 +174,7 @@ fn emit(dir: &Path, qemu_docs: Option<&Path>) -> Result<(), String> {
         qmp: true,
         guest_agent: true,
         storage_daemon: true,
-        unstable: false,
+        ..Default::default()
     };
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     for (name, text) in
@@ -192,9 +213,9 @@ mod tests {
             qmp: true,
             guest_agent: true,
             storage_daemon: true,
-            unstable: false,
+            ..Default::default()
         };
-        let a = qapi_codegen::bindings(&root().join("schema"), which).unwrap();
+        let a = qapi_codegen::bindings(&root().join("schema"), which.clone()).unwrap();
         let b = qapi_codegen::bindings(&root().join("schema"), which).unwrap();
         assert!(a == b, "two runs differ");
     }
@@ -219,7 +240,8 @@ mod tests {
             ..Default::default()
         };
         let files =
-            qapi_codegen::bindings_with_docs(&root().join("schema"), which, Some(&docs)).unwrap();
+            qapi_codegen::bindings_with_docs(&root().join("schema"), which.clone(), Some(&docs))
+                .unwrap();
         let qmp = &files.iter().find(|(n, _)| n == "qmp.rs").unwrap().1;
         // QEMU's description of send-key's 'hold-time' member, which the
         // committed schema/ does not carry.
