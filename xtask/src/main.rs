@@ -9,6 +9,7 @@ mod check;
 mod ci;
 mod r#gen;
 mod import;
+mod package;
 
 const USAGE: &str = "\
 usage: cargo xtask <task> [args]
@@ -26,6 +27,8 @@ tasks:
                   snapshots); --check: fail if any is stale; --emit: write
                   the generated qmp-types code to DIR; --diff: print the API
                   changes between two releases
+  package         cargo package --workspace, then build a user's crate on
+                  the packed crates and run it against QEMU
   ci [--no-lint]  fmt, clippy, doc and the whole test suite (installs QEMU
                   first when missing and running as root)
 ";
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
         "ci" => ci::ci(rest),
         "import" => import::run(rest),
         "gen" => r#gen::run(rest),
+        "package" => package::package(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())
