@@ -5,6 +5,7 @@
 
 use std::process::ExitCode;
 
+mod bench_build;
 mod check;
 mod ci;
 mod r#gen;
@@ -29,6 +30,9 @@ tasks:
                   changes between two releases
   package         cargo package --workspace, then build a user's crate on
                   the packed crates and run it against QEMU
+  bench-build [--rounds N]
+                  time clean, incremental, release and check builds of a
+                  user's small program against the same on qapi-rs
   ci [--no-lint]  fmt, clippy, doc and the whole test suite (installs QEMU
                   first when missing and running as root)
 ";
@@ -46,6 +50,7 @@ fn main() -> ExitCode {
         "import" => import::run(rest),
         "gen" => r#gen::run(rest),
         "package" => package::package(rest),
+        "bench-build" => bench_build::run(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())
