@@ -1,21 +1,35 @@
-//! Generates the protocol modules from `../schema` (see `qapi-codegen`).
+//! Generates the protocol modules from `schema/` (see `qapi-codegen`).
 
 use std::path::PathBuf;
 
 fn main() {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it"));
-    let schema = manifest.join("../schema");
+    let schema = manifest.join("schema");
     println!("cargo:rerun-if-changed={}", schema.display());
     println!("cargo:rerun-if-changed=build.rs");
-    let on = |f: &str| std::env::var_os(format!("CARGO_FEATURE_{f}")).is_some();
+    let on = |f: &str| {
+        let var = f.to_ascii_uppercase().replace('-', "_");
+        std::env::var_os(format!("CARGO_FEATURE_{var}")).is_some()
+    };
+    // A cargo feature per QMP schema module (`ui`, `run-state`, ...): the
+    // features table in Cargo.toml is written from the same list by
+    // `cargo xtask gen`.
+    let modules = qapi_codegen::qmp_modules(&schema).unwrap_or_else(|e| panic!("{e}"));
     let which = qapi_codegen::Bindings {
-        qmp: on("QMP"),
-        guest_agent: on("GUEST_AGENT"),
-        storage_daemon: on("STORAGE_DAEMON"),
-        unstable: on("UNSTABLE"),
+        qmp: on("qmp"),
+        qmp_modules: modules.into_iter().filter(|m| on(m)).collect(),
+        guest_agent: on("guest-agent"),
+        storage_daemon: on("storage-daemon"),
+        unstable: on("unstable"),
     };
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets it"));
     let files = qapi_codegen::bindings(&schema, which).unwrap_or_else(|e| panic!("{e}"));
+    println!("cargo::rustc-check-cfg=cfg(qmp_bindings)");
+    if files.iter().any(|(name, _)| name == "qmp.rs") {
+        // Module `qmp` exists with `qmp`, `storage-daemon` or any module
+        // feature: one cfg instead of a list of ~45 features in lib.rs.
+        println!("cargo::rustc-cfg=qmp_bindings");
+    }
     for (name, text) in files {
         std::fs::write(out.join(name), text).expect("OUT_DIR is writable");
     }

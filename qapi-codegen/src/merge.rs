@@ -16,9 +16,9 @@
 //! - Facts (`Since`, module, examples) come from the newest release that
 //!   states them.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use qapi_parser::model::{Entity, Member, ObjectType, Schema};
+use qapi_parser::model::{Entity, Member, ObjectType, Schema, TypeRef};
 
 use crate::facts::{Facts, Message};
 
@@ -139,6 +139,43 @@ impl Api {
         }
     }
 
+    /// Keeps the definitions that the newest release having them places in
+    /// one of `modules`, and every definition they use (members, bases,
+    /// branches, arguments, replies), whatever its module: what a build with
+    /// only those modules' cargo features compiles.
+    pub fn select_modules(&self, modules: &BTreeSet<String>) -> Api {
+        let mut keep: HashSet<String> = HashSet::new();
+        let mut todo: Vec<String> = self
+            .defs
+            .iter()
+            .filter(|d| d.module.as_ref().is_some_and(|m| modules.contains(m)))
+            .map(|d| d.entity.name().to_owned())
+            .collect();
+        while let Some(name) = todo.pop() {
+            let Some(def) = self.get(&name) else { continue };
+            let uses = uses(&def.entity);
+            if keep.insert(name) {
+                todo.extend(uses.into_iter().filter(|u| !keep.contains(u)));
+            }
+        }
+        let defs: Vec<Def> = self
+            .defs
+            .iter()
+            .filter(|d| keep.contains(d.entity.name()))
+            .cloned()
+            .collect();
+        let index = defs
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.entity.name().to_owned(), i))
+            .collect();
+        Api {
+            releases: self.releases.clone(),
+            defs,
+            index,
+        }
+    }
+
     /// The oldest merged release.
     pub fn oldest(&self) -> Release {
         self.releases[0]
@@ -180,6 +217,44 @@ impl Api {
         }
         chain.iter().rev().flat_map(|o| o.members.iter()).collect()
     }
+}
+
+/// The names of the definitions `entity` refers to.
+fn uses(entity: &Entity) -> Vec<String> {
+    fn type_name(t: &TypeRef, out: &mut Vec<String>) {
+        match t {
+            TypeRef::Builtin(_) => {}
+            TypeRef::Enum(n) | TypeRef::Object(n) | TypeRef::Alternate(n) => out.push(n.clone()),
+            TypeRef::Array(e) => type_name(e, out),
+        }
+    }
+    let mut out = Vec::new();
+    match entity {
+        Entity::Enum(_) => {}
+        Entity::Struct(o) | Entity::Union(o) => {
+            out.extend(o.base.iter().cloned());
+            for m in &o.members {
+                type_name(&m.ty, &mut out);
+            }
+            if let Some(v) = &o.variants {
+                out.push(v.tag_type.clone());
+                out.extend(v.variants.iter().map(|b| b.ty.clone()));
+            }
+        }
+        Entity::Alternate(a) => {
+            for b in &a.branches {
+                type_name(&b.ty, &mut out);
+            }
+        }
+        Entity::Command(c) => {
+            out.extend(c.args.iter().cloned());
+            if let Some(r) = &c.returns {
+                type_name(r, &mut out);
+            }
+        }
+        Entity::Event(e) => out.extend(e.args.iter().cloned()),
+    }
+    out
 }
 
 fn span_of(releases: &[Release]) -> Span {

@@ -18,8 +18,9 @@ use crate::model::Loc;
 ///    |   ^
 /// ```
 ///
-/// The error also implements [`miette::Diagnostic`], so tools that render
-/// diagnostics with miette get the labelled source too.
+/// With the `miette` feature (default), the error also implements
+/// `miette::Diagnostic`, so tools that render diagnostics with miette get
+/// the labelled source too.
 ///
 /// The details are in a boxed [`Diagnostic`], reached through `Deref`
 /// (`err.loc`, `err.message`), so that `Result<_, Error>` stays small.
@@ -127,6 +128,7 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+#[cfg(feature = "miette")]
 impl miette::Diagnostic for Error {
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
         self.help

@@ -5,10 +5,12 @@
 
 use std::process::ExitCode;
 
+mod bench_build;
 mod check;
 mod ci;
 mod r#gen;
 mod import;
+mod package;
 
 const USAGE: &str = "\
 usage: cargo xtask <task> [args]
@@ -26,6 +28,11 @@ tasks:
                   snapshots); --check: fail if any is stale; --emit: write
                   the generated qmp-types code to DIR; --diff: print the API
                   changes between two releases
+  package         cargo package --workspace, then build a user's crate on
+                  the packed crates and run it against QEMU
+  bench-build [--rounds N]
+                  time clean, incremental, release and check builds of a
+                  user's small program against the same on qapi-rs
   ci [--no-lint]  fmt, clippy, doc and the whole test suite (installs QEMU
                   first when missing and running as root)
 ";
@@ -42,6 +49,8 @@ fn main() -> ExitCode {
         "ci" => ci::ci(rest),
         "import" => import::run(rest),
         "gen" => r#gen::run(rest),
+        "package" => package::package(rest),
+        "bench-build" => bench_build::run(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())

@@ -1,0 +1,248 @@
+//! `package`: every crate a user depends on builds from its own tarball,
+//! and a user's crate outside the workspace builds on those tarballs and
+//! drives a real QEMU with them.
+//!
+//! `cargo package --workspace` packs and verifies every publishable crate
+//! (each is built from its `.crate`, with path dependencies replaced by the
+//! other packed crates). The tarballs are then unpacked, and a small
+//! program of the kind a user writes (the one the build benchmark times,
+//! [`USER_PROGRAM`]) depends on them through `[patch.crates-io]`, as it
+//! would on crates.io; it connects to a QEMU, sends a key and asks the run
+//! state.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::r#gen::root;
+
+/// The user program: connect, `send_key`, `query_status`. The build
+/// benchmark compiles it too.
+pub(crate) const USER_PROGRAM: &str = r#"//! A user's program: connect to QEMU, press Ctrl, ask the run state.
+use qmp_types::qmp::{KeyValue, QKeyCode, QmpCommands as _};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let path = std::env::args().nth(1).ok_or("usage: user-program QMP-SOCKET")?;
+    let qmp = qmp_client::Client::connect_unix(path).await?;
+    qmp.send_key(vec![KeyValue::from(QKeyCode::Ctrl)], Some(100)).await?;
+    let status = qmp.query_status().await?;
+    println!("{:?}", status.status);
+    Ok(())
+}
+"#;
+
+/// The same program on qapi-rs 0.15 (`qapi` with `qmp`, `qga`,
+/// `async-tokio-all`), the peer of the build benchmark.
+pub(crate) const QAPI_RS_PROGRAM: &str = r#"//! A user's program on qapi-rs: connect to QEMU, press Ctrl, ask the run state.
+use qapi::futures::QmpStreamTokio;
+use qapi::qmp;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let path = std::env::args().nth(1).ok_or("usage: user-program QMP-SOCKET")?;
+    let stream = QmpStreamTokio::open_uds(path).await?.negotiate().await?;
+    let (qmp, _events) = stream.spawn_tokio();
+    let key = qmp::KeyValue::qcode(qmp::QKeyCodeWrapper { data: qmp::QKeyCode::ctrl });
+    qmp.execute(qmp::send_key { keys: vec![key], hold_time: Some(100) }).await?;
+    let status = qmp.execute(qmp::query_status {}).await?;
+    println!("{:?}", status.status);
+    Ok(())
+}
+"#;
+
+/// How a user's crate depends on our packages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Selection {
+    /// `qmp-types` with `qmp` and `guest-agent`: every definition.
+    Everything,
+    /// `qmp-types` with only the schema modules the program uses.
+    Modules,
+}
+
+/// Writes a user's crate into `dir` (a `Cargo.toml` with its own empty
+/// workspace, `src/main.rs`).
+pub(crate) fn write_user_crate(
+    dir: &Path,
+    dependencies: &str,
+    patches: &str,
+    program: &str,
+) -> Result<(), String> {
+    let manifest = format!(
+        "[package]\nname = \"user-program\"\nversion = \"0.1.0\"\nedition = \"2021\"\npublish = false\n\n\
+         [dependencies]\n{dependencies}tokio = {{ version = \"1\", features = [\"rt\", \"macros\"] }}\n\n\
+         {patches}\n[workspace]\n"
+    );
+    std::fs::create_dir_all(dir.join("src")).map_err(|e| format!("{}: {e}", dir.display()))?;
+    std::fs::write(dir.join("Cargo.toml"), manifest).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("src/main.rs"), program).map_err(|e| e.to_string())
+}
+
+/// The `[dependencies]` lines and `[patch.crates-io]` section of a user's
+/// crate on our unpacked packages in `crates`.
+pub(crate) fn our_dependencies(crates: &Path, selection: Selection) -> (String, String) {
+    let types = match selection {
+        Selection::Everything => {
+            "qmp-types = { version = \"0.1.0\", features = [\"qmp\", \"guest-agent\"] }\n"
+        }
+        Selection::Modules => {
+            "qmp-types = { version = \"0.1.0\", default-features = false, features = [\"ui\", \"run-state\"] }\n"
+        }
+    };
+    let deps = format!("qmp-client = \"0.1.0\"\n{types}");
+    let mut patches = String::from("[patch.crates-io]\n");
+    for name in [
+        "qemu-qapi-parser",
+        "qemu-qapi-codegen",
+        "qmp-types",
+        "qmp-client",
+    ] {
+        let path = crates.join(format!("{name}-0.1.0"));
+        patches.push_str(&format!("{name} = {{ path = {:?} }}\n", path.display().to_string()));
+    }
+    // Registry crates are not compiled incrementally; patched ones would be.
+    patches.push_str("\n[profile.dev.package.\"*\"]\nincremental = false\n");
+    (deps, patches)
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+fn run(what: &str, cmd: &mut Command) -> Result<(), String> {
+    eprintln!("xtask package: {what}");
+    let status = cmd
+        .status()
+        .map_err(|e| format!("{what}: cannot start: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{what}: failed ({status})"))
+    }
+}
+
+/// Packs (and with `verify`, builds each tarball) the workspace, then unpacks the tarballs into
+/// `target/package-check/crates`; returns that directory.
+pub(crate) fn pack(verify: bool) -> Result<PathBuf, String> {
+    let root = root();
+    let mut cmd = cargo();
+    cmd.args(["package", "--workspace", "--allow-dirty"])
+        .current_dir(&root);
+    if !verify {
+        cmd.arg("--no-verify");
+    }
+    for name in unpublished(&root)? {
+        cmd.args(["--exclude", &name]);
+    }
+    run(
+        "cargo package --workspace (each crate built from its tarball)",
+        &mut cmd,
+    )?;
+    let packed = root.join("target/package");
+    let crates = root.join("target/package-check/crates");
+    let _ = std::fs::remove_dir_all(&crates);
+    std::fs::create_dir_all(&crates).map_err(|e| format!("{}: {e}", crates.display()))?;
+    let mut n = 0;
+    for entry in std::fs::read_dir(&packed).map_err(|e| format!("{}: {e}", packed.display()))? {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        if path.extension().is_some_and(|x| x == "crate") {
+            run(
+                &format!("unpack {}", path.display()),
+                Command::new("tar").arg("xzf").arg(&path).arg("-C").arg(&crates),
+            )?;
+            n += 1;
+        }
+    }
+    if n == 0 {
+        return Err(format!("no .crate files in {}", packed.display()));
+    }
+    Ok(crates)
+}
+
+/// The workspace members marked `publish = false` (xtask, test support):
+/// the only ones `package` leaves out.
+fn unpublished(root: &Path) -> Result<Vec<String>, String> {
+    let out = cargo()
+        .args(["metadata", "--no-deps", "--format-version", "1"])
+        .current_dir(root)
+        .output()
+        .map_err(|e| format!("cargo metadata: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let meta: serde_json::Value =
+        serde_json::from_slice(&out.stdout).map_err(|e| format!("cargo metadata: {e}"))?;
+    let packages = meta["packages"].as_array().ok_or("cargo metadata: no packages")?;
+    Ok(packages
+        .iter()
+        // `publish = false` reads as an empty list of allowed registries.
+        .filter(|p| p["publish"].as_array().is_some_and(|a| a.is_empty()))
+        .filter_map(|p| p["name"].as_str().map(str::to_owned))
+        .collect())
+}
+
+/// `cargo xtask package`.
+pub(crate) fn package(args: &[String]) -> Result<(), String> {
+    if !args.is_empty() {
+        return Err("usage: cargo xtask package".into());
+    }
+    let crates = pack(true)?;
+    let user = root().join("target/package-check/user");
+    let (deps, patches) = our_dependencies(&crates, Selection::Modules);
+    write_user_crate(&user, &deps, &patches, USER_PROGRAM)?;
+    run(
+        "build a user's crate on the packed crates",
+        cargo()
+            .args(["build", "--quiet", "--manifest-path"])
+            .arg(user.join("Cargo.toml")),
+    )?;
+    let output = drive_qemu(&user.join("target/debug/user-program"))?;
+    if output.trim() != "Running" {
+        return Err(format!(
+            "the user's program printed {output:?}, expected the run state `Running`"
+        ));
+    }
+    eprintln!("xtask package: the user's program sent a key and read the run state");
+    Ok(())
+}
+
+/// Runs `program SOCKET` against a fresh QEMU 7.2 and returns its output.
+fn drive_qemu(program: &Path) -> Result<String, String> {
+    let qemu = qemu_test_support::Release::V7_2.qemu();
+    let dir = std::env::temp_dir().join(format!("xtask-package-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let socket = dir.join("qmp.sock");
+    let mut child = Command::new(&qemu)
+        .args(["-machine", "pc", "-nodefaults", "-display", "none", "-qmp"])
+        .arg(format!("unix:{},server=on,wait=off", socket.display()))
+        .spawn()
+        .map_err(|e| format!("{}: {e}", qemu.display()))?;
+    let result = (|| {
+        let start = Instant::now();
+        while !socket.exists() {
+            if start.elapsed() > Duration::from_secs(10) {
+                return Err(format!("QEMU made no socket at {}", socket.display()));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let out = Command::new(program)
+            .arg(&socket)
+            .output()
+            .map_err(|e| format!("{}: {e}", program.display()))?;
+        if !out.status.success() {
+            return Err(format!(
+                "the user's program failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    })();
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
