@@ -30,6 +30,8 @@ tasks:
                   changes between two releases
   package         cargo package --workspace, then build a user's crate on
                   the packed crates and run it against QEMU
+  features        check qmp-types with each feature alone (every QMP
+                  schema module, guest-agent, storage-daemon) and none
   bench-build [--rounds N]
                   time clean, incremental, release and check builds of a
                   user's small program against the same on qapi-rs
@@ -51,6 +53,7 @@ fn main() -> ExitCode {
         "gen" => r#gen::run(rest),
         "package" => package::package(rest),
         "bench-build" => bench_build::run(rest),
+        "features" => package::features(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())

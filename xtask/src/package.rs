@@ -246,3 +246,44 @@ fn drive_qemu(program: &Path) -> Result<String, String> {
     let _ = std::fs::remove_dir_all(&dir);
     result
 }
+
+/// `cargo xtask features`: `qmp-types` compiles with each of its features
+/// alone (every QMP schema module, `guest-agent`, `storage-daemon`) and
+/// with none, without warnings.
+pub(crate) fn features(args: &[String]) -> Result<(), String> {
+    if !args.is_empty() {
+        return Err("usage: cargo xtask features".into());
+    }
+    let root = root();
+    let modules = qapi_codegen::qmp_modules(&root.join("schema"))?;
+    let mut sets: Vec<String> = vec![String::new(), "guest-agent".into(), "storage-daemon".into()];
+    sets.extend(modules);
+    let mut failed = Vec::new();
+    for (i, set) in sets.iter().enumerate() {
+        eprintln!(
+            "xtask features: {}/{}: qmp-types with {}",
+            i + 1,
+            sets.len(),
+            if set.is_empty() { "no feature" } else { set }
+        );
+        let out = cargo()
+            .args(["check", "--quiet", "-p", "qmp-types", "--no-default-features"])
+            .args(["--features", set])
+            .current_dir(&root)
+            .output()
+            .map_err(|e| format!("cargo check: {e}"))?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success() || stderr.contains("warning") {
+            eprintln!("{stderr}");
+            failed.push(if set.is_empty() { "(none)" } else { set.as_str() });
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "qmp-types fails to build cleanly with only: {}",
+            failed.join(", ")
+        ))
+    }
+}
