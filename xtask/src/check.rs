@@ -50,13 +50,7 @@ mod tests {
     use super::*;
 
     fn shared() -> String {
-        let dir = std::env::var("QEMU_SDK_SHARED")
-            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared").to_owned());
-        assert!(
-            std::path::Path::new(&dir).join("qemu").is_dir(),
-            "reference schemas not found at {dir}: check out beside shared/ or set QEMU_SDK_SHARED"
-        );
-        dir
+        qemu_test_support::shared().display().to_string()
     }
 
     #[test]

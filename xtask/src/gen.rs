@@ -176,14 +176,7 @@ mod tests {
 
     #[test]
     fn local_docs_carry_qemu_prose_and_stay_out_of_the_repository() {
-        let shared = std::env::var("QEMU_SDK_SHARED")
-            .unwrap_or_else(|_| format!("{}/../shared", root().display()));
-        let src = Path::new(&shared).join("qemu/10.2");
-        assert!(
-            src.is_dir(),
-            "{} missing: check out beside shared/",
-            src.display()
-        );
+        let src = qemu_test_support::shared().join("qemu/10.2");
         let inside = root().join("target/local-docs-test");
         let err = emit(&inside, Some(&src)).expect_err("refused inside the repository");
         assert!(err.contains("must not go inside the repository"), "{err}");

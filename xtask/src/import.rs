@@ -352,21 +352,6 @@ pub(crate) fn write_schema(schema: &Schema, release: &str) -> String {
 mod tests {
     use super::*;
 
-    /// Where the QEMU trees are: `../shared` beside the checkout, or
-    /// `QEMU_SDK_SHARED`.
-    pub(crate) fn shared() -> PathBuf {
-        let dir = std::env::var_os("QEMU_SDK_SHARED")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| crate::r#gen::root().join("../shared"));
-        assert!(
-            dir.join("qemu").is_dir(),
-            "{} has no qemu/: put the shared reference material beside the \
-             checkout or set QEMU_SDK_SHARED",
-            dir.display()
-        );
-        dir
-    }
-
     /// The model as JSON without locations and docs, for comparing.
     fn shape(schema: &Schema) -> serde_json::Value {
         fn strip(v: &mut serde_json::Value) {
@@ -387,7 +372,7 @@ mod tests {
 
     #[test]
     fn import_reproduces_schema_dir() {
-        let shared = shared();
+        let shared = qemu_test_support::shared();
         let schema_dir = crate::r#gen::root().join("schema");
         for release in crate::r#gen::RELEASES {
             let files = import(&shared.join("qemu").join(release), release).unwrap();
@@ -405,7 +390,7 @@ mod tests {
 
     #[test]
     fn written_schema_reads_back_as_the_same_model() {
-        let shared = shared();
+        let shared = qemu_test_support::shared();
         for release in crate::r#gen::RELEASES {
             for (stem, root, _) in PROTOCOLS {
                 let original =

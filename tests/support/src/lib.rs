@@ -1,9 +1,10 @@
 //! What the tests, benches, examples and `xtask` share: where the real QEMU
-//! releases are, whether they work, and the workspace root.
+//! releases are, where the reference material (`../shared`) is, and the
+//! workspace root. Nothing else in the workspace decides these paths.
 //!
 //! The tests run against QEMU 7.2 (Debian 12's packages) and 10.0 (unpacked
-//! under `/opt/qemu-10.0` by `ci/install-qemu.sh`). A missing binary is
-//! a failure that names the fix, never a
+//! under `/opt/qemu-10.0` by `ci/install-qemu.sh`). A missing binary or
+//! missing reference material is a failure that names the fix, never a
 //! skip.
 
 use std::path::{Path, PathBuf};
@@ -85,6 +86,24 @@ pub fn workspace() -> PathBuf {
         .join("../..")
         .canonicalize()
         .unwrap_or_else(|e| panic!("workspace root: {e}"))
+}
+
+/// The reference material beside the workspace (`../shared`: QEMU's
+/// schemas and schema test suite), or the directory `QEMU_SDK_SHARED`
+/// names.
+///
+/// # Panics
+/// If it is missing, naming where it was looked for and how to provide it.
+pub fn shared() -> PathBuf {
+    let dir = std::env::var_os("QEMU_SDK_SHARED")
+        .map_or_else(|| workspace().join("../shared"), PathBuf::from);
+    assert!(
+        dir.join("qemu").is_dir() && dir.join("qapi-tests").is_dir(),
+        "reference material (qemu/ and qapi-tests/) not found in {}: check the project \
+         out beside `shared/` (as CI does) or set QEMU_SDK_SHARED to its path",
+        dir.display()
+    );
+    dir
 }
 
 /// Runs `ci/check-qemu.sh` on `programs`: proves each one runs (the system
