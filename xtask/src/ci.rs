@@ -7,6 +7,16 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub(crate) const USAGE: &str = "\
+usage: cargo xtask ci [--no-lint]
+
+Checks formatting, clippy and rustdoc with -D warnings, then runs the test
+suite. QEMU 7.2 and 10.0 must be installed; as root, ci installs them first
+(ci/install-qemu.sh).
+
+  --no-lint   only the test suite
+";
+
 /// The QEMU binaries the tests start, by release.
 const QEMU_BINARIES: [&str; 6] = [
     "/usr/bin/qemu-system-x86_64",
@@ -73,7 +83,13 @@ pub(crate) fn ensure_prerequisites() -> Result<(), String> {
 
 /// Runs formatting, lint, doc and test checks over the workspace.
 pub(crate) fn ci(args: &[String]) -> Result<(), String> {
-    let quick = args.iter().any(|a| a == "--no-lint");
+    let mut quick = false;
+    for arg in args {
+        match arg.as_str() {
+            "--no-lint" => quick = true,
+            other => return Err(format!("ci: unknown argument '{other}'\n{USAGE}")),
+        }
+    }
     ensure_prerequisites()?;
     if !quick {
         run(

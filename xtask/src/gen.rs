@@ -8,6 +8,19 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+pub(crate) const USAGE: &str = "\
+usage: cargo xtask gen [--check | --emit DIR [--qemu-docs QEMU_SRC] | --diff OLD NEW]
+
+Without options, rewrites the stale generated files: the API listing of each
+release (schema/X.Y/API.txt) and the generator's snapshots.
+
+  --check                  fail, naming them, if any generated file is stale
+  --emit DIR               write the code qmp-types compiles to DIR
+  --qemu-docs QEMU_SRC     with --emit: carry QEMU's own descriptions, read
+                           from a QEMU source tree (DIR outside the repository)
+  --diff OLD NEW           print the API changes between two releases
+";
+
 /// The QEMU releases `schema/` holds.
 pub(crate) const RELEASES: [&str; 3] = ["7.2", "10.0", "10.2"];
 
@@ -32,10 +45,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             print!("{}", diff(&root().join("schema"), old, new)?);
             Ok(())
         }
-        _ => Err(
-            "usage: cargo xtask gen [--check | --emit DIR [--qemu-docs QEMU_SRC] | --diff OLD NEW]"
-                .into(),
-        ),
+        _ => Err(format!("gen: unexpected arguments {args:?}\n{USAGE}")),
     }
 }
 

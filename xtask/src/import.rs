@@ -26,20 +26,31 @@ pub(crate) const PROTOCOLS: [(&str, &str, bool); 3] = [
     ),
 ];
 
+pub(crate) const USAGE: &str = "\
+usage: cargo xtask import --qemu-src DIR --release X.Y [--out SCHEMA_DIR]
+
+Writes the QAPI definitions and doc facts (no prose) of the QEMU source tree
+DIR into SCHEMA_DIR/X.Y/ (default: schema/X.Y/).
+";
+
 /// `cargo xtask import --qemu-src DIR --release X.Y [--out DIR]`.
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
-    let usage = "usage: cargo xtask import --qemu-src DIR --release X.Y [--out SCHEMA_DIR]";
+    let usage = USAGE;
     let mut src = None;
     let mut release = None;
     let mut out = crate::r#gen::root().join("schema");
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        let value = it.next().ok_or(usage)?;
+        if !matches!(a.as_str(), "--qemu-src" | "--release" | "--out") {
+            return Err(format!("import: unknown argument '{a}'\n{usage}"));
+        }
+        let value = it
+            .next()
+            .ok_or_else(|| format!("import: {a} needs a value\n{usage}"))?;
         match a.as_str() {
             "--qemu-src" => src = Some(PathBuf::from(value)),
             "--release" => release = Some(value.clone()),
-            "--out" => out = PathBuf::from(value),
-            _ => return Err(usage.to_owned()),
+            _ => out = PathBuf::from(value),
         }
     }
     let (Some(src), Some(release)) = (src, release) else {
