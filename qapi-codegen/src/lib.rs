@@ -53,10 +53,11 @@ pub fn releases(schema_dir: &Path) -> Result<Vec<(Release, String)>, String> {
     for entry in entries {
         let entry = entry.map_err(|e| e.to_string())?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if let Some(r) = Release::parse(&name) {
-            if entry.path().is_dir() && !name.contains(|c: char| !c.is_ascii_digit() && c != '.') {
-                out.push((r, name));
-            }
+        if let Some(r) = Release::parse(&name)
+            && entry.path().is_dir()
+            && !name.contains(|c: char| !c.is_ascii_digit() && c != '.')
+        {
+            out.push((r, name));
         }
     }
     out.sort();
