@@ -45,8 +45,8 @@ install_72() {
   # Pin the bookworm versions explicitly: an image may already carry newer qemu-utils
   # from backports, which the 7.2 system emulator cannot sit beside.
   apt-get install -y -qq --allow-downgrades --reinstall \
-    qemu-system-x86/bookworm qemu-system-common/bookworm qemu-system-data/bookworm \
-    qemu-guest-agent/bookworm qemu-utils/bookworm qemu-block-extra/bookworm >/dev/null
+    qemu-system-x86 qemu-system-common qemu-guest-agent \
+    qemu-utils/bookworm qemu-block-extra/bookworm >/dev/null
 }
 
 if ! passes "${bins72[@]}"; then
