@@ -56,10 +56,11 @@ pub fn releases(schema_dir: &Path) -> Result<Vec<(Release, String)>, String> {
     for entry in entries {
         let entry = entry.map_err(|e| e.to_string())?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if let Some(r) = Release::parse(&name) {
-            if entry.path().is_dir() && !name.contains(|c: char| !c.is_ascii_digit() && c != '.') {
-                out.push((r, name));
-            }
+        if let Some(r) = Release::parse(&name)
+            && entry.path().is_dir()
+            && !name.contains(|c: char| !c.is_ascii_digit() && c != '.')
+        {
+            out.push((r, name));
         }
     }
     out.sort();
@@ -76,7 +77,8 @@ pub fn qmp_modules(schema_dir: &Path) -> Result<BTreeSet<String>, String> {
     let mut out = BTreeSet::new();
     for (_, dir) in releases(schema_dir)? {
         let path = schema_dir.join(&dir).join("qmp.facts.json");
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         let facts = Facts::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         out.extend(facts.definitions.into_values().filter_map(|d| d.module));
     }

@@ -114,7 +114,10 @@ pub fn pretty(source: &str) -> Result<String, String> {
         .min(source.len());
     let (header, body) = source.split_at(body_at);
     let file = syn::parse_file(body).map_err(|e| format!("generated code does not parse: {e}"))?;
-    Ok(format!("{header}{}", space_items(&prettyplease::unparse(&file))))
+    Ok(format!(
+        "{header}{}",
+        space_items(&prettyplease::unparse(&file))
+    ))
 }
 
 /// Names of the prelude that generated code uses unqualified; no generated
@@ -314,22 +317,22 @@ impl<'a> Gen<'a> {
             }
         }
         for d in &api.defs {
-            if let Entity::Event(e) = &d.entity {
-                if g.event_payload_members(e.args.as_deref(), e.boxed)
+            if let Entity::Event(e) = &d.entity
+                && g.event_payload_members(e.args.as_deref(), e.boxed)
                     .is_some()
-                {
-                    let name = format!("{}Event", type_name(&e.info.name));
-                    g.events.insert(e.info.name.clone(), namer.unique(name));
-                }
+            {
+                let name = format!("{}Event", type_name(&e.info.name));
+                g.events.insert(e.info.name.clone(), namer.unique(name));
             }
         }
         for d in &api.defs {
-            if let Entity::Union(o) = &d.entity {
-                if !info_implicit(d) && !g.union_base(o).is_empty() {
-                    let name = format!("{}Branch", type_name(&o.info.name));
-                    g.branch_enums
-                        .insert(o.info.name.clone(), namer.unique(name));
-                }
+            if let Entity::Union(o) = &d.entity
+                && !info_implicit(d)
+                && !g.union_base(o).is_empty()
+            {
+                let name = format!("{}Branch", type_name(&o.info.name));
+                g.branch_enums
+                    .insert(o.info.name.clone(), namer.unique(name));
             }
         }
         g.api = api;
@@ -523,10 +526,10 @@ impl<'a> Gen<'a> {
             if let Some(since) = d.part_since.get(wire) {
                 s += &format!("; since QEMU {since}");
             }
-            if let Some(span) = d.parts.get(wire) {
-                if *span != d.span {
-                    s += &format!("; {}", self.span_text(*span));
-                }
+            if let Some(span) = d.parts.get(wire)
+                && *span != d.span
+            {
+                s += &format!("; {}", self.span_text(*span));
             }
         }
         s.push('.');

@@ -4,21 +4,11 @@
 //! `cargo bench -p qapi-parser --bench parse`
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 
-fn shared() -> PathBuf {
-    let dir = std::env::var_os("QEMU_SDK_SHARED").map_or_else(
-        || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared")),
-        PathBuf::from,
-    );
-    assert!(dir.is_dir(), "shared/ not found at {}", dir.display());
-    dir
-}
-
 fn bench(c: &mut Criterion) {
-    let dir = shared().join("qemu/10.2/qapi");
+    let dir = qemu_test_support::shared().join("qemu/10.2/qapi");
     let files: HashMap<String, String> = std::fs::read_dir(&dir)
         .expect("10.2 schema")
         .filter_map(|e| {

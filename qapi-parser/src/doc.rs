@@ -191,13 +191,14 @@ pub(crate) fn check_doc(doc: &Doc, target: &DocTarget<'_>) -> Result<(), Error> 
     }
     let section = |kind| doc.sections.iter().find(|s| s.kind == kind);
     if target.meta == "command" {
-        if let Some(s) = section(SectionKind::Returns) {
-            if target.strict && !target.has_returns {
-                return Err(Error::new(
-                    s.loc.clone(),
-                    "'Returns' section, but command doesn't return anything",
-                ));
-            }
+        if let Some(s) = section(SectionKind::Returns)
+            && target.strict
+            && !target.has_returns
+        {
+            return Err(Error::new(
+                s.loc.clone(),
+                "'Returns' section, but command doesn't return anything",
+            ));
         }
     } else {
         for (kind, name) in [
@@ -480,12 +481,10 @@ impl<'a> Parser<'_, 'a> {
                     "documentation comment must end with '##'",
                 ));
             }
-            if let Some(close) = self.lines.get(self.end) {
-                if chomp(close.text) != "##" {
-                    return Err(
-                        self.err(self.end, "junk after '##' at end of documentation comment")
-                    );
-                }
+            if let Some(close) = self.lines.get(self.end)
+                && chomp(close.text) != "##"
+            {
+                return Err(self.err(self.end, "junk after '##' at end of documentation comment"));
             }
             return Ok(None);
         }
@@ -540,14 +539,14 @@ impl<'a> Parser<'_, 'a> {
         if self.style.max_line_length && t.chars().count() + 2 > 70 && !is_url_line(t) {
             return Err(self.err(ln.idx, "documentation line longer than 70 characters"));
         }
-        if self.style.two_spaces {
-            if let Some(at) = single_space_after_sentence(t) {
-                return Err(Error::new(
-                    self.loc_at(ln.idx, ln.off + at + 1),
-                    "Use two spaces between sentences",
-                )
-                .with_help("If this not the end of a sentence, please report a bug."));
-            }
+        if self.style.two_spaces
+            && let Some(at) = single_space_after_sentence(t)
+        {
+            return Err(Error::new(
+                self.loc_at(ln.idx, ln.off + at + 1),
+                "Use two spaces between sentences",
+            )
+            .with_help("If this not the end of a sentence, please report a bug."));
         }
         Ok(())
     }
@@ -808,10 +807,10 @@ impl<'a> Parser<'_, 'a> {
                 RawKind::Member(_) | RawKind::Feature(_) => None,
                 RawKind::Tagged(t) => Some(t.name()),
             };
-            if let Some(what) = required {
-                if text.is_empty() {
-                    return Err(self.err(raw.idx, format!("text required after '{what}:'")));
-                }
+            if let Some(what) = required
+                && text.is_empty()
+            {
+                return Err(self.err(raw.idx, format!("text required after '{what}:'")));
             }
             let loc = self.loc(raw.idx);
             match &raw.kind {
@@ -1057,10 +1056,10 @@ fn split_directives<'s, 'a>(lines: &'s [Ln<'a>]) -> Vec<Piece<'s, 'a>> {
         i = last + 1;
         plain_start = i;
     }
-    if let Some(rest) = lines.get(plain_start..) {
-        if !rest.is_empty() {
-            pieces.push(Piece::Plain(rest));
-        }
+    if let Some(rest) = lines.get(plain_start..)
+        && !rest.is_empty()
+    {
+        pieces.push(Piece::Plain(rest));
     }
     pieces
 }

@@ -42,10 +42,10 @@ pub(crate) fn stem(name: &str) -> Option<&str> {
         }
         rest = &after[end + 1..];
     }
-    if let Some(after) = rest.strip_prefix("x-").or_else(|| rest.strip_prefix("X-")) {
-        if after.starts_with(|c: char| c.is_ascii_alphabetic()) {
-            rest = after;
-        }
+    if let Some(after) = rest.strip_prefix("x-").or_else(|| rest.strip_prefix("X-"))
+        && after.starts_with(|c: char| c.is_ascii_alphabetic())
+    {
+        rest = after;
     }
     let mut chars = rest.chars();
     if !chars.next().is_some_and(|c| c.is_ascii_alphabetic()) {

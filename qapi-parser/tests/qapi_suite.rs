@@ -5,8 +5,6 @@
 //! without touching this file. The suite is QEMU 10.2's, so it runs with
 //! 10.2's rules.
 
-mod common;
-
 use std::path::Path;
 
 /// The first location in QEMU's expected error: (file name, line, column).
@@ -40,7 +38,7 @@ fn expected_location(err: &str) -> Option<(String, u32, Option<u32>)> {
 
 #[test]
 fn qemu_schema_suite() {
-    let dir = common::shared_dir().join("qapi-tests");
+    let dir = qemu_test_support::shared().join("qapi-tests");
     let mut cases: Vec<_> = std::fs::read_dir(&dir)
         .expect("qapi-tests readable")
         .map(|e| e.expect("entry").path())

@@ -8,8 +8,6 @@
 //! model represents differently (arrays as type references), and docs in a
 //! format of its own; those lines are left out of the comparison.
 
-mod common;
-
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -194,7 +192,7 @@ fn comparable(qemu: &str) -> String {
 
 #[test]
 fn model_matches_qemus_dump() {
-    let dir = common::shared_dir().join("qapi-tests");
+    let dir = qemu_test_support::shared().join("qapi-tests");
     let mut outs: Vec<_> = std::fs::read_dir(&dir)
         .expect("qapi-tests readable")
         .map(|e| e.expect("entry").path())

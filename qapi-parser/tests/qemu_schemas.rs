@@ -1,8 +1,6 @@
 //! Every real QEMU schema under `shared/qemu` parses, and the entity counts
 //! match those QEMU's own checker reports (`shared/qemu/COUNTS.md`).
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -46,7 +44,7 @@ fn expected_counts(shared: &Path) -> BTreeMap<String, String> {
 
 #[test]
 fn every_release_parses_with_qemus_counts() {
-    let shared = common::shared_dir();
+    let shared = qemu_test_support::shared();
     let qemu = shared.join("qemu");
     let expected = expected_counts(&shared);
     assert!(expected.len() >= 9, "COUNTS.md table not understood");
@@ -80,7 +78,7 @@ fn every_release_parses_with_qemus_counts() {
 
 #[test]
 fn simple_union_keyvalue_is_desugared() {
-    let shared = common::shared_dir();
+    let shared = qemu_test_support::shared();
     let schema = qapi_parser::parse_file(shared.join("qemu/6.1-snapshot/qapi/qapi-schema.json"))
         .unwrap_or_else(|e| panic!("6.1 schema rejected:\n{e}"));
     let kv = schema.object("KeyValue").expect("KeyValue");

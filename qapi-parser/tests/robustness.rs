@@ -1,8 +1,6 @@
 //! Truncated and mutated real schemas: the parser never panics and every
 //! rejection points at a line of a file it read.
 
-mod common;
-
 use std::collections::BTreeMap;
 
 use qapi_parser::Options;
@@ -27,7 +25,7 @@ impl Rng {
 /// Each mutated file is parsed as the root (with its includes): that reaches
 /// every rule at a fraction of the cost of the whole schema.
 fn corpus() -> (String, BTreeMap<String, String>) {
-    let dir = common::shared_dir().join("qemu/10.2/qapi");
+    let dir = qemu_test_support::shared().join("qemu/10.2/qapi");
     let mut files = BTreeMap::new();
     for entry in std::fs::read_dir(&dir).expect("10.2 qapi dir") {
         let path = entry.expect("entry").path();

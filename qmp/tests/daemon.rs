@@ -201,7 +201,7 @@ impl ShellClient {
                 "reply to print {n}"
             );
             self.replies += 1;
-            if n % RESET_EVERY == 0 {
+            if n.is_multiple_of(RESET_EVERY) {
                 assert_eq!(self.call("system_reset"), serde_json::json!({}));
                 self.resets_issued += 1;
             }

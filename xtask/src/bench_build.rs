@@ -60,7 +60,9 @@ fn cargo(dir: &Path, args: &[&str]) -> Result<f64, String> {
 
 fn clean(dir: &Path) -> Result<(), String> {
     match std::fs::remove_dir_all(dir.join("target")) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!("{}: {e}", dir.display())),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(format!("{}: {e}", dir.display()))
+        }
         _ => Ok(()),
     }
 }

@@ -2,6 +2,27 @@
 
 use qapi_parser::Options;
 
+pub(crate) const CHECK_USAGE: &str = "\
+usage: cargo xtask check [--strict] FILE...
+
+Parses and checks each QAPI root schema FILE with the files it includes and
+prints its entity counts, as QEMU's checker counts them. Stops at the first
+invalid schema with its diagnostic.
+
+  --strict   QEMU 10.2's documentation layout rules too
+";
+
+pub(crate) const DUMP_USAGE: &str = "\
+usage: cargo xtask dump FILE
+
+Prints the checked model of the QAPI root schema FILE as JSON.
+";
+
+/// An error naming an option the task does not know, with its usage.
+fn unknown_option(task: &str, arg: &str, usage: &str) -> String {
+    format!("{task}: unknown option '{arg}' (a file named so: ./{arg})\n{usage}")
+}
+
 /// Parses and checks each root schema in `args` (`--strict` selects QEMU
 /// 10.2's rules), printing one line of entity counts per file, in QEMU's
 /// counting. Stops at the first invalid schema with its diagnostic.
@@ -14,10 +35,17 @@ pub(crate) fn check(args: &[String]) -> Result<(), String> {
 
 /// The lines `check` prints.
 pub(crate) fn check_lines(args: &[String]) -> Result<Vec<String>, String> {
-    let strict = args.iter().any(|a| a == "--strict");
-    let files: Vec<&String> = args.iter().filter(|a| *a != "--strict").collect();
+    let mut strict = false;
+    let mut files = Vec::new();
+    for arg in args {
+        match arg.as_str() {
+            "--strict" => strict = true,
+            a if a.starts_with('-') => return Err(unknown_option("check", a, CHECK_USAGE)),
+            _ => files.push(arg),
+        }
+    }
     if files.is_empty() {
-        return Err("usage: cargo xtask check [--strict] FILE...".to_owned());
+        return Err(CHECK_USAGE.to_owned());
     }
     let options = if strict {
         Options::qemu_10_2()
@@ -37,8 +65,11 @@ pub(crate) fn check_lines(args: &[String]) -> Result<Vec<String>, String> {
 /// Prints the checked model of one schema as pretty JSON.
 pub(crate) fn dump(files: &[String]) -> Result<(), String> {
     let [file] = files else {
-        return Err("usage: cargo xtask dump FILE".to_owned());
+        return Err(DUMP_USAGE.to_owned());
     };
+    if file.starts_with('-') {
+        return Err(unknown_option("dump", file, DUMP_USAGE));
+    }
     let schema = qapi_parser::parse_file(file).map_err(|e| e.to_string())?;
     let json = serde_json::to_string_pretty(&schema).map_err(|e| e.to_string())?;
     println!("{json}");
@@ -50,13 +81,7 @@ mod tests {
     use super::*;
 
     fn shared() -> String {
-        let dir = std::env::var("QEMU_SDK_SHARED")
-            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared").to_owned());
-        assert!(
-            std::path::Path::new(&dir).join("qemu").is_dir(),
-            "reference schemas not found at {dir}: check out beside shared/ or set QEMU_SDK_SHARED"
-        );
-        dir
+        qemu_test_support::shared().display().to_string()
     }
 
     #[test]

@@ -1,28 +1,31 @@
 //! `ci`: everything a change must pass, in the order that fails fastest.
 //!
-//! Formatting, lints, docs, then the test suite. The tests run against real
-//! QEMU 7.2 and 10.0; if they are missing, `ci` installs them when it runs
-//! as root (as on CI) and otherwise stops, naming the command that does.
+//! Formatting, lints, docs, the fuzz crates, then the test suite. The tests
+//! run against real QEMU 7.2 and 10.0; if they are missing or fail
+//! `ci/check-qemu.sh`, `ci` installs them when it runs as root (as on CI)
+//! and otherwise stops, naming the command that does.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The QEMU binaries the tests start, by release.
-const QEMU_BINARIES: [&str; 6] = [
-    "/usr/bin/qemu-system-x86_64",
-    "/usr/bin/qemu-storage-daemon",
-    "/usr/sbin/qemu-ga",
-    "/opt/qemu-10.0/bin/qemu-system-x86_64",
-    "/opt/qemu-10.0/bin/qemu-storage-daemon",
-    "/opt/qemu-10.0/bin/qemu-ga",
-];
+use qemu_test_support::Release;
 
-pub(crate) fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives in the workspace")
-        .to_path_buf()
-}
+use crate::r#gen::root;
+
+pub(crate) const USAGE: &str = "\
+usage: cargo xtask ci [--no-lint]
+
+Checks formatting (the workspace and the fuzz crates), clippy and rustdoc
+with -D warnings, type-checks the fuzz crates, then runs every test suite
+(--no-fail-fast: all failures are reported). QEMU 7.2 and 10.0 must be
+installed and working; as root, ci installs them first (ci/install-qemu.sh).
+
+  --no-lint   only the QEMU check and the test suite
+";
+
+/// The fuzz crates: cargo projects of their own, outside the workspace.
+pub(crate) const FUZZ_MANIFESTS: [&str; 2] =
+    ["qapi-parser/fuzz/Cargo.toml", "qmp-client/fuzz/Cargo.toml"];
 
 fn run(what: &str, cmd: &mut Command) -> Result<(), String> {
     eprintln!("xtask ci: {what}");
@@ -48,44 +51,97 @@ fn is_root() -> bool {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
-/// Installs the test prerequisites if they are missing and we may.
-pub(crate) fn ensure_prerequisites() -> Result<(), String> {
-    let missing: Vec<&str> = QEMU_BINARIES
+/// Every QEMU program the tests start, in both releases.
+pub(crate) fn qemu_programs() -> Vec<PathBuf> {
+    Release::ALL
         .iter()
-        .copied()
-        .filter(|p| !Path::new(p).exists())
-        .collect();
-    if missing.is_empty() {
+        .flat_map(|r| Release::PROGRAMS.map(|p| r.program(p)))
+        .collect()
+}
+
+/// Makes sure the QEMU programs the tests start are there and work
+/// (`ci/check-qemu.sh`), installing them if not and we may.
+pub(crate) fn ensure_prerequisites() -> Result<(), String> {
+    let Err(report) = qemu_test_support::check_programs(&qemu_programs()) else {
         return Ok(());
-    }
+    };
     if !is_root() {
         return Err(format!(
-            "the tests need QEMU 7.2 and 10.0; missing: {}\n\
-             install them with: sudo ci/install-qemu.sh",
-            missing.join(", ")
+            "{report}the tests need working QEMU 7.2 and 10.0; \
+             install them with: sudo ci/install-qemu.sh"
         ));
     }
+    eprint!("{report}");
+    // The script proves what it installed before it succeeds.
     run(
         "installing QEMU 7.2 and 10.0 (ci/install-qemu.sh)",
         Command::new("bash").arg("ci/install-qemu.sh"),
     )
 }
 
-/// Runs formatting, lint, doc and test checks over the workspace.
+/// `cargo check` of a fuzz crate, on the stable toolchain.
+///
+/// Running a fuzz target needs nightly and `cargo fuzz`; type-checking it
+/// does not. libfuzzer-sys's build script compiles libFuzzer's C++ sources
+/// unless `CUSTOM_LIBFUZZER_PATH` names a prebuilt library; a check links
+/// nothing, so a path that does not exist spares the C++ compiler (and
+/// about 25 s on a 2-core machine). The crate shares the workspace's target directory and, mirrored
+/// here, its dev profile (dependencies at opt-level 1), so the dependencies
+/// clippy has checked are reused. A missing lock file (they are not
+/// committed) starts as a copy of the workspace's, for the same versions.
+fn check_fuzz_crate(manifest: &str) -> Result<(), String> {
+    let root = root();
+    let lock = Path::new(manifest).with_file_name("Cargo.lock");
+    if !root.join(&lock).exists() {
+        std::fs::copy(root.join("Cargo.lock"), root.join(&lock))
+            .map_err(|e| format!("{}: {e}", lock.display()))?;
+    }
+    let mut cmd = cargo();
+    cmd.args(["check", "--manifest-path", manifest, "--target-dir"])
+        .arg(root.join("target"))
+        .args(["--config", r#"profile.dev.package."*".opt-level=1"#])
+        .env(
+            "CUSTOM_LIBFUZZER_PATH",
+            root.join("target/no-libfuzzer/libfuzzer.a"),
+        );
+    for member in ["qapi-parser", "qapi-codegen", "qmp-types", "qmp-client"] {
+        cmd.args([
+            "--config",
+            &format!("profile.dev.package.{member}.opt-level=0"),
+        ]);
+    }
+    run(&format!("cargo check --manifest-path {manifest}"), &mut cmd)
+}
+
+/// Runs formatting, lint, doc and test checks over the workspace and the
+/// fuzz crates.
 pub(crate) fn ci(args: &[String]) -> Result<(), String> {
-    let quick = args.iter().any(|a| a == "--no-lint");
+    let mut quick = false;
+    for arg in args {
+        match arg.as_str() {
+            "--no-lint" => quick = true,
+            other => return Err(format!("ci: unknown argument '{other}'\n{USAGE}")),
+        }
+    }
     ensure_prerequisites()?;
     if !quick {
         run(
             "cargo fmt --check",
             cargo().args(["fmt", "--all", "--check"]),
         )?;
+        for manifest in FUZZ_MANIFESTS {
+            run(
+                &format!("cargo fmt --check --manifest-path {manifest}"),
+                cargo().args(["fmt", "--check", "--manifest-path", manifest]),
+            )?;
+        }
         run(
             "cargo clippy",
             cargo().args([
                 "clippy",
                 "--workspace",
                 "--all-targets",
+                "--all-features",
                 "--",
                 "-D",
                 "warnings",
@@ -94,9 +150,58 @@ pub(crate) fn ci(args: &[String]) -> Result<(), String> {
         run(
             "cargo doc",
             cargo()
-                .args(["doc", "--workspace", "--no-deps"])
+                .args(["doc", "--workspace", "--no-deps", "--all-features"])
                 .env("RUSTDOCFLAGS", "-D warnings"),
         )?;
+        for manifest in FUZZ_MANIFESTS {
+            check_fuzz_crate(manifest)?;
+        }
     }
-    run("cargo test", cargo().args(["test", "--workspace"]))
+    // The rest runs whatever fails before it, so one run reports every
+    // failure.
+    let results = [
+        run(
+            "cargo test",
+            cargo().args(["test", "--workspace", "--no-fail-fast"]),
+        ),
+        crate::package::package(&[]),
+        crate::package::features(&[]),
+    ];
+    let failures: Vec<String> = results.into_iter().filter_map(Result::err).collect();
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(failures.join("\n"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every fuzz crate in the repository is formatted and checked by `ci`.
+    #[test]
+    fn fuzz_manifests_are_all_the_fuzz_crates() {
+        let mut found: Vec<String> = std::fs::read_dir(root())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|crate_dir| root().join(crate_dir).join("fuzz/Cargo.toml").is_file())
+            .map(|crate_dir| format!("{crate_dir}/fuzz/Cargo.toml"))
+            .collect();
+        found.sort();
+        assert_eq!(found, FUZZ_MANIFESTS);
+    }
+
+    #[test]
+    fn qemu_programs_are_both_releases_of_each_program() {
+        let programs = qemu_programs();
+        assert_eq!(programs.len(), 6);
+        for name in Release::PROGRAMS {
+            assert_eq!(
+                programs.iter().filter(|p| p.ends_with(name)).count(),
+                2,
+                "{name}: {programs:?}"
+            );
+        }
+    }
 }

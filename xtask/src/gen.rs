@@ -10,6 +10,19 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+pub(crate) const USAGE: &str = "\
+usage: cargo xtask gen [--check | --emit DIR [--qemu-docs QEMU_SRC] | --diff OLD NEW]
+
+Without options, rewrites the stale generated files: the API listing of each
+release (schema/X.Y/API.txt) and the generator's snapshots.
+
+  --check                  fail, naming them, if any generated file is stale
+  --emit DIR               write the code qmp-types compiles to DIR
+  --qemu-docs QEMU_SRC     with --emit: carry QEMU's own descriptions, read
+                           from a QEMU source tree (DIR outside the repository)
+  --diff OLD NEW           print the API changes between two releases
+";
+
 /// The QEMU releases `schema/` holds.
 pub(crate) const RELEASES: [&str; 3] = ["7.2", "10.0", "10.2"];
 
@@ -34,10 +47,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             print!("{}", diff(&root().join("schema"), old, new)?);
             Ok(())
         }
-        _ => Err(
-            "usage: cargo xtask gen [--check | --emit DIR [--qemu-docs QEMU_SRC] | --diff OLD NEW]"
-                .into(),
-        ),
+        _ => Err(format!("gen: unexpected arguments {args:?}\n{USAGE}")),
     }
 }
 
@@ -97,7 +107,10 @@ fn module_features(manifest: &Path, modules: &BTreeSet<String>) -> Result<String
     let text =
         std::fs::read_to_string(manifest).map_err(|e| format!("{}: {e}", manifest.display()))?;
     let (Some(b), Some(e)) = (text.find(BEGIN), text.find(END)) else {
-        return Err(format!("{}: no `{BEGIN}`/`{END}` lines", manifest.display()));
+        return Err(format!(
+            "{}: no `{BEGIN}`/`{END}` lines",
+            manifest.display()
+        ));
     };
     let list: String = modules.iter().map(|m| format!("{m} = []\n")).collect();
     Ok(format!("{}{BEGIN}{list}{}", &text[..b], &text[e..]))
@@ -222,14 +235,7 @@ mod tests {
 
     #[test]
     fn local_docs_carry_qemu_prose_and_stay_out_of_the_repository() {
-        let shared = std::env::var("QEMU_SDK_SHARED")
-            .unwrap_or_else(|_| format!("{}/../shared", root().display()));
-        let src = Path::new(&shared).join("qemu/10.2");
-        assert!(
-            src.is_dir(),
-            "{} missing: check out beside shared/",
-            src.display()
-        );
+        let src = qemu_test_support::shared().join("qemu/10.2");
         let inside = root().join("target/local-docs-test");
         let err = emit(&inside, Some(&src)).expect_err("refused inside the repository");
         assert!(err.contains("must not go inside the repository"), "{err}");

@@ -26,20 +26,31 @@ pub(crate) const PROTOCOLS: [(&str, &str, bool); 3] = [
     ),
 ];
 
+pub(crate) const USAGE: &str = "\
+usage: cargo xtask import --qemu-src DIR --release X.Y [--out SCHEMA_DIR]
+
+Writes the QAPI definitions and doc facts (no prose) of the QEMU source tree
+DIR into SCHEMA_DIR/X.Y/ (default: schema/X.Y/).
+";
+
 /// `cargo xtask import --qemu-src DIR --release X.Y [--out DIR]`.
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
-    let usage = "usage: cargo xtask import --qemu-src DIR --release X.Y [--out SCHEMA_DIR]";
+    let usage = USAGE;
     let mut src = None;
     let mut release = None;
     let mut out = crate::r#gen::root().join("schema");
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        let value = it.next().ok_or(usage)?;
+        if !matches!(a.as_str(), "--qemu-src" | "--release" | "--out") {
+            return Err(format!("import: unknown argument '{a}'\n{usage}"));
+        }
+        let value = it
+            .next()
+            .ok_or_else(|| format!("import: {a} needs a value\n{usage}"))?;
         match a.as_str() {
             "--qemu-src" => src = Some(PathBuf::from(value)),
             "--release" => release = Some(value.clone()),
-            "--out" => out = PathBuf::from(value),
-            _ => return Err(usage.to_owned()),
+            _ => out = PathBuf::from(value),
         }
     }
     let (Some(src), Some(release)) = (src, release) else {
@@ -352,21 +363,6 @@ pub(crate) fn write_schema(schema: &Schema, release: &str) -> String {
 mod tests {
     use super::*;
 
-    /// Where the QEMU trees are: `../shared` beside the checkout, or
-    /// `QEMU_SDK_SHARED`.
-    pub(crate) fn shared() -> PathBuf {
-        let dir = std::env::var_os("QEMU_SDK_SHARED")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| crate::r#gen::root().join("../shared"));
-        assert!(
-            dir.join("qemu").is_dir(),
-            "{} has no qemu/: put the shared reference material beside the \
-             checkout or set QEMU_SDK_SHARED",
-            dir.display()
-        );
-        dir
-    }
-
     /// The model as JSON without locations and docs, for comparing.
     fn shape(schema: &Schema) -> serde_json::Value {
         fn strip(v: &mut serde_json::Value) {
@@ -387,7 +383,7 @@ mod tests {
 
     #[test]
     fn import_reproduces_schema_dir() {
-        let shared = shared();
+        let shared = qemu_test_support::shared();
         let schema_dir = crate::r#gen::root().join("schema");
         for release in crate::r#gen::RELEASES {
             let files = import(&shared.join("qemu").join(release), release).unwrap();
@@ -405,7 +401,7 @@ mod tests {
 
     #[test]
     fn written_schema_reads_back_as_the_same_model() {
-        let shared = shared();
+        let shared = qemu_test_support::shared();
         for release in crate::r#gen::RELEASES {
             for (stem, root, _) in PROTOCOLS {
                 let original =

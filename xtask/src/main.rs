@@ -13,7 +13,7 @@ mod import;
 mod package;
 
 const USAGE: &str = "\
-usage: cargo xtask <task> [args]
+usage: cargo xtask <task> [args]    (cargo xtask <task> --help: its usage)
 
 tasks:
   check [--strict] FILE...
@@ -35,9 +35,22 @@ tasks:
   bench-build [--rounds N]
                   time clean, incremental, release and check builds of a
                   user's small program against the same on qapi-rs
-  ci [--no-lint]  fmt, clippy, doc and the whole test suite (installs QEMU
-                  first when missing and running as root)
+  ci [--no-lint]  fmt, clippy, doc, the whole test suite, then `package`
+                  and `features` (installs QEMU first when missing and
+                  running as root)
 ";
+
+/// The usage of `task`, if it is one.
+fn task_usage(task: &str) -> Option<&'static str> {
+    Some(match task {
+        "check" => check::CHECK_USAGE,
+        "dump" => check::DUMP_USAGE,
+        "ci" => ci::USAGE,
+        "import" => import::USAGE,
+        "gen" => r#gen::USAGE,
+        _ => return None,
+    })
+}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -45,6 +58,14 @@ fn main() -> ExitCode {
         eprint!("{USAGE}");
         return ExitCode::from(2);
     };
+    // `-h`/`--help` anywhere after a task asks for its usage; no task
+    // takes it as a value.
+    if let Some(usage) = task_usage(task)
+        && rest.iter().any(|a| a == "-h" || a == "--help")
+    {
+        print!("{usage}");
+        return ExitCode::SUCCESS;
+    }
     let result = match task.as_str() {
         "check" => check::check(rest),
         "dump" => check::dump(rest),

@@ -98,7 +98,10 @@ pub(crate) fn our_dependencies(crates: &Path, selection: Selection) -> (String, 
         "qmp-client",
     ] {
         let path = crates.join(format!("{name}-0.1.0"));
-        patches.push_str(&format!("{name} = {{ path = {:?} }}\n", path.display().to_string()));
+        patches.push_str(&format!(
+            "{name} = {{ path = {:?} }}\n",
+            path.display().to_string()
+        ));
     }
     // Registry crates are not compiled incrementally; patched ones would be.
     patches.push_str("\n[profile.dev.package.\"*\"]\nincremental = false\n");
@@ -148,7 +151,11 @@ pub(crate) fn pack(verify: bool) -> Result<PathBuf, String> {
         if path.extension().is_some_and(|x| x == "crate") {
             run(
                 &format!("unpack {}", path.display()),
-                Command::new("tar").arg("xzf").arg(&path).arg("-C").arg(&crates),
+                Command::new("tar")
+                    .arg("xzf")
+                    .arg(&path)
+                    .arg("-C")
+                    .arg(&crates),
             )?;
             n += 1;
         }
@@ -175,7 +182,9 @@ fn unpublished(root: &Path) -> Result<Vec<String>, String> {
     }
     let meta: serde_json::Value =
         serde_json::from_slice(&out.stdout).map_err(|e| format!("cargo metadata: {e}"))?;
-    let packages = meta["packages"].as_array().ok_or("cargo metadata: no packages")?;
+    let packages = meta["packages"]
+        .as_array()
+        .ok_or("cargo metadata: no packages")?;
     Ok(packages
         .iter()
         // `publish = false` reads as an empty list of allowed registries.
@@ -267,7 +276,13 @@ pub(crate) fn features(args: &[String]) -> Result<(), String> {
             if set.is_empty() { "no feature" } else { set }
         );
         let out = cargo()
-            .args(["check", "--quiet", "-p", "qmp-types", "--no-default-features"])
+            .args([
+                "check",
+                "--quiet",
+                "-p",
+                "qmp-types",
+                "--no-default-features",
+            ])
             .args(["--features", set])
             .current_dir(&root)
             .output()
@@ -275,7 +290,11 @@ pub(crate) fn features(args: &[String]) -> Result<(), String> {
         let stderr = String::from_utf8_lossy(&out.stderr);
         if !out.status.success() || stderr.contains("warning") {
             eprintln!("{stderr}");
-            failed.push(if set.is_empty() { "(none)" } else { set.as_str() });
+            failed.push(if set.is_empty() {
+                "(none)"
+            } else {
+                set.as_str()
+            });
         }
     }
     if failed.is_empty() {

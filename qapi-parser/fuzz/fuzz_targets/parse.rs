@@ -12,7 +12,10 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         return;
     };
     let mid = text.len() / 2;
-    let split = (0..=mid).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+    let split = (0..=mid)
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0);
     let (a, b) = text.split_at(split);
     let mut read = |path: &str| match path {
         "root.json" => Ok(text.to_owned()),
@@ -20,7 +23,8 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         "b.json" => Ok(b.to_owned()),
         _ => Err(std::io::Error::from(std::io::ErrorKind::NotFound)),
     };
-    if let Err(e) = qapi_parser::parse_with("root.json", &qapi_parser::Options::default(), &mut read)
+    if let Err(e) =
+        qapi_parser::parse_with("root.json", &qapi_parser::Options::default(), &mut read)
     {
         // Every error names a place in a file that was read.
         assert!(e.loc.line >= 1 || e.message.starts_with("can't read"));

@@ -456,17 +456,6 @@ fn doc_checks() {
     check_target("##|# @foo:|# @one: x|##", &exc, "ok");
 }
 
-/// Where the shared reference material is; fails loudly without it.
-fn shared() -> PathBuf {
-    let p = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared"));
-    assert!(
-        p.join("qemu").is_dir() && p.join("qapi-tests").is_dir(),
-        "reference material missing: expected QEMU's schemas and tests under {}",
-        p.display()
-    );
-    p.to_path_buf()
-}
-
 fn json_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     for entry in entries {
@@ -567,7 +556,7 @@ struct Counts {
 
 #[test]
 fn doc_real_schemas() {
-    let root = shared().join("qemu");
+    let root = qemu_test_support::shared().join("qemu");
     let mut files = Vec::new();
     json_files(&root, &mut files);
     assert!(
@@ -650,7 +639,7 @@ fn doc_real_schemas() {
 
 #[test]
 fn doc_qapi_tests() {
-    let dir = shared().join("qapi-tests");
+    let dir = qemu_test_support::shared().join("qapi-tests");
     let mut files = Vec::new();
     json_files(&dir, &mut files);
     let mut seen = 0;

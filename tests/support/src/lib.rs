@@ -1,9 +1,11 @@
-//! What the integration tests of several crates share: where the real QEMU
-//! releases are, and the workspace root.
+//! What the tests, benches, examples and `xtask` share: where the real QEMU
+//! releases are, where the reference material (`../shared`) is, and the
+//! workspace root. Nothing else in the workspace decides these paths.
 //!
 //! The tests run against QEMU 7.2 (Debian 12's packages) and 10.0 (unpacked
-//! under `/opt/qemu-10.0` by `ci/install-qemu.sh`). A missing binary is a
-//! test failure that names the command installing it, never a skip.
+//! under `/opt/qemu-10.0` by `ci/install-qemu.sh`). A missing binary or
+//! missing reference material is a failure that names the fix, never a
+//! skip.
 
 use std::path::{Path, PathBuf};
 
@@ -19,6 +21,10 @@ pub enum Release {
 impl Release {
     /// Both releases, oldest first.
     pub const ALL: [Release; 2] = [Release::V7_2, Release::V10_0];
+
+    /// The programs the tests start, installed for each release.
+    pub const PROGRAMS: [&'static str; 3] =
+        ["qemu-system-x86_64", "qemu-storage-daemon", "qemu-ga"];
 
     /// `(major, minor)`.
     pub fn major_minor(self) -> (u32, u32) {
@@ -38,18 +44,29 @@ impl Release {
         std::env::var_os(var).map_or_else(|| PathBuf::from(default), PathBuf::from)
     }
 
+    /// Where the release's program `name` is (its `bin` directory, or the
+    /// `sbin` beside it), or where it belongs if it is missing.
+    pub fn program(self, name: &str) -> PathBuf {
+        let dir = self.dir();
+        let candidates = [dir.join(name), dir.join("../sbin").join(name)];
+        candidates
+            .iter()
+            .find(|c| c.is_file())
+            .unwrap_or(&candidates[0])
+            .clone()
+    }
+
     /// The path of the release's program `name` (looked up in its `bin`
     /// and `sbin` directories).
     ///
     /// # Panics
     /// If it is missing, with the command that installs it.
     pub fn bin(self, name: &str) -> PathBuf {
-        let dir = self.dir();
-        for c in [dir.join(name), dir.join("../sbin").join(name)] {
-            if c.is_file() {
-                return c;
-            }
+        let path = self.program(name);
+        if path.is_file() {
+            return path;
         }
+        let dir = self.dir();
         panic!(
             "{name} not found for QEMU {self:?} (looked in {}): install it with \
              `sudo ci/install-qemu.sh`, or point QEMU_7_2_BIN_DIR / QEMU_10_0_BIN_DIR at it",
@@ -69,4 +86,41 @@ pub fn workspace() -> PathBuf {
         .join("../..")
         .canonicalize()
         .unwrap_or_else(|e| panic!("workspace root: {e}"))
+}
+
+/// The reference material beside the workspace (`../shared`: QEMU's
+/// schemas and schema test suite), or the directory `QEMU_SDK_SHARED`
+/// names.
+///
+/// # Panics
+/// If it is missing, naming where it was looked for and how to provide it.
+pub fn shared() -> PathBuf {
+    let dir = std::env::var_os("QEMU_SDK_SHARED")
+        .map_or_else(|| workspace().join("../shared"), PathBuf::from);
+    assert!(
+        dir.join("qemu").is_dir() && dir.join("qapi-tests").is_dir(),
+        "reference material (qemu/ and qapi-tests/) not found in {}: check the project \
+         out beside `shared/` (as CI does) or set QEMU_SDK_SHARED to its path",
+        dir.display()
+    );
+    dir
+}
+
+/// Runs `ci/check-qemu.sh` on `programs`: proves each one runs (the system
+/// emulators load their modules and quit over QMP, the storage daemon
+/// answers QMP, the guest agent starts). Returns the script's report: on
+/// success its `ok` lines, on failure what failed, why and the fix.
+pub fn check_programs(programs: &[PathBuf]) -> Result<String, String> {
+    let script = workspace().join("ci/check-qemu.sh");
+    let out = std::process::Command::new("bash")
+        .arg(&script)
+        .args(programs)
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if out.status.success() {
+        Ok(stdout.into_owned())
+    } else {
+        Err(format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)))
+    }
 }
