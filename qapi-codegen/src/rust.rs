@@ -85,14 +85,65 @@ pub struct Config {
 /// script writes for the compiler, which does not need layout. [`pretty`]
 /// lays it out for people.
 pub fn generate(api: &Api, config: &Config) -> String {
-    Gen::new(api, api, config).file().to_string()
+    source_lines(Gen::new(api, api, config).file())
+}
+
+/// The tokens as text with a line per item, statement and attribute.
+/// `TokenStream::to_string` writes one line, and the compiler quotes the
+/// whole line of generated code in every note that points into it.
+fn source_lines(tokens: TokenStream) -> String {
+    fn write(tokens: TokenStream, out: &mut String) {
+        let mut after_hash = false;
+        for tt in tokens {
+            let hash = matches!(&tt, proc_macro2::TokenTree::Punct(p) if p.as_char() == '#');
+            match tt {
+                proc_macro2::TokenTree::Group(g) => {
+                    let (open, close) = match g.delimiter() {
+                        proc_macro2::Delimiter::Parenthesis => ("(", ")"),
+                        proc_macro2::Delimiter::Brace => ("{", "}"),
+                        proc_macro2::Delimiter::Bracket => ("[", "]"),
+                        proc_macro2::Delimiter::None => ("", ""),
+                    };
+                    out.push_str(open);
+                    if g.delimiter() == proc_macro2::Delimiter::Brace {
+                        out.push('\n');
+                    }
+                    write(g.stream(), out);
+                    out.push_str(close);
+                    let ends_line = g.delimiter() == proc_macro2::Delimiter::Brace
+                        || (after_hash && g.delimiter() == proc_macro2::Delimiter::Bracket);
+                    out.push(if ends_line { '\n' } else { ' ' });
+                }
+                proc_macro2::TokenTree::Punct(p) => {
+                    out.push(p.as_char());
+                    if p.as_char() == ';' {
+                        out.push('\n');
+                    } else if p.spacing() == proc_macro2::Spacing::Alone {
+                        out.push(' ');
+                    }
+                }
+                proc_macro2::TokenTree::Ident(i) => {
+                    out.push_str(&i.to_string());
+                    out.push(' ');
+                }
+                proc_macro2::TokenTree::Literal(l) => {
+                    out.push_str(&l.to_string());
+                    out.push(' ');
+                }
+            }
+            after_hash = hash;
+        }
+    }
+    let mut out = String::new();
+    write(tokens, &mut out);
+    out
 }
 
 /// Like [`generate`] for `selected`, a subset of `full` ([`Api::select_modules`]):
 /// names are chosen over `full`, so an item is named the same whichever
 /// subset a build selects.
 pub fn generate_selected(full: &Api, selected: &Api, config: &Config) -> String {
-    Gen::new(full, selected, config).file().to_string()
+    source_lines(Gen::new(full, selected, config).file())
 }
 
 /// Lays out generated source for people (`prettyplease`, then a blank line
