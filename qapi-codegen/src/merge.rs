@@ -127,6 +127,11 @@ impl Api {
                 .collect();
             defs.push(merge_def(&versions));
         }
+        Api::new(releases, defs)
+    }
+
+    /// An API of `defs`, indexed by name.
+    fn new(releases: Vec<Release>, defs: Vec<Def>) -> Api {
         let index = defs
             .iter()
             .enumerate()
@@ -164,16 +169,7 @@ impl Api {
             .filter(|d| keep.contains(d.entity.name()))
             .cloned()
             .collect();
-        let index = defs
-            .iter()
-            .enumerate()
-            .map(|(i, d)| (d.entity.name().to_owned(), i))
-            .collect();
-        Api {
-            releases: self.releases.clone(),
-            defs,
-            index,
-        }
+        Api::new(self.releases.clone(), defs)
     }
 
     /// The oldest merged release.

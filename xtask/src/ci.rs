@@ -27,8 +27,9 @@ installed and working; as root, ci installs them first (ci/install-qemu.sh).
 pub(crate) const FUZZ_MANIFESTS: [&str; 2] =
     ["qapi-parser/fuzz/Cargo.toml", "qmp-client/fuzz/Cargo.toml"];
 
-fn run(what: &str, cmd: &mut Command) -> Result<(), String> {
-    eprintln!("xtask ci: {what}");
+/// Runs `cmd` in the workspace root, announcing it as `what`.
+pub(crate) fn run(what: &str, cmd: &mut Command) -> Result<(), String> {
+    eprintln!("xtask: {what}");
     let status = cmd
         .current_dir(root())
         .status()
@@ -40,7 +41,8 @@ fn run(what: &str, cmd: &mut Command) -> Result<(), String> {
     }
 }
 
-fn cargo() -> Command {
+/// The cargo that runs xtask.
+pub(crate) fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
 

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::ci::{cargo, run};
 use crate::r#gen::root;
 
 /// The user program: connect, `send_key`, `query_status`. The build
@@ -106,22 +107,6 @@ pub(crate) fn our_dependencies(crates: &Path, selection: Selection) -> (String, 
     // Registry crates are not compiled incrementally; patched ones would be.
     patches.push_str("\n[profile.dev.package.\"*\"]\nincremental = false\n");
     (deps, patches)
-}
-
-fn cargo() -> Command {
-    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-}
-
-fn run(what: &str, cmd: &mut Command) -> Result<(), String> {
-    eprintln!("xtask package: {what}");
-    let status = cmd
-        .status()
-        .map_err(|e| format!("{what}: cannot start: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("{what}: failed ({status})"))
-    }
 }
 
 /// Packs (and with `verify`, builds each tarball) the workspace, then unpacks the tarballs into
