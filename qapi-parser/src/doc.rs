@@ -19,6 +19,7 @@
 // error type, so its size is the error module's call, not this one's.
 #![allow(clippy::result_large_err)]
 
+#[cfg(feature = "serde")]
 use serde::Serialize;
 
 use crate::Error;
@@ -1123,28 +1124,29 @@ fn indent_spaces(s: &str) -> usize {
 }
 
 /// A documentation comment.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
 pub struct Doc {
     /// Where the comment starts (its opening `##`).
     pub loc: Loc,
     /// The documented definition (`@NAME:` on the first line), or `None` for
     /// free-form documentation.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub symbol: Option<String>,
     /// The text before the member descriptions.
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "String::is_empty"))]
     pub body: String,
     /// Member descriptions (`@member: text`), in order.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Vec::is_empty"))]
     pub members: Vec<DocItem>,
     /// Feature descriptions (after `Features:`), in order.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Vec::is_empty"))]
     pub features: Vec<DocItem>,
     /// Sections after the member descriptions, in order.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Vec::is_empty"))]
     pub sections: Vec<Section>,
     /// Examples, in order.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Vec::is_empty"))]
     pub examples: Vec<Example>,
 }
 
@@ -1177,7 +1179,8 @@ impl Default for Loc {
 }
 
 /// The description of one member or feature.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
 pub struct DocItem {
     /// The member or feature name.
     pub name: String,
@@ -1188,8 +1191,9 @@ pub struct DocItem {
 }
 
 /// The kind of a documentation section.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
 pub enum SectionKind {
     /// Untagged text.
     Plain,
@@ -1209,7 +1213,8 @@ pub enum SectionKind {
 }
 
 /// A section of a documentation comment.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
 pub struct Section {
     /// What kind of section it is.
     pub kind: SectionKind,
@@ -1220,10 +1225,11 @@ pub struct Section {
 }
 
 /// An example exchange of QMP messages.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
 pub struct Example {
     /// The example's title, if it has one.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub title: Option<String>,
     /// The messages, in order.
     pub messages: Vec<ExampleMessage>,
@@ -1232,8 +1238,9 @@ pub struct Example {
 }
 
 /// Which way an example message travels.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum Direction {
     /// `->`: client to QEMU.
     Send,
@@ -1242,7 +1249,8 @@ pub enum Direction {
 }
 
 /// One message of an example.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
 pub struct ExampleMessage {
     /// `->` or `<-`.
     pub direction: Direction,

@@ -9,13 +9,15 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+#[cfg(feature = "serde")]
 use serde::Serialize;
 
 use crate::doc::Doc;
 
 /// A position in a schema file: the path as the schema named it, 1-based line
 /// and column (tabs advance to the next multiple of 8, as QEMU counts).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
 pub struct Loc {
     /// File path as given on the command line, or joined onto the including
     /// file's directory for included files.
@@ -33,8 +35,9 @@ impl std::fmt::Display for Loc {
 }
 
 /// A compile-time condition (`'if'`): which configuration a definition needs.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
 pub enum Cond {
     /// A configuration symbol such as `CONFIG_VNC` or `TARGET_I386`.
     Name(String),
@@ -83,12 +86,13 @@ impl std::fmt::Display for Cond {
 
 /// A feature flag of a definition or member (`deprecated`, `unstable`, or a
 /// custom name).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
 pub struct Feature {
     /// The feature's name.
     pub name: String,
     /// Condition under which the feature exists.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub cond: Option<Cond>,
     /// Where the feature is named.
     pub loc: Loc,
@@ -102,8 +106,9 @@ impl Feature {
 }
 
 /// A built-in type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum Builtin {
     /// `str`: a JSON string.
     Str,
@@ -198,8 +203,9 @@ impl Builtin {
 
 /// The JSON type of values of a type, as used to tell alternate branches
 /// apart.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum JsonType {
     /// A string (also enums).
     String,
@@ -220,8 +226,12 @@ pub enum JsonType {
 }
 
 /// A reference to a type, resolved to what it names.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(tag = "kind", content = "name", rename_all = "lowercase")]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(tag = "kind", content = "name", rename_all = "lowercase")
+)]
 pub enum TypeRef {
     /// A built-in type.
     Builtin(Builtin),
@@ -258,23 +268,24 @@ impl TypeRef {
 }
 
 /// The definition-level facts every named entity carries.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
 pub struct Info {
     /// The QAPI name, e.g. `send-key`, `KeyValue`, `STOP`.
     pub name: String,
     /// Where it is defined (for implicit types: the defining entity).
     pub loc: Loc,
     /// Condition under which it exists.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub cond: Option<Cond>,
     /// Its features.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Vec::is_empty"))]
     pub features: Vec<Feature>,
     /// Its documentation comment.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub doc: Option<Doc>,
     /// Whether QEMU created it rather than the schema naming it.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "std::ops::Not::not"))]
     pub implicit: bool,
 }
 
@@ -286,70 +297,75 @@ impl Info {
 }
 
 /// An enum value.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
 pub struct EnumValue {
     /// The value's wire name.
     pub name: String,
     /// Condition under which it exists.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub cond: Option<Cond>,
     /// Its features.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Vec::is_empty"))]
     pub features: Vec<Feature>,
     /// Where it is named.
     pub loc: Loc,
 }
 
 /// An enum type.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
 pub struct EnumType {
     /// Name, location, condition, features, doc.
-    #[serde(flatten)]
+    #[cfg_attr(feature = "serde", serde(flatten))]
     pub info: Info,
     /// The values in definition order.
     pub values: Vec<EnumValue>,
     /// The C prefix override (`'prefix'`), kept as metadata.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub prefix: Option<String>,
 }
 
 /// A member of a struct, union base, command or event.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
 pub struct Member {
     /// The wire name, without the `*` of optional members.
     pub name: String,
     /// The member's type.
-    #[serde(rename = "type")]
+    #[cfg_attr(feature = "serde", serde(rename = "type"))]
     pub ty: TypeRef,
     /// Whether the member may be absent.
     pub optional: bool,
     /// Condition under which it exists.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub cond: Option<Cond>,
     /// Its features.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Vec::is_empty"))]
     pub features: Vec<Feature>,
     /// Where it is defined.
     pub loc: Loc,
 }
 
 /// One branch of a union.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
 pub struct Variant {
     /// The discriminator value selecting this branch.
     pub name: String,
     /// The branch's object type, whose members join the union's.
-    #[serde(rename = "type")]
+    #[cfg_attr(feature = "serde", serde(rename = "type"))]
     pub ty: String,
     /// Condition under which it exists.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub cond: Option<Cond>,
     /// Where it is defined.
     pub loc: Loc,
 }
 
 /// The branches of a union.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
 pub struct Variants {
     /// The base member whose value selects the branch.
     pub discriminator: String,
@@ -361,32 +377,34 @@ pub struct Variants {
 }
 
 /// A struct or union (an object type).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
 pub struct ObjectType {
     /// Name, location, condition, features, doc.
-    #[serde(flatten)]
+    #[cfg_attr(feature = "serde", serde(flatten))]
     pub info: Info,
     /// The named base type, if any (for unions with an inline base, the
     /// implicit `q_obj_NAME-base`).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub base: Option<String>,
     /// Members defined here (not those of the base).
     pub members: Vec<Member>,
     /// The branches, for unions.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub variants: Option<Variants>,
 }
 
 /// One branch of an alternate.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
 pub struct AlternateBranch {
     /// The branch name.
     pub name: String,
     /// Its type.
-    #[serde(rename = "type")]
+    #[cfg_attr(feature = "serde", serde(rename = "type"))]
     pub ty: TypeRef,
     /// Condition under which it exists.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub cond: Option<Cond>,
     /// Where it is defined.
     pub loc: Loc,
@@ -394,28 +412,30 @@ pub struct AlternateBranch {
 
 /// An alternate: a value that is one of several types, told apart by JSON
 /// type.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
 pub struct AlternateType {
     /// Name, location, condition, features, doc.
-    #[serde(flatten)]
+    #[cfg_attr(feature = "serde", serde(flatten))]
     pub info: Info,
     /// The branches.
     pub branches: Vec<AlternateBranch>,
 }
 
 /// A command.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
 pub struct Command {
     /// Name, location, condition, features, doc.
-    #[serde(flatten)]
+    #[cfg_attr(feature = "serde", serde(flatten))]
     pub info: Info,
     /// The argument type: a named or implicit (`q_obj_NAME-arg`) object.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub args: Option<String>,
     /// Whether the arguments are passed as one (`boxed`) value.
     pub boxed: bool,
     /// The return type.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub returns: Option<TypeRef>,
     /// Whether QEMU generates marshalling code (`gen`).
     pub gen_code: bool,
@@ -430,21 +450,23 @@ pub struct Command {
 }
 
 /// An event.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
 pub struct Event {
     /// Name, location, condition, features, doc.
-    #[serde(flatten)]
+    #[cfg_attr(feature = "serde", serde(flatten))]
     pub info: Info,
     /// The payload type: a named or implicit (`q_obj_NAME-arg`) object.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub args: Option<String>,
     /// Whether the payload is one (`boxed`) value.
     pub boxed: bool,
 }
 
 /// A named definition of the schema.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "meta", rename_all = "lowercase")]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
+#[cfg_attr(feature = "serde", serde(tag = "meta", rename_all = "lowercase"))]
 pub enum Entity {
     /// An enum type.
     Enum(EnumType),
@@ -491,7 +513,8 @@ impl Entity {
 }
 
 /// Pragmas in effect (the last value set wins, as in QEMU).
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
 pub struct Pragma {
     /// Whether every definition must be documented.
     pub doc_required: bool,
@@ -506,7 +529,8 @@ pub struct Pragma {
 }
 
 /// Entity counts, as QEMU's checker reports them.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
 pub struct Counts {
     /// Commands.
     pub commands: usize,
@@ -534,7 +558,8 @@ impl std::fmt::Display for Counts {
 
 /// A checked schema: every definition, with implicit types, in definition
 /// order.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
 pub struct Schema {
     /// Pragmas in effect at the end of parsing.
     pub pragma: Pragma,
@@ -542,11 +567,11 @@ pub struct Schema {
     /// implicit types just before the definition that needs them.
     pub entities: Vec<Entity>,
     /// Free-form documentation blocks, in order.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Vec::is_empty"))]
     pub free_docs: Vec<Doc>,
     /// Files read, root first.
     pub files: Vec<String>,
-    #[serde(skip)]
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub(crate) index: HashMap<String, usize>,
 }
 
