@@ -762,33 +762,10 @@ impl<'a> Gen<'a> {
             } else {
                 quote!()
             };
-            let rename =
-                (!f.wire.is_empty() && f.ident.trim_start_matches("r#") != f.wire).then(|| {
-                    let w = &f.wire;
-                    quote!(rename = #w)
-                });
-            let skip = f
-                .optional
-                .then(|| quote!(skip_serializing_if = "Option::is_none"));
-            let flatten = (f.wire.is_empty()).then(|| quote!(flatten));
-            let null = f.nullable.then(|| {
-                let path = format!("{}::__private::de_some", self.cfg.krate);
-                quote!(default, deserialize_with = #path)
-            });
-            let args: Vec<TokenStream> = [rename, skip, flatten, null]
-                .into_iter()
-                .flatten()
-                .collect();
-            let serde = if args.is_empty() {
-                quote!()
-            } else {
-                quote!(#[serde(#(#args),*)])
-            };
             quote! {
                 #fdoc
                 #cfg
                 #dep
-                #serde
                 pub #id: #ty,
             }
         });
@@ -875,10 +852,11 @@ impl<'a> Gen<'a> {
             "Builds the value from its required members; optional ones start absent."
         };
         let new_doc_line = format!(" {new_doc}");
+        let serde = self.struct_serde(name, fields, cfg);
         quote! {
             #doc
             #cfg
-            #[derive(Clone, Debug, #default PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+            #[derive(Clone, Debug, #default PartialEq)]
             #ne
             pub struct #name {
                 #(#decls)*
@@ -893,6 +871,68 @@ impl<'a> Gen<'a> {
                 }
                 #(#setters)*
                 #(#extra_setters)*
+            }
+
+            #serde
+        }
+    }
+
+    /// `Serialize` and `Deserialize` for a struct with `fields`, through
+    /// the shared helpers of `__private` (see `Members` there for why not
+    /// `serde_derive`).
+    fn struct_serde(&self, name: &Ident, fields: &[Field], cfg: &TokenStream) -> TokenStream {
+        let krate = &self.krate;
+        let sers = fields.iter().map(|f| {
+            let id = f.ident();
+            let w = &f.wire;
+            let fcfg = self.unstable_attr(f.unstable);
+            if w.is_empty() {
+                quote!(#fcfg p::ser_flatten(&mut m, &self.#id)?;)
+            } else if f.optional {
+                quote!(#fcfg p::ser_optional(&mut m, #w, &self.#id)?;)
+            } else {
+                quote!(#fcfg ::serde::ser::SerializeMap::serialize_entry(&mut m, #w, &self.#id)?;)
+            }
+        });
+        let des = fields.iter().map(|f| {
+            let id = f.ident();
+            let w = &f.wire;
+            let fcfg = self.unstable_attr(f.unstable);
+            if w.is_empty() {
+                quote!(#fcfg #id: m.rest()?,)
+            } else if f.nullable {
+                quote!(#fcfg #id: m.nullable(#w)?,)
+            } else if f.optional {
+                quote!(#fcfg #id: m.optional(#w)?,)
+            } else {
+                quote!(#fcfg #id: m.required(#w)?,)
+            }
+        });
+        quote! {
+            #cfg
+            #[allow(deprecated, unused_mut)]
+            impl ::serde::Serialize for #name {
+                fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                    use #krate::__private as p;
+                    let mut m = p::ser_struct(s)?;
+                    #(#sers)*
+                    ::serde::ser::SerializeMap::end(m)
+                }
+            }
+
+            #cfg
+            #[allow(deprecated, unused_variables)]
+            impl #krate::__private::FromMembers for #name {
+                fn from_members(m: &mut #krate::__private::Members) -> Result<Self, ::serde_json::Error> {
+                    Ok(Self { #(#des)* })
+                }
+            }
+
+            #cfg
+            impl<'de> ::serde::Deserialize<'de> for #name {
+                fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                    #krate::__private::de_struct(d)
+                }
             }
         }
     }

@@ -147,14 +147,14 @@ impl GuestAgent {
         } else {
             &b"null"[..]
         };
-        serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(value)).map_err(
-            |e| Error::Decode {
+        qmp_types::decode(&mut serde_json::Deserializer::from_slice(value)).map_err(|e| {
+            Error::Decode {
                 command: C::NAME.to_owned(),
-                path: e.path().to_string(),
-                message: e.inner().to_string(),
+                path: e.path().to_owned(),
+                message: e.message().to_owned(),
                 raw: String::from_utf8_lossy(&line).into_owned(),
-            },
-        )
+            }
+        })
     }
 
     /// Runs any agent command by name and returns the raw `return` value.

@@ -643,10 +643,10 @@ pub(crate) fn encode<A: Serialize + ?Sized>(
 
 fn decode<T: DeserializeOwned>(command: &str, line: &[u8], value: &[u8]) -> Result<T, Error> {
     let mut de = serde_json::Deserializer::from_slice(value);
-    serde_path_to_error::deserialize(&mut de).map_err(|e| Error::Decode {
+    qmp_types::decode(&mut de).map_err(|e| Error::Decode {
         command: command.to_owned(),
-        path: e.path().to_string(),
-        message: e.inner().to_string(),
+        path: e.path().to_owned(),
+        message: e.message().to_owned(),
         raw: String::from_utf8_lossy(line).into_owned(),
     })
 }

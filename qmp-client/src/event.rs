@@ -38,10 +38,10 @@ impl RawEvent {
     ///
     /// [`Error::Decode`] naming the JSON path that does not fit `T`.
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        serde_path_to_error::deserialize(&self.data).map_err(|e| Error::Decode {
+        qmp_types::decode(&self.data).map_err(|e| Error::Decode {
             command: self.name.clone(),
-            path: e.path().to_string(),
-            message: e.inner().to_string(),
+            path: e.path().to_owned(),
+            message: e.message().to_owned(),
             raw: self.data.to_string(),
         })
     }
@@ -296,14 +296,14 @@ impl<E: DeserializeOwned> Events<E> {
             }
         };
         let _span = tracing::trace_span!("qmp.event", name = %next.name).entered();
-        Poll::Ready(Some(
-            serde_path_to_error::deserialize(&next.message).map_err(|e| EventError::Decode {
+        Poll::Ready(Some(qmp_types::decode(&next.message).map_err(|e| {
+            EventError::Decode {
                 name: next.name.clone(),
-                path: e.path().to_string(),
-                message: e.inner().to_string(),
+                path: e.path().to_owned(),
+                message: e.message().to_owned(),
                 raw: next.message.clone(),
-            }),
-        ))
+            }
+        })))
     }
 }
 

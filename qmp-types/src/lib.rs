@@ -48,9 +48,11 @@ extern crate self as qmp_types;
 #[path = "private.rs"]
 pub mod __private;
 mod command;
+mod decode;
 mod value;
 
 pub use command::{Command, Empty, Execute, Protocol, Release, Releases};
+pub use decode::{DecodeError, decode};
 pub use value::{EventMessage, Timestamp, UnknownBranch, UnknownValue};
 
 /// The QEMU Machine Protocol: types, commands ([`QmpCommands`](qmp::QmpCommands))

@@ -240,3 +240,111 @@ pub fn ser_event<S: Serializer, T: Serialize>(
     }
     m.end()
 }
+
+// ---- structs ------------------------------------------------------------
+//
+// Generated structs decode through `Members` instead of `serde_derive`: a
+// derive expands to a field enum, a visitor and a sequence form per type,
+// and rustc spent most of a clean build type- and borrow-checking ~800 of
+// them. Here each struct is one short `from_members` body; the generic
+// parts (one per deserializer, one per member type) are shared.
+
+/// The members of a JSON object being decoded into a generated struct.
+pub struct Members(Map<String, Value>);
+
+/// A generated struct built from its JSON members.
+pub trait FromMembers: Sized {
+    /// Takes this struct's members out of `m`; the rest stay.
+    fn from_members(m: &mut Members) -> Result<Self, serde_json::Error>;
+}
+
+/// Decodes a generated struct: reads the object, then builds it.
+pub fn de_struct<'de, D: Deserializer<'de>, T: FromMembers>(d: D) -> Result<T, D::Error> {
+    let map = Map::<String, Value>::deserialize(d)?;
+    T::from_members(&mut Members(map)).map_err(D::Error::custom)
+}
+
+/// Decodes a member's value, tracking where inside it a mismatch is, and
+/// reports one as `at NAME[i].inner: message` (see `crate::decode`).
+fn member<T: DeserializeOwned>(name: &str, v: Value) -> Result<T, serde_json::Error> {
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let (inner, message) = crate::decode::split_located(&e.inner().to_string());
+        let within =
+            crate::decode::join_path(&e.path().to_string(), inner.as_deref().unwrap_or("."));
+        let path = crate::decode::join_path(name, &within);
+        <serde_json::Error as de::Error>::custom(format_args!("at {path}: {message}"))
+    })
+}
+
+impl Members {
+    /// A member that must be present.
+    pub fn required<T: DeserializeOwned>(
+        &mut self,
+        name: &'static str,
+    ) -> Result<T, serde_json::Error> {
+        match self.0.remove(name) {
+            Some(v) => member(name, v),
+            None => Err(<serde_json::Error as de::Error>::missing_field(name)),
+        }
+    }
+
+    /// An optional member: absent or `null` is `None`.
+    pub fn optional<T: DeserializeOwned>(
+        &mut self,
+        name: &'static str,
+    ) -> Result<Option<T>, serde_json::Error> {
+        match self.0.remove(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => member(name, v).map(Some),
+        }
+    }
+
+    /// An optional member whose type has `null` as a value: only absence
+    /// is `None`.
+    pub fn nullable<T: DeserializeOwned>(
+        &mut self,
+        name: &'static str,
+    ) -> Result<Option<T>, serde_json::Error> {
+        match self.0.remove(name) {
+            None => Ok(None),
+            Some(v) => member(name, v).map(Some),
+        }
+    }
+
+    /// The members no other field took, decoded as one value (a union's
+    /// branch, a command's further arguments).
+    pub fn rest<T: DeserializeOwned>(&mut self) -> Result<T, serde_json::Error> {
+        T::deserialize(Value::Object(std::mem::take(&mut self.0)))
+    }
+}
+
+/// Encodes a generated struct's members as a JSON object.
+pub fn ser_struct<S: Serializer>(s: S) -> Result<S::SerializeMap, S::Error> {
+    s.serialize_map(None)
+}
+
+/// Encodes an optional member if it is present.
+pub fn ser_optional<M: SerializeMap, T: Serialize>(
+    m: &mut M,
+    name: &'static str,
+    v: &Option<T>,
+) -> Result<(), M::Error> {
+    match v {
+        Some(v) => m.serialize_entry(name, v),
+        None => Ok(()),
+    }
+}
+
+/// Encodes a value's members beside the others (a union's branch, a
+/// command's further arguments).
+pub fn ser_flatten<M: SerializeMap, T: Serialize>(m: &mut M, v: &T) -> Result<(), M::Error> {
+    match serde_json::to_value(v).map_err(M::Error::custom)? {
+        Value::Object(members) => {
+            for (k, v) in &members {
+                m.serialize_entry(k, v)?;
+            }
+            Ok(())
+        }
+        _ => Err(M::Error::custom("flattened member is not an object")),
+    }
+}

@@ -21,7 +21,7 @@ use serde_json::Value;
 
 /// Decodes `v` as `T` and encodes it again; the re-encoded value.
 fn round_trip<T: DeserializeOwned + serde::Serialize>(v: &Value) -> Result<Value, String> {
-    let t: T = serde_path_to_error::deserialize(v.clone()).map_err(|e| e.to_string())?;
+    let t: T = qmp_types::decode(v).map_err(|e| e.to_string())?;
     serde_json::to_value(&t).map_err(|e| e.to_string())
 }
 

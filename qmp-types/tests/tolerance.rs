@@ -2,7 +2,7 @@
 //! what no release would.
 
 use qmp_types::qmp::{
-    BlockDeviceInfo, Event, KeyValue, QKeyCode, QmpCommands, RunState, SendKey, StatusInfo,
+    Event, KeyValue, QKeyCode, QmpCommands, RunState, SendKey, StatusInfo, VersionInfo,
 };
 use qmp_types::{Command, EventMessage, Execute, Release};
 use serde_json::{Value, json};
@@ -155,16 +155,22 @@ fn member_of_another_release_may_be_missing() {
 
 #[test]
 fn missing_required_member_is_a_located_error() {
-    let reply = json!({"file": "disk.qcow2", "ro": false, "drv": "qcow2",
-        "encrypted": false, "detect_zeroes": "off", "bps": 0, "bps_rd": 0,
-        "bps_wr": 0, "iops": 0, "iops_rd": 0, "iops_wr": 0,
-        "cache": {"writeback": true, "direct": false},
-        "write_threshold": 0});
-    let err = serde_path_to_error::deserialize::<_, BlockDeviceInfo>(reply).unwrap_err();
-    assert_eq!(err.path().to_string(), "cache");
+    let reply = json!({"qemu": {"major": 10, "minor": 0}, "package": ""});
+    let err = qmp_types::decode::<VersionInfo, _>(&reply).unwrap_err();
+    assert_eq!(err.path(), "qemu");
+    assert_eq!(err.message(), "missing field `micro`");
+    // Deeper, through an array: the index and the members inside it.
+    let good = json!({"qemu": {"major": 10, "minor": 0, "micro": 2}, "package": ""});
+    let bad = json!({"qemu": {"major": "ten", "minor": 0, "micro": 2}, "package": ""});
+    let err = qmp_types::decode::<Vec<VersionInfo>, _>(&json!([good, bad])).unwrap_err();
+    assert_eq!(err.path(), "[1].qemu.major");
     assert!(
-        err.to_string().contains("missing field `no-flush`"),
+        err.message().starts_with("invalid type: string \"ten\""),
         "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!("at [1].qemu.major: {}", err.message())
     );
 }
 
