@@ -204,17 +204,9 @@ pub fn bindings_with_docs(
                 commands: sd_commands,
             });
         }
-        let config = Config {
-            protocol: Protocol::Qmp,
-            krate: "::qmp_types".into(),
-            commands_trait: qmp.then(|| "QmpCommands".into()),
-            subsets,
-            unstable_feature: Some("unstable".into()),
-            commands_macro: Some("__qmp_commands".into()),
-            module: "qmp".into(),
-            unstable_enabled: which.unstable,
-            local_docs: local_docs.map(|d| d.qmp.clone()),
-        };
+        let mut config = qmp_config(qmp, subsets, which.unstable);
+        config.local_docs = local_docs.map(|d| d.qmp.clone());
+        check_names(&api, &config)?;
         let code = match &selected {
             Some(s) => rust::generate_selected(&api, s, &config),
             None => rust::generate(&api, &config),
@@ -225,20 +217,97 @@ pub fn bindings_with_docs(
         let inputs = load(schema_dir, "qga", "qga")?;
         let text = header("guest agent", &inputs);
         let api = Api::merge(inputs);
-        let config = Config {
-            protocol: Protocol::GuestAgent,
-            krate: "::qmp_types".into(),
-            commands_trait: Some("GuestAgentCommands".into()),
-            subsets: Vec::new(),
-            unstable_feature: Some("unstable".into()),
-            commands_macro: Some("__qga_commands".into()),
-            module: "qga".into(),
-            unstable_enabled: which.unstable,
-            local_docs: local_docs.map(|d| d.qga.clone()),
-        };
+        let mut config = qga_config(which.unstable);
+        config.local_docs = local_docs.map(|d| d.qga.clone());
+        check_names(&api, &config)?;
         files.push(("qga.rs".into(), text + &rust::generate(&api, &config)));
     }
     Ok(files)
+}
+
+/// Fails, naming them, if two names of `api` clash (a release brought a
+/// pair of wire names that the rules of `naming` map alike).
+fn check_names(api: &Api, config: &Config) -> Result<(), String> {
+    let clashes = naming::clashes(&rust::names(api, config));
+    if clashes.is_empty() {
+        Ok(())
+    } else {
+        Err(clashes.join("\n"))
+    }
+}
+
+/// The configuration of module `qmp`: with its command trait if `qmp`
+/// (else only the storage daemon's), and `subsets`.
+fn qmp_config(qmp: bool, subsets: Vec<Subset>, unstable: bool) -> Config {
+    Config {
+        protocol: Protocol::Qmp,
+        krate: "::qmp_types".into(),
+        commands_trait: qmp.then(|| "QmpCommands".into()),
+        subsets,
+        unstable_feature: Some("unstable".into()),
+        commands_macro: Some("__qmp_commands".into()),
+        module: "qmp".into(),
+        unstable_enabled: unstable,
+        local_docs: None,
+    }
+}
+
+/// The configuration of module `qga`.
+fn qga_config(unstable: bool) -> Config {
+    Config {
+        protocol: Protocol::GuestAgent,
+        krate: "::qmp_types".into(),
+        commands_trait: Some("GuestAgentCommands".into()),
+        subsets: Vec::new(),
+        unstable_feature: Some("unstable".into()),
+        commands_macro: Some("__qga_commands".into()),
+        module: "qga".into(),
+        unstable_enabled: unstable,
+        local_docs: None,
+    }
+}
+
+/// The merged QMP and guest-agent APIs of the given releases of
+/// `schema_dir` (every release if `only` is empty), each with the
+/// configuration `qmp-types` generates it with (every feature on).
+///
+/// # Errors
+/// A schema that is missing or does not parse.
+pub fn apis(schema_dir: &Path, only: &[Release]) -> Result<Vec<(Api, Config)>, String> {
+    let keep = |mut inputs: Vec<Input>| {
+        inputs.retain(|i| only.is_empty() || only.contains(&i.release));
+        inputs
+    };
+    let sd = keep(load(schema_dir, "storage-daemon", "qmp")?);
+    let sd_commands: BTreeSet<String> = sd
+        .iter()
+        .flat_map(|i| i.schema.commands().map(|c| c.info.name.clone()))
+        .collect();
+    let subsets = vec![Subset {
+        trait_name: "StorageDaemonCommands".into(),
+        const_name: "STORAGE_DAEMON_COMMANDS".into(),
+        what: "qemu-storage-daemon".into(),
+        commands: sd_commands,
+    }];
+    let qmp = Api::merge(keep(load(schema_dir, "qmp", "qmp")?));
+    let qga = Api::merge(keep(load(schema_dir, "qga", "qga")?));
+    Ok(vec![
+        (qmp, qmp_config(true, subsets, true)),
+        (qga, qga_config(true)),
+    ])
+}
+
+/// Every Rust name the bindings give (see [`rust::names`]) for the given
+/// releases of `schema_dir` (every release if `only` is empty).
+///
+/// # Errors
+/// A schema that is missing or does not parse.
+pub fn names(schema_dir: &Path, only: &[Release]) -> Result<Vec<naming::Name>, String> {
+    let mut out = Vec::new();
+    for (api, config) in apis(schema_dir, only)? {
+        out.extend(rust::names(&api, &config));
+    }
+    Ok(out)
 }
 
 /// Generates the snapshot of a fixture schema (one release, no facts) for

@@ -3,10 +3,30 @@
 //! QAPI names use `-` and `_` freely, may start with a digit (enum values)
 //! or with a downstream prefix (`__org.qemu_x-foo`), and may be Rust
 //! keywords (`type`). Types and variants become `CamelCase`, members and
-//! methods `snake_case`, keywords are escaped (`r#type`), and [`Namer`]
-//! disambiguates names that clash after conversion.
-
-use std::collections::HashSet;
+//! methods `snake_case`, keywords are escaped (`r#type`).
+//!
+//! Every Rust name is a function of the wire name and the kind of
+//! definition alone, never of what else the schema defines: importing a
+//! new QEMU release cannot rename an existing item. Kinds that could
+//! clash live in namespaces of their own instead:
+//!
+//! | kind | Rust name | where |
+//! | --- | --- | --- |
+//! | type `KeyValue` | `KeyValue` | `qmp::` |
+//! | command `send-key` | `SendKey` | `qmp::commands::` |
+//! | command `send-key` | `send_key` | methods of `qmp::QmpCommands` |
+//! | event `DEVICE_DELETED` | `DeviceDeleted` | variant of `qmp::Event`, data in `qmp::events::` |
+//! | enum value / branch `shift_r` | `ShiftR` | variant |
+//! | member `hold-time` | `hold_time` | field, argument |
+//!
+//! The fixed exceptions, each for a reason no namespace removes, are all
+//! here: [`PRELUDE`] names get a `Qapi` prefix, values starting with a
+//! digit a `Digit` prefix, the value `unknown` becomes `UnknownValue` (the
+//! catch-all variant is `Unknown`, as in smithy-rs), a union whose base
+//! members sit in a struct gets its branches in a `…Branch` enum, and a
+//! command QEMU does not check gets its further arguments in `extra`. The
+//! table test in `tests/naming.rs` runs over every name of every supported
+//! release and asserts that nothing collides.
 
 /// The words of a QAPI name: split at `-`, `_` and `.`, downstream
 /// prefix's leading `__` dropped.
@@ -21,6 +41,10 @@ fn words(name: &str) -> Vec<&str> {
 /// words are capitalized, elsewhere existing capitals are kept
 /// (`QKeyCode`, `ACPIOSTInfo`). Words that would join two digits get an
 /// underscore between them (`x86_64` becomes `X86_64`).
+///
+/// Two wire names QEMU tells apart may still meet (`ab1` and `ab-1` are
+/// both `Ab1`); no supported release has such a pair, and [`clashes`]
+/// reports one if a new release brings it, rather than renaming either.
 fn camel(name: &str) -> String {
     let shout = name.chars().any(|c| c.is_ascii_uppercase())
         && !name.chars().any(|c| c.is_ascii_lowercase());
@@ -41,22 +65,102 @@ fn camel(name: &str) -> String {
             }
         }
     }
-    if out.starts_with(|c: char| c.is_ascii_digit()) || out.is_empty() {
-        out.insert(0, '_');
+    if out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert_str(0, "Digit");
+    }
+    if out.is_empty() {
+        out.push_str("Empty");
     }
     out
 }
 
-/// A Rust type name for a QAPI type, command or event: `KeyValue`,
-/// `send-key` → `SendKey`, `STOP` → `Stop`.
-pub fn type_name(name: &str) -> String {
-    camel(name)
+/// Names of Rust's prelude that the generated code uses unqualified: a
+/// generated type with one of these names would shadow it (QEMU has a
+/// type `String`), so such a name gets the prefix `Qapi` (`QapiString`).
+pub const PRELUDE: &[&str] = &[
+    "Option",
+    "Some",
+    "None",
+    "Vec",
+    "String",
+    "Box",
+    "Result",
+    "Ok",
+    "Err",
+    "From",
+    "Into",
+    "Default",
+    "Send",
+    "Sync",
+    "Clone",
+    "Debug",
+    "PartialEq",
+    "Eq",
+    "Hash",
+    "Self",
+];
+
+/// The catch-all variant of generated enums, unions and alternates.
+pub const CATCH_ALL: &str = "Unknown";
+
+/// The module of command types (its `use super::*` sees the types).
+pub const COMMANDS_MODULE: &str = "commands";
+
+/// The module of event data types.
+pub const EVENTS_MODULE: &str = "events";
+
+/// The field keeping the further arguments of a command QEMU does not
+/// check against its schema (`device_add`'s device properties).
+pub const EXTRA_FIELD: &str = "extra";
+
+/// `CamelCase`, with a prelude name prefixed.
+fn item(name: &str) -> String {
+    let n = camel(name);
+    if PRELUDE.contains(&n.as_str()) {
+        format!("Qapi{n}")
+    } else {
+        n
+    }
 }
 
-/// A Rust variant name for an enum value or union branch: `shift_r` →
-/// `ShiftR`, `1` → `_1`.
+/// A Rust type name for a QAPI type: `KeyValue`, `String` → `QapiString`.
+pub fn type_name(name: &str) -> String {
+    item(name)
+}
+
+/// The type of a command, in [`COMMANDS_MODULE`]: `send-key` → `SendKey`.
+pub fn command_type_name(name: &str) -> String {
+    item(name)
+}
+
+/// A command's method: `send-key` → `send_key`.
+pub fn method_name(name: &str) -> String {
+    field_name(name)
+}
+
+/// An event's variant of `Event` and its data type in [`EVENTS_MODULE`]:
+/// `DEVICE_DELETED` → `DeviceDeleted`.
+pub fn event_name(name: &str) -> String {
+    item(name)
+}
+
+/// The enum of a union's branches where the union is a struct of base
+/// members plus that enum: `BlockdevOptions` → `BlockdevOptionsBranch`.
+/// The suffix is unavoidable: the struct holds the enum, so both need a
+/// name in the same module.
+pub fn branch_enum_name(union: &str) -> String {
+    format!("{}Branch", type_name(union))
+}
+
+/// A Rust variant name for an enum value, union or alternate branch:
+/// `shift_r` → `ShiftR`, `1` → `Digit1`, `unknown` → `UnknownValue`.
 pub fn variant_name(value: &str) -> String {
-    camel(value)
+    let n = camel(value);
+    if n == CATCH_ALL {
+        format!("{n}Value")
+    } else {
+        n
+    }
 }
 
 /// A Rust field, argument or method name: `hold-time` → `hold_time`,
@@ -101,49 +205,36 @@ fn escape(name: String) -> String {
     }
 }
 
-/// Hands out names unique within one scope, first come first served: a
-/// name already taken gets the lowest free numeric suffix (`Foo2`,
-/// `foo_2`). Call it in a fixed order and the result is deterministic.
-#[derive(Debug, Default)]
-pub struct Namer {
-    taken: HashSet<String>,
+/// One name the generator gives: the Rust `name` of wire name `wire` in
+/// `scope` (a module such as `qmp` or `qmp::commands`, a type's variants
+/// or fields such as `qmp::QKeyCode`, or a trait's methods).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Name {
+    /// Where the name must be unique.
+    pub scope: String,
+    /// The QAPI name it comes from; empty for names the generator fixes.
+    pub wire: String,
+    /// The Rust name.
+    pub rust: String,
 }
 
-impl Namer {
-    /// An empty scope.
-    pub fn new() -> Namer {
-        Namer::default()
-    }
-
-    /// Reserves `name` as is (it may clash; used for fixed names).
-    pub fn reserve(&mut self, name: &str) {
-        self.taken.insert(name.to_owned());
-    }
-
-    /// Whether `name` is taken.
-    pub fn is_taken(&self, name: &str) -> bool {
-        self.taken.contains(name)
-    }
-
-    /// `name`, or `name` with a suffix if it is taken.
-    pub fn unique(&mut self, name: String) -> String {
-        if self.taken.insert(name.clone()) {
-            return name;
+/// The clashes among `names`: two different wire names (or a wire name
+/// and a fixed name) with one Rust name in one scope, each as a sentence.
+pub fn clashes(names: &[Name]) -> Vec<String> {
+    let mut seen: std::collections::BTreeMap<(&str, &str), &str> = Default::default();
+    let mut out = Vec::new();
+    for n in names {
+        let rust = n.rust.trim_start_matches("r#");
+        match seen.insert((&n.scope, rust), &n.wire) {
+            Some(prev) if prev != n.wire => out.push(format!(
+                "in `{}`, `{}` and `{}` are both named `{}`: give one kind of name a namespace \
+                 or a rule in qapi-codegen/src/naming.rs",
+                n.scope, prev, n.wire, n.rust
+            )),
+            _ => {}
         }
-        let snake = name.starts_with(|c: char| c.is_ascii_lowercase()) || name.starts_with("r#");
-        let base = name.trim_start_matches("r#");
-        for n in 2.. {
-            let candidate = if snake {
-                format!("{base}_{n}")
-            } else {
-                format!("{base}{n}")
-            };
-            if self.taken.insert(candidate.clone()) {
-                return candidate;
-            }
-        }
-        unreachable!("some suffix is free")
     }
+    out
 }
 
 #[cfg(test)]
@@ -184,8 +275,12 @@ mod tests {
             &[
                 ("shift_r", "ShiftR"),
                 ("qcode", "Qcode"),
-                ("1", "_1"),
-                ("2d", "_2d"),
+                ("1", "Digit1"),
+                ("2d", "Digit2d"),
+                ("ab-1", "Ab1"),
+                ("aes-128", "Aes128"),
+                ("3des", "Digit3des"),
+                ("unknown", "UnknownValue"),
                 ("x86_64", "X86_64"),
                 ("GenericError", "GenericError"),
                 ("EAX", "Eax"),
@@ -218,17 +313,29 @@ mod tests {
     }
 
     #[test]
-    fn clashes_get_deterministic_suffixes() {
-        let mut n = Namer::new();
-        n.reserve("Unknown");
-        assert_eq!(n.unique(variant_name("unknown")), "Unknown2");
-        assert_eq!(n.unique(variant_name("a-b")), "AB");
-        assert_eq!(n.unique(variant_name("a_b")), "AB2");
-        assert_eq!(n.unique(variant_name("a.b")), "AB3");
-        let mut f = Namer::new();
-        assert_eq!(f.unique(field_name("foo-bar")), "foo_bar");
-        assert_eq!(f.unique(field_name("foo_bar")), "foo_bar_2");
-        assert_eq!(f.unique(field_name("type")), "r#type");
-        assert_eq!(f.unique(field_name("type")), "type_2");
+    fn clashes_are_reported_not_renamed() {
+        let name = |scope: &str, wire: &str| Name {
+            scope: scope.into(),
+            wire: wire.into(),
+            rust: variant_name(wire),
+        };
+        let names = [name("E", "ab1"), name("E", "ab-1"), name("F", "ab1")];
+        assert_eq!(
+            clashes(&names),
+            [
+                "in `E`, `ab1` and `ab-1` are both named `Ab1`: give one kind of name a \
+              namespace or a rule in qapi-codegen/src/naming.rs"
+            ]
+        );
+        assert!(clashes(&names[1..]).is_empty());
+    }
+
+    #[test]
+    fn prelude_names_get_a_prefix() {
+        assert_eq!(type_name("String"), "QapiString");
+        assert_eq!(command_type_name("default"), "QapiDefault");
+        assert_eq!(event_name("OK"), "QapiOk");
+        assert_eq!(type_name("StringWrapper"), "StringWrapper");
+        assert_eq!(branch_enum_name("BlockdevOptions"), "BlockdevOptionsBranch");
     }
 }

@@ -27,7 +27,10 @@ use qapi_parser::model::{
 use quote::{format_ident, quote};
 
 use crate::merge::{Api, Def, Span};
-use crate::naming::{Namer, field_name, type_name, variant_name};
+use crate::naming::{
+    self, branch_enum_name, command_type_name, event_name, field_name, method_name, type_name,
+    variant_name,
+};
 
 /// Which program's schema is generated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,6 +142,14 @@ fn source_lines(tokens: TokenStream) -> String {
     out
 }
 
+/// Every name the generator gives `api`'s definitions with `config`, by
+/// scope: what [`naming::clashes`] checks and `cargo xtask gen --diff`
+/// compares across releases. `module` is the path the scopes start with
+/// (`qmp`).
+pub fn names(api: &Api, config: &Config) -> Vec<naming::Name> {
+    Gen::new(api, api, config).names()
+}
+
 /// Like [`generate`] for `selected`, a subset of `full` ([`Api::select_modules`]):
 /// names are chosen over `full`, so an item is named the same whichever
 /// subset a build selects.
@@ -170,29 +181,6 @@ pub fn pretty(source: &str) -> Result<String, String> {
         space_items(&prettyplease::unparse(&file))
     ))
 }
-
-/// Names of the prelude that generated code uses unqualified; no generated
-/// type may take them.
-const PRELUDE: &[&str] = &[
-    "Option",
-    "Some",
-    "None",
-    "Vec",
-    "String",
-    "Box",
-    "Result",
-    "Ok",
-    "Err",
-    "From",
-    "Default",
-    "Send",
-    "Sync",
-    "Clone",
-    "Debug",
-    "PartialEq",
-    "Eq",
-    "Hash",
-];
 
 #[cfg(feature = "pretty")]
 /// Puts a blank line between items, as a person would: after each closing
@@ -316,6 +304,10 @@ struct Gen<'a> {
     /// Union name to the name of its branch enum, where the union is a
     /// struct of base members plus that enum.
     branch_enums: HashMap<String, String>,
+    /// Set while emitting the items of a submodule (`commands`, `events`):
+    /// type references then go through `super::`, since a command may be
+    /// named like a type (`DriveBackup`).
+    in_submodule: std::cell::Cell<bool>,
 }
 
 impl<'a> Gen<'a> {
@@ -330,64 +322,184 @@ impl<'a> Gen<'a> {
             commands: HashMap::new(),
             events: HashMap::new(),
             branch_enums: HashMap::new(),
+            in_submodule: std::cell::Cell::new(false),
         };
-        let mut namer = Namer::new();
-        // Prelude names the generated code uses unqualified.
-        for n in PRELUDE {
-            namer.reserve(n);
-        }
-        namer.reserve("Event");
-        for t in cfg
-            .commands_trait
-            .iter()
-            .chain(cfg.subsets.iter().map(|s| &s.trait_name))
-        {
-            namer.reserve(t);
-        }
         for d in &api.defs {
             let info = d.entity.info();
-            if !info.implicit
-                && matches!(
-                    d.entity,
-                    Entity::Struct(_) | Entity::Union(_) | Entity::Enum(_) | Entity::Alternate(_)
-                )
-            {
-                g.types
-                    .insert(info.name.clone(), namer.unique(type_name(&info.name)));
-            }
-        }
-        for d in &api.defs {
-            if let Entity::Command(c) = &d.entity {
-                // A command named like a type (`drive-backup` and its
-                // argument type `DriveBackup`) becomes `DriveBackupCommand`.
-                let mut name = type_name(&c.info.name);
-                if namer.is_taken(&name) {
-                    name.push_str("Command");
+            match &d.entity {
+                Entity::Struct(_) | Entity::Union(_) | Entity::Enum(_) | Entity::Alternate(_)
+                    if !info.implicit =>
+                {
+                    g.types.insert(info.name.clone(), type_name(&info.name));
                 }
-                g.commands.insert(c.info.name.clone(), namer.unique(name));
+                Entity::Command(c) => {
+                    g.commands
+                        .insert(c.info.name.clone(), command_type_name(&c.info.name));
+                }
+                Entity::Event(e)
+                    if g.event_payload_members(e.args.as_deref(), e.boxed)
+                        .is_some() =>
+                {
+                    g.events
+                        .insert(e.info.name.clone(), event_name(&e.info.name));
+                }
+                _ => {}
             }
-        }
-        for d in &api.defs {
-            if let Entity::Event(e) = &d.entity
-                && g.event_payload_members(e.args.as_deref(), e.boxed)
-                    .is_some()
-            {
-                let name = format!("{}Event", type_name(&e.info.name));
-                g.events.insert(e.info.name.clone(), namer.unique(name));
-            }
-        }
-        for d in &api.defs {
             if let Entity::Union(o) = &d.entity
                 && !info_implicit(d)
                 && !g.union_base(o).is_empty()
             {
-                let name = format!("{}Branch", type_name(&o.info.name));
                 g.branch_enums
-                    .insert(o.info.name.clone(), namer.unique(name));
+                    .insert(o.info.name.clone(), branch_enum_name(&o.info.name));
             }
         }
         g.api = api;
         g
+    }
+
+    /// See [`names`].
+    fn names(&self) -> Vec<naming::Name> {
+        let module = &self.cfg.module;
+        let mut out = Vec::new();
+        let mut push = |scope: String, wire: &str, rust: &str| {
+            out.push(naming::Name {
+                scope,
+                wire: wire.to_owned(),
+                rust: rust.to_owned(),
+            });
+        };
+        // Fixed names of the module.
+        for fixed in ["Event", naming::COMMANDS_MODULE, naming::EVENTS_MODULE]
+            .into_iter()
+            .chain(self.cfg.commands_trait.as_deref())
+            .chain(self.cfg.subsets.iter().map(|s| s.trait_name.as_str()))
+            .chain(self.cfg.subsets.iter().map(|s| s.const_name.as_str()))
+        {
+            push(module.clone(), "", fixed);
+        }
+        let fields = |fs: &[Field], scope: &str, push: &mut dyn FnMut(String, &str, &str)| {
+            for f in fs {
+                let wire = if f.wire.is_empty() { "" } else { &f.wire };
+                push(scope.to_owned(), wire, &f.ident);
+            }
+        };
+        push(format!("{module}::Event"), "", naming::CATCH_ALL);
+        for d in &self.api.defs {
+            let info = d.entity.info();
+            match &d.entity {
+                Entity::Struct(o) if !info.implicit => {
+                    let scope = format!("{module}::{}", self.types[&info.name]);
+                    push(module.clone(), &info.name, &self.types[&info.name]);
+                    let ms = self.api.all_members(&o.info.name);
+                    fields(
+                        &self.fields(&ms, Some(&o.info.name), None),
+                        &scope,
+                        &mut push,
+                    );
+                }
+                Entity::Union(o) if !info.implicit => {
+                    push(module.clone(), &info.name, &self.types[&info.name]);
+                    let vs = o.variants.as_ref().expect("unions have branches");
+                    let enum_name = match self.branch_enums.get(&info.name) {
+                        Some(b) => {
+                            push(module.clone(), &format!("{} (branches)", info.name), b);
+                            let scope = format!("{module}::{}", self.types[&info.name]);
+                            let base = self.union_base(o);
+                            fields(
+                                &self.fields(&base, Some(&info.name), None),
+                                &scope,
+                                &mut push,
+                            );
+                            push(scope, &vs.discriminator, &field_name(&vs.discriminator));
+                            b.clone()
+                        }
+                        None => self.types[&info.name].clone(),
+                    };
+                    let scope = format!("{module}::{enum_name}");
+                    push(scope.clone(), "", naming::CATCH_ALL);
+                    let values: Vec<String> = match self.api.get(&vs.tag_type).map(|d| &d.entity) {
+                        Some(Entity::Enum(e)) => e.values.iter().map(|v| v.name.clone()).collect(),
+                        _ => vs.variants.iter().map(|v| v.name.clone()).collect(),
+                    };
+                    for v in &values {
+                        push(scope.clone(), v, &variant_name(v));
+                    }
+                }
+                Entity::Enum(e) if !info.implicit => {
+                    push(module.clone(), &info.name, &self.types[&info.name]);
+                    let scope = format!("{module}::{}", self.types[&info.name]);
+                    push(scope.clone(), "", naming::CATCH_ALL);
+                    for v in &e.values {
+                        push(scope.clone(), &v.name, &variant_name(&v.name));
+                    }
+                }
+                Entity::Alternate(a) if !info.implicit => {
+                    push(module.clone(), &info.name, &self.types[&info.name]);
+                    let scope = format!("{module}::{}", self.types[&info.name]);
+                    push(scope.clone(), "", naming::CATCH_ALL);
+                    for b in &a.branches {
+                        push(scope.clone(), &b.name, &variant_name(&b.name));
+                    }
+                }
+                Entity::Command(c) => {
+                    let ty = &self.commands[&info.name];
+                    push(
+                        format!("{module}::{}", naming::COMMANDS_MODULE),
+                        &info.name,
+                        ty,
+                    );
+                    for t in self.cfg.commands_trait.iter() {
+                        push(
+                            format!("{module}::{t}"),
+                            &info.name,
+                            &method_name(&info.name),
+                        );
+                    }
+                    for s in &self.cfg.subsets {
+                        if s.commands.contains(&info.name) {
+                            let scope = format!("{module}::{}", s.trait_name);
+                            push(scope, &info.name, &method_name(&info.name));
+                        }
+                    }
+                    if let CommandArgs::Members(ms) = self.command_args(d) {
+                        let mut fs = self.fields(&ms, None, None);
+                        if !c.gen_code {
+                            fs.push(extra_field());
+                        }
+                        let scope = format!("{module}::{}::{ty}", naming::COMMANDS_MODULE);
+                        fields(&fs, &scope, &mut push);
+                    }
+                }
+                Entity::Event(e) => {
+                    push(
+                        format!("{module}::Event"),
+                        &info.name,
+                        &event_name(&info.name),
+                    );
+                    if let Some(ms) = self.event_payload_members(e.args.as_deref(), e.boxed) {
+                        let ty = &self.events[&info.name];
+                        push(
+                            format!("{module}::{}", naming::EVENTS_MODULE),
+                            &info.name,
+                            ty,
+                        );
+                        let scope = format!("{module}::{}::{ty}", naming::EVENTS_MODULE);
+                        fields(&self.fields(&ms, None, None), &scope, &mut push);
+                    }
+                }
+                _ => {}
+            }
+        }
+        // The traits' own methods.
+        for t in self
+            .cfg
+            .commands_trait
+            .iter()
+            .chain(self.cfg.subsets.iter().map(|s| &s.trait_name))
+        {
+            push(format!("{module}::{t}"), "", "execute");
+        }
+        out
     }
 
     /// The members an event's payload struct gets, if the event has one of
@@ -417,11 +529,28 @@ impl<'a> Gen<'a> {
                 Entity::Command(_) | Entity::Event(_) => continue,
             });
         }
-        for d in &self.api.defs {
-            if let Entity::Command(_) = &d.entity {
-                items.push(self.command(d));
+        let commands_mod = format_ident!("{}", naming::COMMANDS_MODULE);
+        self.in_submodule.set(true);
+        let commands: Vec<TokenStream> = self
+            .api
+            .defs
+            .iter()
+            .filter(|d| matches!(d.entity, Entity::Command(_)))
+            .map(|d| self.command(d))
+            .collect();
+        self.in_submodule.set(false);
+        items.push(quote! {
+            /// One type per command: its arguments, sent with `execute`.
+            ///
+            /// Commands have a namespace of their own, as in QEMU, so a
+            /// command never takes the name of a type (`drive-backup` and
+            /// the type `DriveBackup`).
+            pub mod #commands_mod {
+                #[allow(unused_imports)]
+                use super::*;
+                #(#commands)*
             }
-        }
+        });
         items.push(self.events());
         if let Some(t) = &self.cfg.commands_trait {
             let all: BTreeSet<String> = self
@@ -633,7 +762,11 @@ impl<'a> Gen<'a> {
             },
             TypeRef::Enum(n) | TypeRef::Object(n) | TypeRef::Alternate(n) => {
                 let i = self.type_ident(n);
-                quote!(#i)
+                if self.in_submodule.get() {
+                    quote!(super::#i)
+                } else {
+                    quote!(#i)
+                }
             }
             TypeRef::Array(e) => {
                 let e = self.ty(e);
@@ -713,7 +846,6 @@ impl<'a> Gen<'a> {
     /// Fields for `members`; `container` is the QAPI type holding them (for
     /// recursion), `d` the definition whose facts describe them.
     fn fields(&self, members: &[&Member], container: Option<&str>, d: Option<&Def>) -> Vec<Field> {
-        let mut namer = Namer::new();
         members
             .iter()
             .map(|m| {
@@ -729,7 +861,7 @@ impl<'a> Gen<'a> {
                     default_init: false,
                     nullable: m.optional && self.may_be_null(&m.ty),
                     wire: m.name.clone(),
-                    ident: namer.unique(field_name(&m.name)),
+                    ident: field_name(&m.name),
                     ty: self.ty(&m.ty),
                     optional: m.optional,
                     boxed,
@@ -961,20 +1093,19 @@ impl<'a> Gen<'a> {
         let doc = doc_attrs(&self.def_doc(d, ""));
         let dep = self.deprecated(&e.info.features);
         let krate = &self.krate;
-        let mut namer = Namer::new();
-        namer.reserve("Unknown");
         let values: Vec<(Ident, &str, TokenStream)> = e
             .values
             .iter()
             .map(|v| {
-                let id = ident(&namer.unique(variant_name(&v.name)));
+                let id = ident(&variant_name(&v.name));
                 let mut extra = String::new();
                 if let Some(c) = &v.cond {
                     extra += &format!(", only with `{c}`");
                 }
                 let vdoc = doc_attrs(&self.part_doc(Some(d), "Value", &v.name, &extra));
                 let vdep = self.deprecated(&v.features);
-                (id, v.name.as_str(), quote!(#vdoc #vdep))
+                let alias = wire_alias(&v.name);
+                (id, v.name.as_str(), quote!(#vdoc #alias #vdep))
             })
             .collect();
         let variants = values.iter().map(|(id, _, attrs)| quote!(#attrs #id,));
@@ -1056,14 +1187,12 @@ impl<'a> Gen<'a> {
             Some(n) => ident(n),
             None => self.type_ident(&o.info.name),
         };
-        let mut namer = Namer::new();
-        namer.reserve("Unknown");
         let mut variants = Vec::new();
         let mut sers = Vec::new();
         let mut des = Vec::new();
         let mut froms: Vec<(TokenStream, Ident, bool)> = Vec::new();
         for value in &tag_values {
-            let id = ident(&namer.unique(variant_name(value)));
+            let id = ident(&variant_name(value));
             let branch = vs.variants.iter().find(|v| &v.name == value);
             let mut extra = String::new();
             if let Some(c) = branch.and_then(|b| b.cond.as_ref()) {
@@ -1195,7 +1324,7 @@ impl<'a> Gen<'a> {
             default_init: false,
             nullable: false,
             wire: String::new(),
-            ident: Namer::new().unique(field_name(tag)),
+            ident: field_name(tag),
             ty: quote!(#enum_name),
             optional: false,
             boxed: false,
@@ -1205,15 +1334,6 @@ impl<'a> Gen<'a> {
                 "Member `{tag}` and the members of the branch it selects."
             )],
         });
-        // The flattened field keeps the discriminator's Rust name.
-        let disc_ident = field_name(tag);
-        if fields[..fields.len() - 1]
-            .iter()
-            .any(|f| f.ident == disc_ident)
-        {
-            let n = fields.len() - 1;
-            fields[n].ident = format!("{}_branch", disc_ident.trim_start_matches("r#"));
-        }
         let doc = self.def_doc(d, &format!(", tagged by `{tag}`"));
         let dep = self.deprecated(&o.info.features);
         let st = self.struct_items(&name, &doc, &fields, true, &quote!());
@@ -1225,12 +1345,11 @@ impl<'a> Gen<'a> {
         let name = self.type_ident(&a.info.name);
         let doc = doc_attrs(&self.def_doc(d, ", decoded by JSON type"));
         let dep = self.deprecated(&a.info.features);
-        let mut namer = Namer::new();
         let mut variants = Vec::new();
         let mut arms = Vec::new();
         let mut froms = Vec::new();
         for b in &a.branches {
-            let id = ident(&namer.unique(variant_name(&b.name)));
+            let id = ident(&variant_name(&b.name));
             let t = self.ty(&b.ty);
             let boxed = self.needs_box(&a.info.name, &b.ty);
             let ft = if boxed { quote!(Box<#t>) } else { t.clone() };
@@ -1364,7 +1483,7 @@ impl<'a> Gen<'a> {
             CommandArgs::Members(ms) => {
                 let mut fields = self.fields(&ms, None, Some(d));
                 if !c.gen_code {
-                    fields.push(extra_field(&fields));
+                    fields.push(extra_field());
                 }
                 self.struct_items(&name, &doc, &fields, true, &cfg)
             }
@@ -1426,8 +1545,6 @@ impl<'a> Gen<'a> {
         let krate = &self.krate;
         let tname = ident(trait_name);
         let mut methods = Vec::new();
-        let mut namer = Namer::new();
-        namer.reserve("execute");
         for d in &self.api.defs {
             let Entity::Command(c) = &d.entity else {
                 continue;
@@ -1435,8 +1552,10 @@ impl<'a> Gen<'a> {
             if !which.contains(&c.info.name) {
                 continue;
             }
-            let ty = ident(&self.commands[&c.info.name]);
-            let method = ident(&namer.unique(field_name(&c.info.name)));
+            let ty_ident = ident(&self.commands[&c.info.name]);
+            let commands_mod = format_ident!("{}", naming::COMMANDS_MODULE);
+            let ty = quote!(#commands_mod::#ty_ident);
+            let method = ident(&method_name(&c.info.name));
             let wire = &c.info.name;
             let dep = self.deprecated(&c.info.features);
             let cfg = self.unstable_attr(has(&c.info.features, "unstable"));
@@ -1449,7 +1568,7 @@ impl<'a> Gen<'a> {
                 CommandArgs::Members(ms) => {
                     let mut fields = self.fields(&ms, None, None);
                     if !c.gen_code {
-                        fields.push(extra_field(&fields));
+                        fields.push(extra_field());
                     }
                     let optional = fields.iter().filter(|f| f.optional).count();
                     if optional > 4 {
@@ -1492,7 +1611,10 @@ impl<'a> Gen<'a> {
                 quote!()
             };
             let mdoc = doc_attrs(&[
-                format!("Runs [`{ty}`] (`{wire}`)."),
+                format!(
+                    "Runs [`{}::{ty_ident}`] (`{wire}`).",
+                    naming::COMMANDS_MODULE
+                ),
                 String::new(),
                 "# Errors".into(),
                 String::new(),
@@ -1538,7 +1660,8 @@ impl<'a> Gen<'a> {
                 let ty = ident(&self.commands[wire]);
                 let module: TokenStream = self.cfg.module.parse().expect("module path parses");
                 if self.cfg.unstable_enabled || !has(&c.info.features, "unstable") {
-                    Some(quote!((#wire, $crate::#module::#ty)))
+                    let commands_mod = format_ident!("{}", naming::COMMANDS_MODULE);
+                    Some(quote!((#wire, $crate::#module::#commands_mod::#ty)))
                 } else {
                     None
                 }
@@ -1564,22 +1687,23 @@ impl<'a> Gen<'a> {
         let mut names = Vec::new();
         let mut sers = Vec::new();
         let mut des = Vec::new();
-        let mut namer = Namer::new();
-        namer.reserve("Unknown");
         for d in &self.api.defs {
             let Entity::Event(e) = &d.entity else {
                 continue;
             };
             let wire = &e.info.name;
-            let id = ident(&namer.unique(variant_name(wire)));
+            let id = ident(&event_name(wire));
             let vdoc = doc_attrs(&self.def_doc(d, ""));
             let dep = self.deprecated(&e.info.features);
             let payload = if let Some(ms) = self.event_payload_members(e.args.as_deref(), e.boxed) {
                 let pname = ident(&self.events[wire]);
+                self.in_submodule.set(true);
                 let fields = self.fields(&ms, None, Some(d));
                 let pdoc = vec![format!("The data of QMP event `{wire}` ([`Event::{id}`]).")];
                 items.push(self.struct_items(&pname, &pdoc, &fields, true, &quote!()));
-                Some(quote!(#pname))
+                self.in_submodule.set(false);
+                let events_mod = format_ident!("{}", naming::EVENTS_MODULE);
+                Some(quote!(#events_mod::#pname))
             } else {
                 e.args
                     .as_ref()
@@ -1621,8 +1745,14 @@ impl<'a> Gen<'a> {
         let no_events = des
             .is_empty()
             .then(|| quote!(#[allow(clippy::match_single_binding)]));
+        let events_mod = format_ident!("{}", naming::EVENTS_MODULE);
         quote! {
-            #(#items)*
+            /// The data of events, one type per event that has members.
+            pub mod #events_mod {
+                #[allow(unused_imports)]
+                use super::*;
+                #(#items)*
+            }
 
             #doc
             #[derive(Clone, Debug, PartialEq)]
@@ -1676,16 +1806,12 @@ impl<'a> Gen<'a> {
 /// The field that keeps the arguments QEMU takes beyond those its schema
 /// names, for commands it does not generate code for (`'gen': false`, such
 /// as `device_add`, whose other arguments are the device's properties).
-fn extra_field(fields: &[Field]) -> Field {
-    let mut namer = Namer::new();
-    for f in fields {
-        namer.reserve(&f.ident);
-    }
+fn extra_field() -> Field {
     Field {
         default_init: true,
         nullable: false,
         wire: String::new(),
-        ident: namer.unique("extra".into()),
+        ident: naming::EXTRA_FIELD.into(),
         ty: quote!(::serde_json::Map<String, ::serde_json::Value>),
         optional: false,
         boxed: false,
@@ -1695,6 +1821,18 @@ fn extra_field(fields: &[Field]) -> Field {
             "Further arguments, passed as they are (QEMU does not check this".into(),
             "command's arguments against its schema).".into(),
         ],
+    }
+}
+
+/// `#[doc(alias = "1")]` for a value whose Rust name does not show its
+/// wire spelling (`Digit1`, `UnknownValue`), so that searching the docs for
+/// the wire value finds it.
+fn wire_alias(wire: &str) -> TokenStream {
+    let n = variant_name(wire);
+    if n.starts_with("Digit") || n.starts_with(naming::CATCH_ALL) {
+        quote!(#[doc(alias = #wire)])
+    } else {
+        quote!()
     }
 }
 

@@ -16,8 +16,8 @@ use serde_json::json;
 #[test]
 fn snapshot_types_behave() {
     use types::{Color, Key, Options, OptionsBranch, Scalar};
-    assert_eq!(Color::from("1"), Color::_1);
-    assert_eq!(Color::from("unknown"), Color::Unknown2);
+    assert_eq!(Color::from("1"), Color::Digit1);
+    assert_eq!(Color::from("unknown"), Color::UnknownValue);
     assert!(matches!(Color::from("purple"), Color::Unknown(_)));
     let k: Key = serde_json::from_value(json!({"type": "color", "data": "red"})).unwrap();
     assert_eq!(k, Key::from(Color::Red));
@@ -35,7 +35,7 @@ fn snapshot_types_behave() {
 
 #[test]
 fn snapshot_commands_behave() {
-    use commands::{AddDevice, Tune};
+    use commands::commands::{AddDevice, Tune};
     use qmp_types::Command;
     let d = AddDevice::new("e1000".into()).with_extra(
         json!({"mac": "52:54:00:12:34:56"})
@@ -49,9 +49,9 @@ fn snapshot_commands_behave() {
     );
     assert_eq!(Tune::NAME, "tune");
     assert_eq!(
-        commands::VncOnly::CONDITION,
+        commands::commands::VncOnly::CONDITION,
         Some("(CONFIG_VNC && CONFIG_X)")
     );
-    const { assert!(!commands::Reboot::SUCCESS_RESPONSE) };
-    const { assert!(commands::QueryNames::ALLOW_OOB) };
+    const { assert!(!commands::commands::Reboot::SUCCESS_RESPONSE) };
+    const { assert!(commands::commands::QueryNames::ALLOW_OOB) };
 }

@@ -1,9 +1,8 @@
 //! Decoding tolerates what other QEMU releases send, and fails clearly on
 //! what no release would.
 
-use qmp_types::qmp::{
-    Event, KeyValue, QKeyCode, QmpCommands, RunState, SendKey, StatusInfo, VersionInfo,
-};
+use qmp_types::qmp::commands::SendKey;
+use qmp_types::qmp::{Event, KeyValue, QKeyCode, QmpCommands, RunState, StatusInfo, VersionInfo};
 use qmp_types::{Command, EventMessage, Execute, Release};
 use serde_json::{Value, json};
 

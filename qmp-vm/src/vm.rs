@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use qmp_client::Client;
 use qmp_types::EventMessage;
-use qmp_types::qmp::{DeviceAdd, Event, KeyValue, QKeyCode, QmpCommands as _, StatusInfo};
+use qmp_types::qmp::commands::DeviceAdd;
+use qmp_types::qmp::{Event, KeyValue, QKeyCode, QmpCommands as _, StatusInfo};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::OnceCell;
