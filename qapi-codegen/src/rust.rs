@@ -244,6 +244,8 @@ struct Field {
     ident: String,
     /// The type without `Option`/`Box`.
     ty: TokenStream,
+    /// How constructors and setters take it.
+    conv: Conv,
     optional: bool,
     boxed: bool,
     deprecated: bool,
@@ -251,7 +253,35 @@ struct Field {
     doc: Vec<String>,
 }
 
+/// How a constructor, setter or method takes a value for a field.
+#[derive(Clone)]
+enum Conv {
+    /// As its type.
+    Plain,
+    /// `impl Into<String>`: a `&str` or a `String`.
+    Str,
+    /// `impl IntoIterator<Item = impl Into<T>>`: an array, a `Vec`, an
+    /// iterator of anything that converts (`[QKeyCode::Ctrl]` for keys).
+    List(TokenStream),
+}
+
 impl Field {
+    /// The parameter type a constructor or method takes for the field and
+    /// the expression that turns parameter `id` into the field's type
+    /// (without `Option`/`Box`).
+    fn param(&self) -> (TokenStream, TokenStream) {
+        let id = self.ident();
+        let ty = &self.ty;
+        match &self.conv {
+            Conv::Plain => (quote!(#ty), quote!(#id)),
+            Conv::Str => (quote!(impl Into<String>), quote!(#id.into())),
+            Conv::List(e) => (
+                quote!(impl IntoIterator<Item = impl Into<#e>>),
+                quote!(#id.into_iter().map(Into::into).collect()),
+            ),
+        }
+    }
+
     fn ident(&self) -> Ident {
         ident(&self.ident)
     }
@@ -857,7 +887,13 @@ impl<'a> Gen<'a> {
                 if let Some(c) = &m.cond {
                     extra += &format!(", only with `{c}`");
                 }
+                let conv = match &m.ty {
+                    TypeRef::Builtin(Builtin::Str) => Conv::Str,
+                    TypeRef::Array(e) => Conv::List(self.ty(e)),
+                    _ => Conv::Plain,
+                };
                 Field {
+                    conv,
                     default_init: false,
                     nullable: m.optional && self.may_be_null(&m.ty),
                     wire: m.name.clone(),
@@ -908,7 +944,7 @@ impl<'a> Gen<'a> {
         let all_optional = required.is_empty();
         let params = required.iter().map(|f| {
             let id = f.ident();
-            let ty = &f.ty;
+            let (ty, _) = f.param();
             let cfg = self.unstable_attr(f.unstable);
             quote!(#cfg #id: #ty)
         });
@@ -919,11 +955,11 @@ impl<'a> Gen<'a> {
                 quote!(#cfg #id: None)
             } else if f.default_init {
                 quote!(#cfg #id: Default::default())
-            } else if f.boxed {
-                let v = f.wrap(quote!(#id));
-                quote!(#cfg #id: #v)
-            } else {
+            } else if matches!(f.conv, Conv::Plain) && !f.boxed {
                 quote!(#cfg #id)
+            } else {
+                let v = f.wrap(f.param().1);
+                quote!(#cfg #id: #v)
             }
         });
         let extra_setters = fields.iter().filter(|f| f.default_init).map(|f| {
@@ -937,14 +973,26 @@ impl<'a> Gen<'a> {
                     self.#id = #id;
                     self
                 }
+
+                /// Adds one further argument, such as a device property:
+                /// `.with_property("bus", "usb.0")`.
+                #[must_use]
+                pub fn with_property(
+                    mut self,
+                    name: impl Into<String>,
+                    value: impl Into<::serde_json::Value>,
+                ) -> Self {
+                    self.#id.insert(name.into(), value.into());
+                    self
+                }
             }
         });
         let setters = fields.iter().filter(|f| f.optional).map(|f| {
             let id = f.ident();
             let bare = f.ident.trim_start_matches("r#");
             let setter = format_ident!("with_{}", bare);
-            let ty = &f.ty;
-            let v = f.wrap(quote!(#id));
+            let (ty, conv) = f.param();
+            let v = f.wrap(conv);
             let cfg = self.unstable_attr(f.unstable);
             let dep = if f.deprecated {
                 quote!(#[deprecated])
@@ -1321,6 +1369,7 @@ impl<'a> Gen<'a> {
         let name = self.type_ident(&o.info.name);
         let mut fields = self.fields(&base, Some(&o.info.name), Some(d));
         fields.push(Field {
+            conv: Conv::Plain,
             default_init: false,
             nullable: false,
             wire: String::new(),
@@ -1504,9 +1553,11 @@ impl<'a> Gen<'a> {
             Some(t) => self.ty(t),
         };
         let mut consts = vec![];
-        if self.cfg.protocol == Protocol::GuestAgent {
-            consts.push(quote!(const PROTOCOL: #krate::Protocol = #krate::Protocol::GuestAgent;));
-        }
+        let protocol = match self.cfg.protocol {
+            Protocol::Qmp => quote!(#krate::Qmp),
+            Protocol::GuestAgent => quote!(#krate::GuestAgent),
+        };
+        consts.push(quote!(type Protocol = #protocol;));
         if c.allow_oob {
             consts.push(quote!(
                 const ALLOW_OOB: bool = true;
@@ -1566,42 +1617,44 @@ impl<'a> Gen<'a> {
                     (vec![quote!(#p: #inner)], quote!(#ty(#p)))
                 }
                 CommandArgs::Members(ms) => {
-                    let mut fields = self.fields(&ms, None, None);
-                    if !c.gen_code {
-                        fields.push(extra_field());
-                    }
-                    let optional = fields.iter().filter(|f| f.optional).count();
-                    if optional > 4 {
-                        (vec![quote!(args: #ty)], quote!(args))
+                    // Further arguments of unchecked commands (device
+                    // properties) go through the command struct's
+                    // `with_property`; the method takes the schema's members.
+                    let fields = self.fields(&ms, None, None);
+                    let params = fields.iter().map(|f| {
+                        let id = f.ident();
+                        let t = if f.optional {
+                            let t = &f.ty;
+                            quote!(Option<#t>)
+                        } else {
+                            f.param().0
+                        };
+                        let cfg = self.unstable_attr(f.unstable);
+                        quote!(#cfg #id: #t)
+                    });
+                    let inits = fields.iter().map(|f| {
+                        let id = f.ident();
+                        let cfg = self.unstable_attr(f.unstable);
+                        if f.optional || matches!(f.conv, Conv::Plain) {
+                            quote!(#cfg #id)
+                        } else {
+                            let v = f.param().1;
+                            quote!(#cfg #id: #v)
+                        }
+                    });
+                    let build = if c.gen_code {
+                        quote!(#ty { #(#inits),* })
                     } else {
-                        let params = fields.iter().map(|f| {
-                            let id = f.ident();
-                            let t = if f.optional {
-                                let t = &f.ty;
-                                quote!(Option<#t>)
-                            } else {
-                                f.ty.clone()
-                            };
-                            let cfg = self.unstable_attr(f.unstable);
-                            quote!(#cfg #id: #t)
-                        });
-                        let inits = fields.iter().map(|f| {
-                            let id = f.ident();
-                            let cfg = self.unstable_attr(f.unstable);
-                            if f.boxed {
-                                quote!(#cfg #id: #id.map(Box::new))
-                            } else {
-                                quote!(#cfg #id)
-                            }
-                        });
-                        (params.collect(), quote!(#ty { #(#inits),* }))
-                    }
+                        let extra = ident(naming::EXTRA_FIELD);
+                        quote!(#ty { #(#inits,)* #extra: Default::default() })
+                    };
+                    (params.collect(), build)
                 }
             };
             let (out, body) = match &c.returns {
                 None => (
                     quote!(()),
-                    quote!(async move { self.execute(#build).await.map(|_| ()) }),
+                    quote!(let command = #build; async move { self.execute(command).await.map(|_| ()) }),
                 ),
                 Some(t) => (self.ty(t), quote!(self.execute(#build))),
             };
@@ -1639,16 +1692,23 @@ impl<'a> Gen<'a> {
                 krate_doc = self.cfg.krate
             ),
             String::new(),
-            "Required arguments are positional, optional ones `Option`s; commands".into(),
-            "with many optional arguments take their command struct instead.".into(),
+            "Required arguments are positional, optional ones `Option`s, in the".into(),
+            "schema's order. A new optional member in a later QEMU changes a".into(),
+            "method's arguments; code that must survive upgrades builds the".into(),
+            "command struct instead and passes it to `execute` (see the crate's".into(),
+            "signature policy).".into(),
         ]);
+        let protocol = match self.cfg.protocol {
+            Protocol::Qmp => quote!(#krate::Qmp),
+            Protocol::GuestAgent => quote!(#krate::GuestAgent),
+        };
         quote! {
             #doc
-            pub trait #tname: #krate::Execute {
+            pub trait #tname: #krate::Execute<Protocol = #protocol> {
                 #(#methods)*
             }
 
-            impl<T: #krate::Execute + ?Sized> #tname for T {}
+            impl<T: #krate::Execute<Protocol = #protocol> + ?Sized> #tname for T {}
         }
     }
 
@@ -1808,6 +1868,7 @@ impl<'a> Gen<'a> {
 /// as `device_add`, whose other arguments are the device's properties).
 fn extra_field() -> Field {
     Field {
+        conv: Conv::Plain,
         default_init: true,
         nullable: false,
         wire: String::new(),

@@ -13,22 +13,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use qmp_client::{Client, Launcher};
-use serde::{Deserialize, Serialize};
+use qmp_types::qmp::QmpCommands as _;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
-
-#[derive(Serialize)]
-struct QueryStatus {}
-#[derive(Deserialize)]
-#[allow(dead_code)]
-struct StatusInfo {
-    status: String,
-    running: bool,
-}
-impl qmp_types::Command for QueryStatus {
-    const NAME: &'static str = "query-status";
-    type Output = StatusInfo;
-}
 
 const TASKS: usize = 8;
 
@@ -124,7 +111,7 @@ fn rate(n: usize, d: Duration) -> f64 {
 async fn ours_seq(client: &Client, n: usize) -> Duration {
     let start = Instant::now();
     for _ in 0..n {
-        client.execute(&QueryStatus {}).await.unwrap();
+        client.query_status().await.unwrap();
     }
     start.elapsed()
 }
@@ -136,7 +123,7 @@ async fn ours_tasks(client: &Client, n: usize) -> Duration {
             let client = client.clone();
             tokio::spawn(async move {
                 for _ in 0..n / TASKS {
-                    client.execute(&QueryStatus {}).await.unwrap();
+                    client.query_status().await.unwrap();
                 }
             })
         })

@@ -135,11 +135,14 @@ impl GuestAgent {
     ///
     /// Dropping the future may leave the agent running the command; the
     /// next request resynchronises first.
-    pub async fn execute<C: Command>(&self, command: &C) -> Result<C::Output, Error> {
+    pub async fn execute<C: Command<Protocol = qmp_types::GuestAgent>>(
+        &self,
+        command: C,
+    ) -> Result<C::Output, Error> {
         let mut conn = self.conn.lock().await;
         let span = tracing::debug_span!("qga.command", command = C::NAME);
         let request = conn
-            .request(C::NAME, command, C::SUCCESS_RESPONSE)
+            .request(C::NAME, &command, C::SUCCESS_RESPONSE)
             .instrument(span);
         let (line, range) = self.limit(request).await?;
         let value = if C::SUCCESS_RESPONSE {

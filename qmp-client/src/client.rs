@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use qmp_types::Command;
+use qmp_types::{Command, Qmp};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -709,6 +709,12 @@ impl Client {
 
     /// Runs a typed command and decodes its reply.
     ///
+    /// This is [`Execute::execute`](qmp_types::Execute::execute), the
+    /// method every generated command method calls, also callable without
+    /// the trait in scope. It takes the command by value or by reference
+    /// (`&C` is a command too): `qmp.execute(SendKey::new(keys))` or
+    /// `qmp.execute(&cmd)`.
+    ///
     /// Uses `exec-oob` when the command allows it and out-of-band
     /// execution was negotiated. At most eight in-band commands are in
     /// flight at once; further ones wait for a slot. A command whose
@@ -727,14 +733,17 @@ impl Client {
     /// Once the request is queued, dropping the future discards the reply
     /// and frees its slot; QEMU still runs the command, and the connection
     /// stays usable.
-    pub async fn execute<C: Command>(&self, command: &C) -> Result<C::Output, Error> {
+    pub async fn execute<C: Command<Protocol = Qmp>>(
+        &self,
+        command: C,
+    ) -> Result<C::Output, Error> {
         let oob = C::ALLOW_OOB && self.inner.oob;
         if !C::SUCCESS_RESPONSE {
-            self.with_limit(self.inner.send_only(C::NAME, command, oob))
+            self.with_limit(self.inner.send_only(C::NAME, &command, oob))
                 .await?;
             return decode(C::NAME, b"null", b"null");
         }
-        self.with_limit(self.call(C::NAME, command, oob)).await
+        self.with_limit(self.call(C::NAME, &command, oob)).await
     }
 
     /// Runs any command by name with JSON arguments (`{}` or `null` for
@@ -806,12 +815,12 @@ impl Client {
     /// As for [`Client::execute`].
     pub async fn execute_and_wait<C, E>(
         &self,
-        command: &C,
+        command: C,
         events: &[&str],
         matches: impl FnMut(&E) -> bool,
     ) -> Result<(C::Output, E), Error>
     where
-        C: Command,
+        C: Command<Protocol = Qmp>,
         E: DeserializeOwned,
     {
         let untimed = self.with_timeout(None);

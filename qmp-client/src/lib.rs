@@ -19,15 +19,8 @@
 //!
 //! ```no_run
 //! use qmp_client::{Client, RawEvent};
-//! use serde::{Deserialize, Serialize};
-//!
-//! // Until the generated types are used, a command is any type like this.
-//! #[derive(Serialize)]
-//! struct Stop {}
-//! impl qmp_types::Command for Stop {
-//!     const NAME: &'static str = "stop";
-//!     type Output = qmp_types::Empty;
-//! }
+//! use qmp_types::qmp::commands::Stop;
+//! use qmp_types::qmp::{QKeyCode, QmpCommands as _};
 //!
 //! # async fn f() -> Result<(), qmp_client::Error> {
 //! let qmp = Client::builder()
@@ -36,9 +29,14 @@
 //!     .await?;
 //! println!("connected to QEMU {}", qmp.version());
 //!
+//! // One method per command (qmp_types::qmp::QmpCommands): Ctrl+Alt+F2,
+//! // held for 100 ms.
+//! qmp.send_key([QKeyCode::Ctrl, QKeyCode::Alt, QKeyCode::F2], Some(100)).await?;
+//!
 //! // Stop the guest and wait for the STOP event it causes.
-//! let (_, event) = qmp.execute_and_wait(&Stop {}, &["STOP"], |_: &RawEvent| true).await?;
+//! let (_, event) = qmp.execute_and_wait(Stop::new(), &["STOP"], |_: &RawEvent| true).await?;
 //! println!("stopped at {:?}", event.timestamp);
+//! assert!(!qmp.query_status().await?.running);
 //!
 //! // Anything else, untyped.
 //! let status = qmp.execute_raw("query-status", serde_json::json!({})).await?;

@@ -2,16 +2,44 @@
 
 use serde::{Serialize, de::DeserializeOwned};
 
-/// Which QEMU program speaks a command.
+/// The protocol a command belongs to and a transport speaks: [`Qmp`] or
+/// [`GuestAgent`]. [`Execute::execute`] only takes commands of its
+/// transport's protocol, so the compiler rejects a guest-agent command on
+/// a QMP connection:
+///
+/// ```compile_fail
+/// # async fn f(qmp: impl qmp_types::Execute<Protocol = qmp_types::Qmp>) {
+/// use qmp_types::qga::GuestAgentCommands as _;
+/// qmp.guest_ping().await;
+/// # }
+/// ```
+pub trait Protocol: sealed::Sealed + Send + Sync + 'static {
+    /// The protocol's name, for messages: `QMP`, `guest agent`.
+    const NAME: &'static str;
+}
+
+/// The QEMU Machine Protocol of `qemu-system-*` (and, for the commands it
+/// shares, `qemu-storage-daemon`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Protocol {
-    /// The QEMU Machine Protocol of `qemu-system-*` (and, for the commands
-    /// it shares, `qemu-storage-daemon`).
-    Qmp,
-    /// The QEMU guest agent (`qemu-ga`): no greeting, no capabilities
-    /// negotiation.
-    GuestAgent,
+pub enum Qmp {}
+
+/// The QEMU guest agent (`qemu-ga`): no greeting, no capabilities
+/// negotiation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GuestAgent {}
+
+impl Protocol for Qmp {
+    const NAME: &'static str = "QMP";
+}
+
+impl Protocol for GuestAgent {
+    const NAME: &'static str = "guest agent";
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::Qmp {}
+    impl Sealed for super::GuestAgent {}
 }
 
 /// A QEMU release, `major.minor`.
@@ -49,8 +77,6 @@ impl std::fmt::Display for Release {
 pub trait Command: Serialize + Send + Sync {
     /// The wire name, e.g. `query-status`.
     const NAME: &'static str;
-    /// The program that implements the command.
-    const PROTOCOL: Protocol = Protocol::Qmp;
     /// Whether the command may be sent with `exec-oob`.
     const ALLOW_OOB: bool = false;
     /// Whether QEMU answers at all. `false` for commands such as the guest
@@ -63,6 +89,8 @@ pub trait Command: Serialize + Send + Sync {
     /// The build condition QEMU puts on the command (its `if`), as text
     /// such as `CONFIG_VNC`; `None` if QEMU always has it.
     const CONDITION: Option<&'static str> = None;
+    /// The protocol the command belongs to: [`Qmp`] or [`GuestAgent`].
+    type Protocol: Protocol;
     /// The reply's type; [`Empty`] for commands that return `{}`.
     type Output: DeserializeOwned + Send + 'static;
 
@@ -77,6 +105,18 @@ pub trait Command: Serialize + Send + Sync {
     {
         Self::RELEASES.contains(release)
     }
+}
+
+/// A reference runs the command it points to, so that
+/// [`execute`](Execute::execute) takes a command by value or by reference.
+impl<C: Command> Command for &C {
+    const NAME: &'static str = C::NAME;
+    const ALLOW_OOB: bool = C::ALLOW_OOB;
+    const SUCCESS_RESPONSE: bool = C::SUCCESS_RESPONSE;
+    const RELEASES: Releases = C::RELEASES;
+    const CONDITION: Option<&'static str> = C::CONDITION;
+    type Protocol = C::Protocol;
+    type Output = C::Output;
 }
 
 /// Which QEMU releases have a definition, as far as the supported
@@ -125,12 +165,18 @@ impl Releases {
 /// Runs commands: what a transport (such as `qmp-client`'s `Client`)
 /// implements so that the generated command traits (`qmp::QmpCommands`,
 /// `qga::GuestAgentCommands`, ...) work on it.
+///
+/// A transport speaks one [`Protocol`]; the generated traits exist only on
+/// transports of theirs (`QmpCommands` needs `Execute<Protocol = Qmp>`).
 pub trait Execute: Sync {
+    /// The protocol the transport speaks.
+    type Protocol: Protocol;
     /// What a failed command reports.
     type Error;
 
-    /// Sends `command` and decodes its reply.
-    fn execute<C: Command>(
+    /// Sends `command` (by value, or by reference: `&C` is a command too)
+    /// and decodes its reply.
+    fn execute<C: Command<Protocol = Self::Protocol>>(
         &self,
         command: C,
     ) -> impl Future<Output = Result<C::Output, Self::Error>> + Send;

@@ -51,7 +51,7 @@ mod command;
 mod decode;
 mod value;
 
-pub use command::{Command, Empty, Execute, Protocol, Release, Releases};
+pub use command::{Command, Empty, Execute, GuestAgent, Protocol, Qmp, Release, Releases};
 pub use decode::{DecodeError, decode};
 pub use value::{EventMessage, Timestamp, UnknownBranch, UnknownValue};
 

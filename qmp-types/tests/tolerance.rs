@@ -22,9 +22,10 @@ impl Recorder {
 }
 
 impl Execute for Recorder {
+    type Protocol = qmp_types::Qmp;
     type Error = serde_json::Error;
 
-    fn execute<C: Command>(
+    fn execute<C: Command<Protocol = qmp_types::Qmp>>(
         &self,
         command: C,
     ) -> impl Future<Output = Result<C::Output, Self::Error>> + Send {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use qmp_client::Client;
 use qmp_types::EventMessage;
 use qmp_types::qmp::commands::DeviceAdd;
-use qmp_types::qmp::{Event, KeyValue, QKeyCode, QmpCommands as _, StatusInfo};
+use qmp_types::qmp::{Event, QKeyCode, QmpCommands as _, StatusInfo};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::OnceCell;
@@ -216,9 +216,8 @@ impl Vm {
     }
 
     async fn send_chord(&self, codes: Vec<QKeyCode>, hold: Option<Duration>) -> Result<()> {
-        let keys = codes.into_iter().map(KeyValue::from).collect();
         let hold_time = hold.map(|h| i64::try_from(h.as_millis()).unwrap_or(i64::MAX));
-        self.client.send_key(keys, hold_time).await?;
+        self.client.send_key(codes, hold_time).await?;
         tokio::time::sleep(hold.unwrap_or(QEMU_DEFAULT_HOLD) + CHORD_GAP).await;
         Ok(())
     }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use qmp_client::{Launcher, Qemu};
-use qmp_types::{Command, Empty, Protocol};
+use qmp_types::{Command, Empty};
 use serde::{Deserialize, Serialize};
 
 pub use qemu_test_support::Release;
@@ -67,9 +67,20 @@ macro_rules! both_releases {
 
 // ---- Test fixtures: hand-written commands until qmp-types is generated. ----
 
+macro_rules! ga_command {
+    ($ty:ident, $name:literal, $out:ty) => {
+        impl Command for $ty {
+            type Protocol = qmp_types::GuestAgent;
+            const NAME: &'static str = $name;
+            type Output = $out;
+        }
+    };
+}
+
 macro_rules! command {
     ($ty:ident, $name:literal, $out:ty $(, $konst:ident: $kty:ty = $val:expr)*) => {
         impl Command for $ty {
+            type Protocol = qmp_types::Qmp;
             const NAME: &'static str = $name;
             $(const $konst: $kty = $val;)*
             type Output = $out;
@@ -195,7 +206,7 @@ command!(FireAndForget, "x-fire-and-forget", Empty, SUCCESS_RESPONSE: bool = fal
 
 #[derive(Serialize)]
 pub struct GuestPing {}
-command!(GuestPing, "guest-ping", Empty, PROTOCOL: Protocol = Protocol::GuestAgent);
+ga_command!(GuestPing, "guest-ping", Empty);
 
 #[derive(Serialize)]
 pub struct GuestInfo {}
@@ -209,18 +220,18 @@ pub struct GuestAgentCommandInfo {
     pub name: String,
     pub enabled: bool,
 }
-command!(GuestInfo, "guest-info", GuestAgentInfo, PROTOCOL: Protocol = Protocol::GuestAgent);
+ga_command!(GuestInfo, "guest-info", GuestAgentInfo);
 
 #[derive(Serialize)]
 pub struct GuestGetTime {}
-command!(GuestGetTime, "guest-get-time", i64, PROTOCOL: Protocol = Protocol::GuestAgent);
+ga_command!(GuestGetTime, "guest-get-time", i64);
 
 #[derive(Serialize)]
 pub struct GuestFileOpen {
     pub path: String,
     pub mode: &'static str,
 }
-command!(GuestFileOpen, "guest-file-open", i64, PROTOCOL: Protocol = Protocol::GuestAgent);
+ga_command!(GuestFileOpen, "guest-file-open", i64);
 
 #[derive(Serialize)]
 pub struct GuestFileRead {
@@ -234,13 +245,13 @@ pub struct GuestFileReadResult {
     pub buf_b64: String,
     pub eof: bool,
 }
-command!(GuestFileRead, "guest-file-read", GuestFileReadResult, PROTOCOL: Protocol = Protocol::GuestAgent);
+ga_command!(GuestFileRead, "guest-file-read", GuestFileReadResult);
 
 #[derive(Serialize)]
 pub struct GuestFileClose {
     pub handle: i64,
 }
-command!(GuestFileClose, "guest-file-close", Empty, PROTOCOL: Protocol = Protocol::GuestAgent);
+ga_command!(GuestFileClose, "guest-file-close", Empty);
 
 /// Typed events, deserialized from the full event message the way the
 /// generated `Event` enum will be.
