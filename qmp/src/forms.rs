@@ -212,6 +212,23 @@ pub(crate) fn device_props(mut id: Option<String>, words: &[String]) -> CliResul
     Ok((id, props))
 }
 
+/// When a word of `keys` looks like an option: clap parses options
+/// wherever they stand, so such a word came after `--`, which made it a
+/// key name. What to write instead.
+pub(crate) fn keys_option_hint(keys: &[String]) -> Option<String> {
+    let word = keys.iter().find(|w| {
+        let mut chars = w.chars();
+        chars.next() == Some('-')
+            && chars
+                .next()
+                .is_some_and(|c| c == '-' || c.is_ascii_alphabetic())
+    })?;
+    Some(format!(
+        "`{word}` looks like an option, not a key name: options go before `--` (or without \
+         it), as in `qmp keys --hold-time 200 ctrl c`"
+    ))
+}
+
 /// When `exec`'s words hold one of qmp's own options, which clap leaves
 /// there once the command's `--key value` words have started, and the
 /// command has no argument of that name: what to write instead.
@@ -398,6 +415,27 @@ mod tests {
             "expected a property (`name=value` or `--name value`), got `usb1`"
         );
         assert_eq!(props(&["=x"]), "no property name in `=x`");
+    }
+
+    #[test]
+    fn key_options() {
+        let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            keys_option_hint(&words(&["--hold-time", "200", "ctrl", "c"])).as_deref(),
+            Some(
+                "`--hold-time` looks like an option, not a key name: options go before `--` \
+                 (or without it), as in `qmp keys --hold-time 200 ctrl c`"
+            )
+        );
+        assert!(keys_option_hint(&words(&["ctrl", "c", "-x"])).is_some());
+        for ok in [
+            &["-"][..],
+            &["ctrl", "-"],
+            &["ctrl--"],
+            &["ctrl-c", ",", "ret"],
+        ] {
+            assert_eq!(keys_option_hint(&words(ok)), None, "{ok:?}");
+        }
     }
 
     #[test]

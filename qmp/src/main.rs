@@ -189,6 +189,9 @@ async fn run(cli: Cli) -> CliResult<ExitCode> {
     let target = &cli.target;
     match cli.command {
         Cmd::Keys { hold, keys } => {
+            if let Some(hint) = forms::keys_option_hint(&keys) {
+                return Err(Failure::msg(hint));
+            }
             let chords = qmp_vm::parse_chords(&keys)?;
             let vm = connect(target, timeout).await?;
             vm.key_sequence(&chords, hold.map(Duration::from_millis))
@@ -284,6 +287,12 @@ async fn run(cli: Cli) -> CliResult<ExitCode> {
         Cmd::Qom { command } => qom(target, timeout, json, command).await?,
         Cmd::Exec { command, args } => {
             let vm = connect(target, timeout).await?;
+            if args.iter().any(|a| a.starts_with("--")) {
+                let names = vm.schema().await?.argument_names(&command);
+                if let Some(hint) = forms::exec_option_hint(&command, &args, &names) {
+                    return Err(Failure::msg(hint));
+                }
+            }
             let args = exec_args(&vm, &command, &args).await?;
             let out = vm.exec(&command, args).await?;
             print(json, &out, || pretty(&out));
@@ -345,10 +354,6 @@ pub(crate) async fn exec_args(vm: &Vm, command: &str, words: &[String]) -> CliRe
             let schema = vm.schema().await?;
             if !schema.has_command(command) {
                 return Err(schema.unknown_command(command).into());
-            }
-            let names = schema.argument_names(command);
-            if let Some(hint) = forms::exec_option_hint(command, words, &names) {
-                return Err(Failure::msg(hint));
             }
             Ok(schema.parse_key_values(command, words)?)
         }

@@ -180,6 +180,20 @@ fn exec(vm: &Vm) {
         "--property=type",
     ]));
     assert!(opts.starts_with("\"pc-i440fx-"), "{opts}");
+    // One of qmp's options left among them is not sent as an argument.
+    let err = fails(vm.qmp(&[
+        "exec",
+        "qom-get",
+        "--path",
+        "/machine",
+        "--property",
+        "type",
+        "--json",
+    ]));
+    assert!(
+        err.contains("`--json` after the arguments is read as an argument"),
+        "{err}"
+    );
     let hmp = ok(vm.qmp(&["exec", "human-monitor-command", "command-line=print 255"]));
     assert!(hmp.contains("0xff"), "{hmp}");
 
@@ -319,7 +333,7 @@ fn keys_on_the_wire(vm: &Vm) {
     assert!(err.contains("must be a word of its own"), "{err}");
     let err = fails(vm.qmp(&["keys", "--", "--hold-time", "200", "ctrl", "c"]));
     assert!(
-        err.contains("`--hold-time` looks like an option, not a key name"),
+        err.contains("`--hold-time` looks like an option, not a key name: options go before `--`"),
         "{err}"
     );
 }
