@@ -22,6 +22,11 @@ pub enum Error {
         /// Close matches.
         suggestions: Vec<String>,
     },
+    /// A list of key words is malformed (see
+    /// [`parse_chords`](crate::parse_chords)); the message says what to
+    /// write instead.
+    #[error("{0}")]
+    KeyList(String),
     /// The US layout has no key for a character of the text to type.
     #[error(
         "cannot type {ch:?} (U+{:04X}) at position {position} with a US keyboard layout",

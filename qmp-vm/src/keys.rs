@@ -274,8 +274,82 @@ pub fn split_chord(chord: &str) -> Vec<&str> {
     out
 }
 
-/// The US-layout chord that types `c`: `[key]` or `["shift", key]`.
-/// `None` for characters the layout has no key for.
+/// Reads a key list as `qmp keys` does: the words name keys pressed
+/// together, a word of its own `,` starts the next chord, and a word may
+/// join names with `-` or `+` (`ctrl-alt-f2`). So `["ctrl", "alt", "f2"]`
+/// and `["ctrl-alt-f2"]` are one chord, and `["ctrl-c", ",", "ret"]` two
+/// chords pressed in turn; the comma key is `comma` (or `,` inside a word:
+/// `shift+,`).
+///
+/// The result is what [`Vm::key_sequence`](crate::Vm::key_sequence)
+/// takes; names are checked there.
+///
+/// # Errors
+///
+/// [`Error::KeyList`] for an empty list or chord (a `,` at either end or
+/// twice), a word that looks like an option (`--hold-time`), or a `,`
+/// glued to a name (`ctrl-c,`), each saying what to write instead.
+///
+/// # Examples
+///
+/// ```
+/// let chords = qmp_vm::parse_chords(&["ctrl", "alt", "f2", ",", "ret"])?;
+/// assert_eq!(chords, [vec!["ctrl", "alt", "f2"], vec!["ret"]]);
+/// # Ok::<(), qmp_vm::Error>(())
+/// ```
+pub fn parse_chords<S: AsRef<str>>(words: &[S]) -> Result<Vec<Vec<&str>>, Error> {
+    const COMMA: &str = "(`,` separates chords; the comma key is `comma`)";
+    if words.is_empty() {
+        return Err(Error::KeyList("no keys given".into()));
+    }
+    let mut chords = vec![Vec::new()];
+    for word in words.iter().map(AsRef::as_ref) {
+        if word == "," {
+            if chords.last().is_some_and(Vec::is_empty) {
+                return Err(Error::KeyList(format!(
+                    "a `,` with no keys before it {COMMA}"
+                )));
+            }
+            chords.push(Vec::new());
+            continue;
+        }
+        if looks_like_option(word) {
+            return Err(Error::KeyList(format!(
+                "`{word}` looks like an option, not a key name"
+            )));
+        }
+        let names = split_chord(word);
+        if names.iter().any(|n| *n != "," && n.contains(',')) {
+            return Err(Error::KeyList(format!(
+                "`{word}`: a `,` between chords must be a word of its own, as in `ctrl-c , ret` \
+                 {COMMA}"
+            )));
+        }
+        if let Some(chord) = chords.last_mut() {
+            chord.extend(names);
+        }
+    }
+    if chords.last().is_some_and(Vec::is_empty) {
+        return Err(Error::KeyList(format!(
+            "a `,` with no keys after it {COMMA}"
+        )));
+    }
+    Ok(chords)
+}
+
+/// `--name`, `-x`: no key name starts with `-` and a letter or a second
+/// `-`; a lone `-` (the minus key) and `-+`-style chords do not count.
+fn looks_like_option(word: &str) -> bool {
+    let mut chars = word.chars();
+    chars.next() == Some('-')
+        && chars
+            .next()
+            .is_some_and(|c| c == '-' || c.is_ascii_alphabetic())
+}
+
+/// The US-layout chord that types `c`: `[key]` or `["shift", key]`;
+/// `\n` and `\r` are Return, `\t` Tab. `None` for characters the layout
+/// has no key for.
 pub fn us_chord(c: char) -> Option<&'static [&'static str]> {
     macro_rules! table {
         ($($ch:literal => [$($k:literal),+]),* $(,)?) => {
@@ -300,7 +374,7 @@ pub fn us_chord(c: char) -> Option<&'static [&'static str]> {
         ')' => ["shift", "0"], '!' => ["shift", "1"], '@' => ["shift", "2"], '#' => ["shift", "3"],
         '$' => ["shift", "4"], '%' => ["shift", "5"], '^' => ["shift", "6"], '&' => ["shift", "7"],
         '*' => ["shift", "8"], '(' => ["shift", "9"],
-        ' ' => ["spc"], '\n' => ["ret"], '\t' => ["tab"],
+        ' ' => ["spc"], '\n' => ["ret"], '\r' => ["ret"], '\t' => ["tab"],
         '-' => ["minus"], '_' => ["shift", "minus"],
         '=' => ["equal"], '+' => ["shift", "equal"],
         '[' => ["bracket_left"], '{' => ["shift", "bracket_left"],
@@ -315,17 +389,23 @@ pub fn us_chord(c: char) -> Option<&'static [&'static str]> {
     }
 }
 
-/// The chords that type `text`, one per character.
+/// The chords that type `text`, one per character; `\r\n` is one Return.
 ///
 /// # Errors
 ///
 /// [`Error::Untypable`] naming the first character the US layout cannot
 /// type and its position (counted in characters from 0).
 pub fn text_chords(text: &str) -> Result<Vec<&'static [&'static str]>, Error> {
-    text.chars()
-        .enumerate()
-        .map(|(position, ch)| us_chord(ch).ok_or(Error::Untypable { ch, position }))
-        .collect()
+    let mut out = Vec::with_capacity(text.len());
+    let mut chars = text.chars().enumerate().peekable();
+    while let Some((position, ch)) = chars.next() {
+        if ch == '\r' && chars.peek().is_some_and(|&(_, next)| next == '\n') {
+            // A CRLF line end types one Return; the `\n` does it.
+            continue;
+        }
+        out.push(us_chord(ch).ok_or(Error::Untypable { ch, position })?);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -388,10 +468,77 @@ mod tests {
         assert_eq!(split_chord("shift-="), ["shift", "="]);
     }
 
+    fn chords_of(words: &[&str]) -> String {
+        match parse_chords(words) {
+            Ok(chords) => chords
+                .iter()
+                .map(|c| c.join("+"))
+                .collect::<Vec<_>>()
+                .join(" | "),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn key_lists() {
+        // The words of one list are one chord, however they are written.
+        assert_eq!(chords_of(&["ctrl", "alt", "f2"]), "ctrl+alt+f2");
+        assert_eq!(chords_of(&["ctrl-alt-f2"]), "ctrl+alt+f2");
+        assert_eq!(chords_of(&["ctrl+alt+f2"]), "ctrl+alt+f2");
+        assert_eq!(chords_of(&["ctrl", "alt-f2"]), "ctrl+alt+f2");
+        assert_eq!(chords_of(&["ctrl", "c"]), "ctrl+c");
+        // A `,` word starts the next chord.
+        assert_eq!(chords_of(&["ctrl-c", ",", "ret"]), "ctrl+c | ret");
+        assert_eq!(
+            chords_of(&["ctrl", "alt", "f2", ",", "ctrl", "alt", "f1"]),
+            "ctrl+alt+f2 | ctrl+alt+f1"
+        );
+        assert_eq!(chords_of(&["a", ",", "b", ",", "c"]), "a | b | c");
+        // The comma key: by name, or `,` inside a chord word.
+        assert_eq!(chords_of(&["comma"]), "comma");
+        assert_eq!(chords_of(&["shift+,"]), "shift+,");
+        assert_eq!(chords_of(&["-"]), "-");
+        assert_eq!(chords_of(&["ctrl", "-"]), "ctrl+-");
+    }
+
+    #[test]
+    fn key_list_hints() {
+        let comma = "(`,` separates chords; the comma key is `comma`)";
+        assert_eq!(chords_of(&[]), "no keys given");
+        assert_eq!(
+            chords_of(&[","]),
+            format!("a `,` with no keys before it {comma}")
+        );
+        assert_eq!(
+            chords_of(&["a", ",", ",", "b"]),
+            format!("a `,` with no keys before it {comma}")
+        );
+        assert_eq!(
+            chords_of(&["ctrl-c", ","]),
+            format!("a `,` with no keys after it {comma}")
+        );
+        assert_eq!(
+            chords_of(&["ctrl-c,", "ret"]),
+            format!(
+                "`ctrl-c,`: a `,` between chords must be a word of its own, as in \
+                 `ctrl-c , ret` {comma}"
+            )
+        );
+        assert!(chords_of(&["ctrl-c,ret"]).starts_with("`ctrl-c,ret`: a `,` between"));
+        assert_eq!(
+            chords_of(&["--hold-time", "200", "ctrl", "c"]),
+            "`--hold-time` looks like an option, not a key name"
+        );
+        assert_eq!(
+            chords_of(&["ctrl", "c", "-h"]),
+            "`-h` looks like an option, not a key name"
+        );
+    }
+
     #[test]
     fn layout_covers_printable_ascii() {
         let n = names();
-        for c in (0x20u8..0x7f).map(char::from).chain(['\n', '\t']) {
+        for c in (0x20u8..0x7f).map(char::from).chain(['\n', '\r', '\t']) {
             let chord = us_chord(c).unwrap_or_else(|| panic!("no chord for {c:?}"));
             for k in chord {
                 assert!(n.resolve(k).is_ok(), "{c:?} uses unknown key {k}");
@@ -402,6 +549,17 @@ mod tests {
             err.to_string(),
             "cannot type '\u{e9}' (U+00E9) at position 2 with a US keyboard layout"
         );
-        assert!(text_chords("\r").is_err());
+        // Return, as MAQET types it; a CRLF line end is one Return.
+        assert_eq!(text_chords("a\rb").unwrap(), [&["a"][..], &["ret"], &["b"]]);
+        assert_eq!(
+            text_chords("a\r\nb").unwrap(),
+            [&["a"][..], &["ret"], &["b"]]
+        );
+        assert_eq!(text_chords("\r\r").unwrap(), [&["ret"][..], &["ret"]]);
+        let err = text_chords("a\r\n\u{7}").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot type '\\u{7}' (U+0007) at position 3 with a US keyboard layout"
+        );
     }
 }

@@ -1,9 +1,10 @@
 //! VM automation on the QEMU Machine Protocol: the library behind the
 //! `qmp` command line (package `qmp-cli`).
 //!
-//! - [`Vm`] wraps a [`qmp_client::Client`]: [`Vm::keys`] presses key
-//!   chords by `QKeyCode` name or alias, [`Vm::type_text`] types text on a
-//!   US layout, [`Vm::screendump`] writes PNG or PPM, and there are run
+//! - [`Vm`] wraps a [`qmp_client::Client`]: [`Vm::keys`] presses keys
+//!   together (a chord) by `QKeyCode` name or alias, [`Vm::key_sequence`]
+//!   presses chords in turn ([`parse_chords`] reads them from the words
+//!   of `qmp keys`), [`Vm::type_text`] types text on a US layout, [`Vm::screendump`] writes PNG or PPM, and there are run
 //!   control, hot-plug ([`Vm::device_del`] waits for `DEVICE_DELETED`),
 //!   QOM helpers and [`Vm::exec`], which checks arguments against the
 //!   connected QEMU's schema before sending.
@@ -52,7 +53,7 @@ pub use crate::error::{Error, Result};
 #[doc(inline)]
 pub use crate::image::{ImageFormat, Rgb};
 #[doc(inline)]
-pub use crate::keys::{KeyNames, split_chord, text_chords, us_chord};
+pub use crate::keys::{KeyNames, parse_chords, split_chord, text_chords, us_chord};
 #[doc(inline)]
 pub use crate::schema::SchemaIndex;
 #[doc(inline)]

@@ -338,16 +338,19 @@ impl SchemaIndex {
         }
     }
 
-    /// Turns `key=value` words into the arguments of `command`. A dotted
-    /// key (`a.b=1`) builds nested objects. Values become JSON as the
-    /// schema types them: strings stay strings, numbers and booleans are
-    /// parsed, and objects, arrays and alternates take JSON text when it
-    /// parses.
+    /// Turns words into the arguments of `command`: `key=value`, or
+    /// `--key value` and `--key=value` as MAQET writes them, mixed freely.
+    /// A dotted key (`a.b=1`) builds nested objects. Values become JSON as
+    /// the schema types them: strings stay strings, numbers and booleans
+    /// are parsed, and objects, arrays and alternates take JSON text when
+    /// it parses. A boolean `--key` with no value (the next word also
+    /// starts with `--`, or there is none) is `true`.
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidArguments`] for a word without `=` or a key that
-    /// clashes with another.
+    /// [`Error::InvalidArguments`] for a word without `=`, a `--key` with
+    /// no value that is not a boolean, or a key that clashes with
+    /// another.
     pub fn parse_key_values(&self, command: &str, words: &[String]) -> Result<Value, Error> {
         let ty = self.arg_type(command).map(str::to_owned);
         self.key_values_for(command, ty.as_deref(), words)
@@ -364,10 +367,33 @@ impl SchemaIndex {
             problem,
         };
         let mut root = Map::new();
-        for word in words {
-            let Some((key, raw)) = word.split_once('=') else {
-                return Err(invalid(format!("expected key=value, got `{word}`")));
+        let mut words = words.iter().map(String::as_str).peekable();
+        while let Some(word) = words.next() {
+            let (key, raw) = if let Some(option) = word.strip_prefix("--") {
+                match option.split_once('=') {
+                    Some(pair) => pair,
+                    None => {
+                        let path: Vec<&str> = option.split('.').collect();
+                        let boolean = ty
+                            .and_then(|t| self.member_type(t, &path))
+                            .is_some_and(|t| self.json_type(t) == Some("boolean"));
+                        match words.next_if(|next| !next.starts_with("--")) {
+                            Some(value) => (option, value),
+                            None if boolean => (option, "true"),
+                            None => {
+                                return Err(invalid(format!("`--{option}` needs a value")));
+                            }
+                        }
+                    }
+                }
+            } else {
+                word.split_once('=').ok_or_else(|| {
+                    invalid(format!("expected key=value or --key value, got `{word}`"))
+                })?
             };
+            if key.is_empty() {
+                return Err(invalid(format!("no argument name in `{word}`")));
+            }
             let path: Vec<&str> = key.split('.').collect();
             let mty = ty.and_then(|t| self.member_type(t, &path));
             let value = self.typed_value(mty, raw);
@@ -391,6 +417,11 @@ impl SchemaIndex {
             }
         }
         Ok(Value::Object(root))
+    }
+
+    /// The JSON type of builtin type `ty` (`string`, `int`, `boolean`…).
+    fn json_type(&self, ty: &str) -> Option<&str> {
+        self.entry(ty)?.get("json-type")?.as_str()
     }
 
     fn typed_value(&self, ty: Option<&str>, raw: &str) -> Value {
@@ -738,6 +769,93 @@ mod tests {
         assert!(
             idx.parse_key_values("qom-get", &words(&["path=/", "path=/"]))
                 .is_err()
+        );
+    }
+
+    /// The words of `command` as JSON text, or the error.
+    fn parsed(command: &str, w: &[&str]) -> String {
+        let words: Vec<String> = w.iter().map(|s| s.to_string()).collect();
+        let idx = index();
+        match idx.parse_key_values(command, &words) {
+            Ok(v) => match idx.check_arguments(command, &v) {
+                Ok(()) => v.to_string(),
+                Err(e) => e.to_string(),
+            },
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn option_words() {
+        // MAQET's `--name value`, `--name=value`, mixed with key=value.
+        let qom = r#"{"path":"/","property":"type"}"#;
+        assert_eq!(
+            parsed("qom-get", &["--path", "/", "--property", "type"]),
+            qom
+        );
+        assert_eq!(parsed("qom-get", &["--path=/", "--property=type"]), qom);
+        assert_eq!(parsed("qom-get", &["path=/", "--property", "type"]), qom);
+        // Values take the schema's types, as with key=value.
+        assert_eq!(
+            parsed(
+                "blockdev-add",
+                &["--driver", "file", "--filename", "/x", "--size", "5"]
+            ),
+            r#"{"driver":"file","filename":"/x","size":5}"#
+        );
+        assert_eq!(
+            parsed("qom-get", &["--path", "/", "--property", "123"]),
+            r#"{"path":"/","property":"123"}"#
+        );
+        // A boolean without a value is true; a value starting with one
+        // `-` is a value.
+        assert_eq!(
+            parsed("blockdev-add", &["--driver", "null-co", "--read-only"]),
+            r#"{"driver":"null-co","read-only":true}"#
+        );
+        assert_eq!(
+            parsed("blockdev-add", &["--read-only", "--driver", "null-co"]),
+            r#"{"driver":"null-co","read-only":true}"#
+        );
+        assert_eq!(
+            parsed(
+                "blockdev-add",
+                &["--driver", "null-co", "--read-only", "false"]
+            ),
+            r#"{"driver":"null-co","read-only":false}"#
+        );
+        assert_eq!(
+            parsed("blockdev-add", &["--driver", "file", "--filename", "-x"]),
+            r#"{"driver":"file","filename":"-x"}"#
+        );
+        // Checked like key=value: did you mean, missing, twice.
+        assert_eq!(
+            parsed("qom-get", &["--pth", "/", "--property", "type"]),
+            "qom-get: unknown argument `pth`; did you mean `path`?"
+        );
+        assert_eq!(
+            parsed("qom-get", &["--path", "/"]),
+            "qom-get: missing argument `property`"
+        );
+        assert_eq!(
+            parsed("qom-get", &["--path", "/", "path=/"]),
+            "qom-get: argument `path` given twice"
+        );
+        assert_eq!(
+            parsed("qom-get", &["--path", "--property", "type"]),
+            "qom-get: `--path` needs a value"
+        );
+        assert_eq!(
+            parsed("qom-get", &["--property"]),
+            "qom-get: `--property` needs a value"
+        );
+        assert_eq!(
+            parsed("qom-get", &["--=x"]),
+            "qom-get: no argument name in `--=x`"
+        );
+        assert_eq!(
+            parsed("qom-get", &["path"]),
+            "qom-get: expected key=value or --key value, got `path`"
         );
     }
 

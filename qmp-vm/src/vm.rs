@@ -130,6 +130,15 @@ fn device_add_command(driver: &str, id: Option<&str>, props: &[(String, String)]
     cmd
 }
 
+/// The key codes of one chord's words (`ctrl-alt` is two names).
+fn resolve_chord(names: &KeyNames, words: &[&str]) -> Result<Vec<QKeyCode>> {
+    words
+        .iter()
+        .flat_map(|w| keys::split_chord(w))
+        .map(|k| names.resolve(k))
+        .collect()
+}
+
 impl Vm {
     /// Automation on `client`.
     pub fn new(client: Client) -> Vm {
@@ -177,7 +186,9 @@ impl Vm {
     /// then waits until the release has happened.
     ///
     /// Names are `QKeyCode` values of the connected QEMU or aliases
-    /// (`enter`, `space`, `win`, `pgup`, `esc`…), in any case.
+    /// (`enter`, `space`, `win`, `pgup`, `esc`…), in any case; as in
+    /// `qmp keys`, a word may join names with `-` or `+`, so
+    /// `["ctrl-alt-f2"]` is the same chord.
     ///
     /// # Errors
     ///
@@ -185,15 +196,13 @@ impl Vm {
     /// QEMU's errors.
     pub async fn keys(&self, keys: &[&str], hold: Option<Duration>) -> Result<()> {
         let names = self.key_names().await?;
-        let codes = keys
-            .iter()
-            .map(|k| names.resolve(k))
-            .collect::<Result<Vec<_>>>()?;
+        let codes = resolve_chord(names, keys)?;
         self.send_chord(codes, hold).await
     }
 
     /// Sends each chord of `chords` in turn, as [`Vm::keys`] does, after
-    /// checking every name.
+    /// checking every name. [`parse_chords`](crate::parse_chords) reads
+    /// them from words, as `qmp keys ctrl-c , ret` writes them.
     ///
     /// # Errors
     ///
@@ -202,12 +211,7 @@ impl Vm {
         let names = self.key_names().await?;
         let resolved = chords
             .iter()
-            .map(|chord| {
-                chord
-                    .iter()
-                    .map(|k| names.resolve(k))
-                    .collect::<Result<Vec<_>>>()
-            })
+            .map(|chord| resolve_chord(names, chord))
             .collect::<Result<Vec<_>>>()?;
         for codes in resolved {
             self.send_chord(codes, hold).await?;
@@ -223,7 +227,8 @@ impl Vm {
     }
 
     /// Types `text` on a US keyboard layout: every printable ASCII
-    /// character, `\n` (Return) and `\t` (Tab), with Shift where needed.
+    /// character, `\n` and `\r` (Return; `\r\n` is one) and `\t` (Tab),
+    /// with Shift where needed.
     /// Each key is held for `hold` ([`TYPE_HOLD`] if `None`).
     ///
     /// # Errors

@@ -99,31 +99,36 @@ impl Target {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Cmd {
-    /// Press key chords in turn: `ctrl-alt-f2`, `ctrl+c`, `ret`, `shift-a`.
+    /// Press keys together: `keys ctrl alt f2`; chords in turn: `keys ctrl c , ret`.
     ///
-    /// Key names are the QKeyCode values of the connected QEMU (`ret`,
-    /// `spc`, `bracket_left`, `kp_add`…) or aliases (`enter`, `space`,
-    /// `win`, `pgup`, `esc`, `backspace`, `-`, `/`…).
+    /// The words name keys pressed together and released after the hold
+    /// time (one `send-key`), so `ctrl alt f2`, `ctrl-alt-f2` and
+    /// `ctrl+alt+f2` are the same chord. A `,` word of its own ends a
+    /// chord and starts the next: `ctrl-c , ret` presses Ctrl+C, then
+    /// Return. Key names are the QKeyCode values of the connected QEMU
+    /// (`ret`, `spc`, `bracket_left`, `kp_add`, `comma`…) or aliases
+    /// (`enter`, `space`, `win`, `pgup`, `esc`, `backspace`, `-`, `/`…).
     Keys {
         /// Milliseconds each chord is held (QEMU's default: 100).
-        #[arg(long, value_name = "MS")]
+        #[arg(long, visible_alias = "hold-time", value_name = "MS")]
         hold: Option<u64>,
-        /// Chords, names joined by `-` or `+`.
-        #[arg(required = true, allow_hyphen_values = true)]
-        chords: Vec<String>,
+        /// Keys pressed together (names may be joined by `-` or `+`); `,`
+        /// starts the next chord (the comma key is `comma`).
+        #[arg(required = true, value_name = "KEY")]
+        keys: Vec<String>,
     },
-    /// Type text on a US keyboard layout: printable ASCII, newline, tab.
+    /// Type text on a US keyboard layout: printable ASCII, newline, return, tab.
     Type {
         /// Milliseconds each key is held (default 20).
-        #[arg(long, value_name = "MS")]
+        #[arg(long, visible_alias = "hold-time", value_name = "MS")]
         hold: Option<u64>,
         /// Read the text from a file (`-`: standard input).
         #[arg(long, short, value_name = "PATH", conflicts_with = "text")]
         file: Option<PathBuf>,
-        /// Interpret `\n`, `\t` and `\\` in the text.
+        /// Interpret `\n`, `\r`, `\t` and `\\` in the text.
         #[arg(long, short)]
         escapes: bool,
-        /// The text.
+        /// The text; a newline or carriage return types Return.
         #[arg(allow_hyphen_values = true)]
         text: Option<String>,
     },
@@ -153,15 +158,16 @@ pub(crate) enum Cmd {
     Wakeup,
     /// Print the run state (`query-status`).
     Status,
-    /// Hot-plug a device: `device-add virtio-net-pci --id net1 mac=52:54:00:12:34:56`.
+    /// Hot-plug a device: `device-add e1000 --id net1 --netdev user1 mac=52:54:00:12:34:56`.
     DeviceAdd {
         /// The device type.
         driver: String,
         /// The device's id (needed to remove it).
-        #[arg(long)]
+        #[arg(long, visible_alias = "device-id")]
         id: Option<String>,
-        /// Properties, as on QEMU's command line.
-        #[arg(value_name = "PROP=VALUE")]
+        /// Properties, as on QEMU's command line (`name=value`) or as
+        /// options (`--name value`).
+        #[arg(value_name = "PROP", allow_hyphen_values = true)]
         props: Vec<String>,
     },
     /// Unplug a device and wait until QEMU reports it gone (DEVICE_DELETED).
@@ -195,12 +201,15 @@ pub(crate) enum Cmd {
     },
     /// Run any QMP command, checking arguments against this QEMU's schema.
     ///
-    /// Arguments are `key=value` words (dotted keys nest: `a.b=1`) or one
-    /// JSON object. Values take the type the schema gives them.
+    /// Arguments are `key=value` or `--key value` words (dotted keys nest:
+    /// `a.b=1`), or one JSON object. Values take the type the schema gives
+    /// them; a boolean `--key` alone is true. An argument named like an
+    /// option of qmp (`json`, `timeout`, `vm`, `socket`, `tcp`) is written
+    /// `key=value`.
     Exec {
         /// The command, e.g. query-status.
         command: String,
-        /// `key=value`… or '{"key": value}'.
+        /// `key=value`…, `--key value`… or '{"key": value}'.
         #[arg(allow_hyphen_values = true)]
         args: Vec<String>,
     },

@@ -5,6 +5,7 @@
 
 mod cli;
 mod daemon;
+mod forms;
 mod ga;
 mod runtime;
 mod shell;
@@ -14,7 +15,7 @@ use std::io::Write as _;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser as _;
+use clap::{CommandFactory as _, FromArgMatches as _};
 use qmp_vm::{Screendump, Vm};
 use serde_json::{Value, json};
 
@@ -81,8 +82,36 @@ pub(crate) fn chain(e: &dyn std::error::Error) -> String {
 
 pub(crate) type CliResult<T = ()> = Result<T, Failure>;
 
+/// Prints `f` (and its JSON with `--json`) and returns its exit status.
+fn report(json: bool, f: Failure) -> ExitCode {
+    if json {
+        let err = json!({ "error": { "class": f.class.as_deref().unwrap_or("Error"), "desc": f.message } });
+        println!("{err}");
+    }
+    eprintln!("qmp: error: {}", f.message);
+    ExitCode::from(f.code)
+}
+
+/// Whether `name` is a VM of the runtime directory.
+fn is_vm(name: &str) -> bool {
+    runtime::check_name(name).is_ok()
+        && runtime::dir().is_ok_and(|dir| runtime::vm_socket(&dir, name).exists())
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let command = Cli::command();
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let subcommands: Vec<&str> = command.get_subcommands().map(|c| c.get_name()).collect();
+    if let Some(hint) = forms::vm_first_hint(&args, &subcommands, is_vm) {
+        return report(args.iter().any(|a| a == "--json"), Failure::msg(hint));
+    }
+    let cli = match Cli::from_arg_matches(&command.get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let json = cli.json;
     let rt = if matches!(
         &cli.command,
@@ -108,14 +137,7 @@ fn main() -> ExitCode {
     };
     match rt.block_on(run(cli)) {
         Ok(code) => code,
-        Err(f) => {
-            if json {
-                let err = json!({ "error": { "class": f.class.as_deref().unwrap_or("Error"), "desc": f.message } });
-                println!("{err}");
-            }
-            eprintln!("qmp: error: {}", f.message);
-            ExitCode::from(f.code)
-        }
+        Err(f) => report(json, f),
     }
 }
 
@@ -166,10 +188,13 @@ async fn run(cli: Cli) -> CliResult<ExitCode> {
     let timeout = (cli.timeout > 0.0).then(|| Duration::from_secs_f64(cli.timeout));
     let target = &cli.target;
     match cli.command {
-        Cmd::Keys { hold, chords } => {
+        Cmd::Keys { hold, keys } => {
+            if let Some(hint) = forms::keys_option_hint(&keys) {
+                return Err(Failure::msg(hint));
+            }
+            let chords = qmp_vm::parse_chords(&keys)?;
             let vm = connect(target, timeout).await?;
-            let split: Vec<Vec<&str>> = chords.iter().map(|c| qmp_vm::split_chord(c)).collect();
-            vm.key_sequence(&split, hold.map(Duration::from_millis))
+            vm.key_sequence(&chords, hold.map(Duration::from_millis))
                 .await?;
         }
         Cmd::Type {
@@ -240,15 +265,8 @@ async fn run(cli: Cli) -> CliResult<ExitCode> {
             );
         }
         Cmd::DeviceAdd { driver, id, props } => {
+            let (id, props) = forms::device_props(id, &props)?;
             let vm = connect(target, timeout).await?;
-            let props = props
-                .iter()
-                .map(|p| {
-                    p.split_once('=')
-                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                        .ok_or_else(|| Failure::msg(format!("expected PROP=VALUE, got `{p}`")))
-                })
-                .collect::<CliResult<Vec<_>>>()?;
             vm.device_add(&driver, id.as_deref(), &props).await?;
         }
         Cmd::DeviceDel { id, wait } => {
@@ -269,6 +287,12 @@ async fn run(cli: Cli) -> CliResult<ExitCode> {
         Cmd::Qom { command } => qom(target, timeout, json, command).await?,
         Cmd::Exec { command, args } => {
             let vm = connect(target, timeout).await?;
+            if args.iter().any(|a| a.starts_with("--")) {
+                let names = vm.schema().await?.argument_names(&command);
+                if let Some(hint) = forms::exec_option_hint(&command, &args, &names) {
+                    return Err(Failure::msg(hint));
+                }
+            }
             let args = exec_args(&vm, &command, &args).await?;
             let out = vm.exec(&command, args).await?;
             print(json, &out, || pretty(&out));
@@ -298,7 +322,7 @@ async fn run(cli: Cli) -> CliResult<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Interprets the escapes `\n`, `\t` and `\\`.
+/// Interprets the escapes `\n`, `\r`, `\t` and `\\`.
 fn unescape(text: &str) -> CliResult<String> {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars();
@@ -309,6 +333,7 @@ fn unescape(text: &str) -> CliResult<String> {
         }
         match chars.next() {
             Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
             Some('t') => out.push('\t'),
             Some('\\') => out.push('\\'),
             Some(o) => return Err(Failure::msg(format!("unknown escape `\\{o}`"))),
@@ -318,7 +343,8 @@ fn unescape(text: &str) -> CliResult<String> {
     Ok(out)
 }
 
-/// The arguments of `exec`: one JSON object, or `key=value` words.
+/// The arguments of `exec`: one JSON object, or `key=value` and
+/// `--key value` words.
 pub(crate) async fn exec_args(vm: &Vm, command: &str, words: &[String]) -> CliResult<Value> {
     match words {
         [] => Ok(json!({})),

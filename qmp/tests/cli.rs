@@ -91,6 +91,31 @@ fn hotplug(vm: &Vm) {
     assert!(err.contains("DeviceNotFound"), "{err}");
     let err = fails(vm.qmp(&["device-add", "no-such-device"]));
     assert!(err.contains("no-such-device"), "{err}");
+    // MAQET's forms: --device-id, and properties as options.
+    ok(vm.qmp(&[
+        "device-add",
+        "usb-kbd",
+        "--device-id",
+        "k1",
+        "--bus",
+        "xhci.0",
+    ]));
+    ok(vm.qmp(&[
+        "device-add",
+        "usb-mouse",
+        "--bus=xhci.0",
+        "--device-id",
+        "m1",
+    ]));
+    let ls = ok(vm.qmp(&["qom", "ls", "/machine/peripheral"]));
+    assert!(
+        ls.contains("k1  (child<usb-kbd>)") && ls.contains("m1  (child<usb-mouse>)"),
+        "{ls}"
+    );
+    ok(vm.qmp(&["device-del", "k1"]));
+    ok(vm.qmp(&["device-del", "m1"]));
+    let err = fails(vm.qmp(&["device-add", "usb-kbd", "--bus"]));
+    assert!(err.contains("`--bus` needs a value"), "{err}");
 }
 
 fn qom(vm: &Vm) {
@@ -145,6 +170,30 @@ fn exec(vm: &Vm) {
         r#"{"path": "/machine", "property": "type"}"#,
     ]));
     assert!(j.starts_with("\"pc-i440fx-"), "{j}");
+    // MAQET's form: arguments as options.
+    let opts = ok(vm.qmp(&[
+        "--json",
+        "exec",
+        "qom-get",
+        "--path",
+        "/machine",
+        "--property=type",
+    ]));
+    assert!(opts.starts_with("\"pc-i440fx-"), "{opts}");
+    // One of qmp's options left among them is not sent as an argument.
+    let err = fails(vm.qmp(&[
+        "exec",
+        "qom-get",
+        "--path",
+        "/machine",
+        "--property",
+        "type",
+        "--json",
+    ]));
+    assert!(
+        err.contains("`--json` after the arguments is read as an argument"),
+        "{err}"
+    );
     let hmp = ok(vm.qmp(&["exec", "human-monitor-command", "command-line=print 255"]));
     assert!(hmp.contains("0xff"), "{hmp}");
 
@@ -179,6 +228,20 @@ fn exec(vm: &Vm) {
         r#"{"now": true}"#,
     ]));
     assert!(err.contains("unknown argument `now`"), "{err}");
+    let err = fails(qmp(&[
+        "--socket",
+        &sock,
+        "exec",
+        "qom-get",
+        "--pth",
+        "/machine",
+        "--property",
+        "type",
+    ]));
+    assert!(
+        err.contains("qom-get: unknown argument `pth`; did you mean `path`?"),
+        "{err}"
+    );
     let sent = rec.sent();
     assert!(sent.contains("query-qmp-schema"), "{sent}");
     assert!(
@@ -208,6 +271,71 @@ fn exec(vm: &Vm) {
     );
     let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert!(v["error"]["class"].is_string(), "{v}");
+}
+
+/// The `send-key` commands `qmp keys ARGS` sends, as (keys, hold-time).
+fn send_keys(vm: &Vm, args: &[&str]) -> Vec<(Vec<String>, Option<i64>)> {
+    let rec = Recorder::new(&vm.dir.path, vm.dir.join("qmp.sock"));
+    let mut all = vec!["--socket", rec.path.to_str().unwrap(), "keys"];
+    all.extend_from_slice(args);
+    ok(qmp(&all));
+    let sent = rec.sent();
+    std::fs::remove_file(&rec.path).unwrap();
+    sent.lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|m| m["execute"] == "send-key")
+        .map(|m| {
+            let keys = m["arguments"]["keys"].as_array().unwrap();
+            let names = keys
+                .iter()
+                .map(|k| k["data"].as_str().unwrap().to_owned())
+                .collect();
+            (names, m["arguments"]["hold-time"].as_i64())
+        })
+        .collect()
+}
+
+/// What `qmp keys` sends: the words are one chord (MAQET's and QEMU's
+/// reading), `,` starts the next, options go anywhere.
+fn keys_on_the_wire(vm: &Vm) {
+    let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        send_keys(vm, &["ctrl", "alt", "f2"]),
+        [(names(&["ctrl", "alt", "f2"]), None)]
+    );
+    assert_eq!(
+        send_keys(vm, &["ctrl-alt-f2"]),
+        [(names(&["ctrl", "alt", "f2"]), None)]
+    );
+    assert_eq!(
+        send_keys(vm, &["--hold-time", "200", "ctrl", "c"]),
+        [(names(&["ctrl", "c"]), Some(200))]
+    );
+    assert_eq!(
+        send_keys(vm, &["ctrl", "c", "--hold-time", "50"]),
+        [(names(&["ctrl", "c"]), Some(50))]
+    );
+    assert_eq!(
+        send_keys(vm, &["ctrl-c", ",", "enter", ",", "shift+,"]),
+        [
+            (names(&["ctrl", "c"]), None),
+            (names(&["ret"]), None),
+            (names(&["shift", "comma"]), None)
+        ]
+    );
+    // A list that is wrong anywhere fails, saying what is wrong.
+    let err = fails(vm.qmp(&["keys", "ctrl-c", ",", "ctlr-c"]));
+    assert!(
+        err.contains("unknown key `ctlr`; did you mean `ctl`, `ctrl`?"),
+        "{err}"
+    );
+    let err = fails(vm.qmp(&["keys", "ctrl-c,", "ret"]));
+    assert!(err.contains("must be a word of its own"), "{err}");
+    let err = fails(vm.qmp(&["keys", "--", "--hold-time", "200", "ctrl", "c"]));
+    assert!(
+        err.contains("`--hold-time` looks like an option, not a key name: options go before `--`"),
+        "{err}"
+    );
 }
 
 fn shell(vm: &Vm) {
@@ -283,6 +411,7 @@ fn machine_suite(rel: Release) {
         rel.major_minor()
     );
     control(&vm);
+    keys_on_the_wire(&vm);
     hotplug(&vm);
     qom(&vm);
     exec(&vm);

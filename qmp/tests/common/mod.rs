@@ -242,6 +242,12 @@ impl Vm {
 
     /// The test guest, booted to its shell.
     pub fn guest(release: Release, tag: &str) -> Vm {
+        Vm::guest_with(release, tag, &[])
+    }
+
+    /// The test guest with QEMU arguments `extra` added, booted to its
+    /// shell.
+    pub fn guest_with(release: Release, tag: &str, extra: &[&str]) -> Vm {
         let g = guest_dir();
         let kernel = g.join("vmlinuz");
         let initrd = g.join("initrd.img");
@@ -257,7 +263,11 @@ impl Vm {
                 "console=ttyS0 quiet",
                 "-device",
                 "qemu-xhci,id=xhci",
-            ],
+            ]
+            .iter()
+            .chain(extra)
+            .copied()
+            .collect::<Vec<_>>(),
         );
         vm.wait_serial("GUEST-READY", Duration::from_secs(60));
         vm
