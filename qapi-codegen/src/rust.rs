@@ -1446,14 +1446,17 @@ impl<'a> Gen<'a> {
                 }
             }
         });
-        let wire = &a.info.name;
         quote! {
             #doc
             #dep
             #[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
             #[serde(untagged)]
+            #[non_exhaustive]
             pub enum #name {
                 #(#variants)*
+                /// A value of a JSON type no branch of this build takes (a
+                /// newer QEMU's branch), kept verbatim.
+                Unknown(::serde_json::Value),
             }
 
             impl<'de> ::serde::Deserialize<'de> for #name {
@@ -1463,7 +1466,7 @@ impl<'a> Gen<'a> {
                     Ok(match p::json_type(&v) {
                         #(#arms)*
                         #[allow(unreachable_patterns)]
-                        _ => return Err(p::no_branch(#wire, &v)),
+                        _ => Self::Unknown(v),
                     })
                 }
             }

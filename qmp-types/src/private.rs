@@ -203,14 +203,6 @@ pub fn json_type(v: &Value) -> Json {
     }
 }
 
-/// The error for a value no branch of an alternate takes.
-pub fn no_branch<E: de::Error>(alternate: &str, v: &Value) -> E {
-    E::custom(format_args!(
-        "invalid type: {}, no branch of alternate `{alternate}` takes it",
-        unexpected(v)
-    ))
-}
-
 /// Reads an event object: its name and `data`, other members ignored.
 pub fn split_event<'de, D: Deserializer<'de>>(d: D) -> Result<(String, Option<Value>), D::Error> {
     let mut map = Map::<String, Value>::deserialize(d)?;

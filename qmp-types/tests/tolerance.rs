@@ -181,3 +181,16 @@ fn commands_know_their_releases() {
     assert!(!SendKey::available_in(Release::new(1, 2)));
     assert_eq!(SendKey::NAME, "send-key");
 }
+
+#[test]
+fn alternate_branch_of_a_newer_release_is_kept() {
+    use qmp_types::qmp::StrOrNull;
+    // StrOrNull takes a string or null; a later QEMU could add, say, an
+    // integer branch. The value decodes, is kept, and encodes back.
+    let v: StrOrNull = serde_json::from_value(json!(42)).unwrap();
+    assert_eq!(v, StrOrNull::Unknown(json!(42)));
+    assert_eq!(serde_json::to_value(&v).unwrap(), json!(42));
+    // Inside a reply, the rest still decodes.
+    let known: StrOrNull = serde_json::from_value(json!("node0")).unwrap();
+    assert_eq!(known, StrOrNull::S("node0".into()));
+}
