@@ -17,6 +17,8 @@ pub mod facts;
 pub mod merge;
 pub mod naming;
 pub mod rust;
+#[cfg(feature = "pretty")]
+pub mod rust_api;
 
 pub use merge::Release;
 

@@ -10,6 +10,8 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use qapi_codegen::Release;
+
 pub(crate) const USAGE: &str = "\
 usage: cargo xtask gen [--check | --emit DIR [--qemu-docs QEMU_SRC] | --diff OLD NEW]
 
@@ -62,11 +64,55 @@ fn release_facts(schema_dir: &Path, release: &str) -> Result<BTreeSet<String>, S
     Ok(facts)
 }
 
-/// The API changes from release `old` to `new`.
+/// The API changes from release `old` to `new`: QAPI's, then what they
+/// mean for Rust code (the bindings of every release up to `old` against
+/// those up to `new`, as a user upgrading sees them).
 pub(crate) fn diff(schema_dir: &Path, old: &str, new: &str) -> Result<String, String> {
     let a = release_facts(schema_dir, old)?;
     let b = release_facts(schema_dir, new)?;
-    Ok(qapi_codegen::api::diff(old, &a, new, &b))
+    let mut out = qapi_codegen::api::diff(old, &a, new, &b);
+    out.push('\n');
+    out.push_str(&rust_diff(schema_dir, old, new)?);
+    Ok(out)
+}
+
+/// The supported releases up to `last`.
+fn releases_up_to(schema_dir: &Path, last: &str) -> Result<Vec<Release>, String> {
+    let last = Release::parse(last).ok_or_else(|| format!("{last}: not a release (X.Y)"))?;
+    let all = qapi_codegen::releases(schema_dir)?;
+    if !all.iter().any(|(r, _)| *r == last) {
+        return Err(format!(
+            "{last}: no such release under {}",
+            schema_dir.display()
+        ));
+    }
+    Ok(all
+        .into_iter()
+        .map(|(r, _)| r)
+        .filter(|r| *r <= last)
+        .collect())
+}
+
+/// The Rust-level section of [`diff`].
+fn rust_diff(schema_dir: &Path, old: &str, new: &str) -> Result<String, String> {
+    use qapi_codegen::rust_api;
+    let (ro, rn) = (
+        releases_up_to(schema_dir, old)?,
+        releases_up_to(schema_dir, new)?,
+    );
+    let a = rust_api::items(schema_dir, &ro)?;
+    let b = rust_api::items(schema_dir, &rn)?;
+    let renamed = rust_api::renamed(
+        &rust_api::names(schema_dir, &ro)?,
+        &rust_api::names(schema_dir, &rn)?,
+    );
+    let label = |rs: &[Release]| {
+        rs.iter()
+            .map(|r| r.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Ok(rust_api::diff(&label(&ro), &a, &label(&rn), &b, &renamed))
 }
 
 /// Every generated file: path and wanted contents.
@@ -273,5 +319,45 @@ mod tests {
             assert!(d.contains(line), "no {line:?} in:\n{d}");
         }
         assert!(d.contains("Added enum values ("), "{d}");
+        // The Rust section: 10.0's command, and what 10.x changed for
+        // callers of methods (a new optional member).
+        for line in [
+            "Rust API: bindings of QEMU 7.2 -> 7.2, 10.0, 10.2\n",
+            "Renamed (breaks callers; must stay empty) (0):\n",
+            "+ struct qmp::commands::BlockdevSetActive\n",
+            "+ method qmp::QmpCommands::blockdev_set_active(",
+        ] {
+            assert!(d.contains(line), "no {line:?} in:\n{d}");
+        }
+        assert!(d.contains("Changed signatures and types"), "{d}");
+    }
+
+    /// Importing a release renames nothing and removes nothing: every Rust
+    /// item of the bindings of the older releases is still there, under
+    /// the same name, when the newest is added.
+    #[test]
+    fn adding_a_release_renames_nothing() {
+        use qapi_codegen::rust_api;
+        let schema = root().join("schema");
+        let all: Vec<Release> = qapi_codegen::releases(&schema)
+            .unwrap()
+            .into_iter()
+            .map(|(r, _)| r)
+            .collect();
+        let older = &all[..all.len() - 1];
+        assert!(!older.is_empty());
+        let renamed = rust_api::renamed(
+            &rust_api::names(&schema, older).unwrap(),
+            &rust_api::names(&schema, &all).unwrap(),
+        );
+        assert!(renamed.is_empty(), "{}", renamed.join("\n"));
+        let before = rust_api::items(&schema, older).unwrap();
+        let after = rust_api::items(&schema, &all).unwrap();
+        let d = rust_api::diff("older", &before, "all", &after, &renamed);
+        assert!(
+            d.contains("Removed (breaks callers) (0):"),
+            "adding the newest release removed items:\n{d}"
+        );
+        assert!(before.len() > 5_000, "{} items", before.len());
     }
 }
