@@ -22,7 +22,9 @@ release (schema/X.Y/API.txt) and the generator's snapshots.
   --emit DIR               write the code qmp-types compiles to DIR
   --qemu-docs QEMU_SRC     with --emit: carry QEMU's own descriptions, read
                            from a QEMU source tree (DIR outside the repository)
-  --diff OLD NEW           print the API changes between two releases
+  --diff OLD NEW           print the API changes between two releases: QAPI's,
+                           then Rust's (renamed, removed, changed and added
+                           items of the bindings up to OLD against up to NEW)
 ";
 
 /// The QEMU releases `schema/` holds.
