@@ -399,11 +399,16 @@ impl<'a> Gen<'a> {
             });
         };
         // Fixed names of the module.
-        for fixed in ["Event", naming::COMMANDS_MODULE, naming::EVENTS_MODULE]
-            .into_iter()
-            .chain(self.cfg.commands_trait.as_deref())
-            .chain(self.cfg.subsets.iter().map(|s| s.trait_name.as_str()))
-            .chain(self.cfg.subsets.iter().map(|s| s.const_name.as_str()))
+        for fixed in [
+            "Event",
+            "EventName",
+            naming::COMMANDS_MODULE,
+            naming::EVENTS_MODULE,
+        ]
+        .into_iter()
+        .chain(self.cfg.commands_trait.as_deref())
+        .chain(self.cfg.subsets.iter().map(|s| s.trait_name.as_str()))
+        .chain(self.cfg.subsets.iter().map(|s| s.const_name.as_str()))
         {
             push(module.clone(), "", fixed);
         }
@@ -503,6 +508,11 @@ impl<'a> Gen<'a> {
                 Entity::Event(e) => {
                     push(
                         format!("{module}::Event"),
+                        &info.name,
+                        &event_name(&info.name),
+                    );
+                    push(
+                        format!("{module}::EventName"),
                         &info.name,
                         &event_name(&info.name),
                     );
@@ -1750,6 +1760,8 @@ impl<'a> Gen<'a> {
         let mut names = Vec::new();
         let mut sers = Vec::new();
         let mut des = Vec::new();
+        let mut name_variants = Vec::new();
+        let mut name_strs = Vec::new();
         for d in &self.api.defs {
             let Entity::Event(e) = &d.entity else {
                 continue;
@@ -1777,6 +1789,8 @@ impl<'a> Gen<'a> {
                 Some(_) => quote!(Self::#id(_) => #wire,),
                 None => quote!(Self::#id => #wire,),
             });
+            name_variants.push(quote!(#vdoc #dep #id,));
+            name_strs.push(quote!(Self::#id => #wire,));
             match payload {
                 Some(t) => {
                     variants.push(quote!(#vdoc #dep #id(#t),));
@@ -1809,7 +1823,42 @@ impl<'a> Gen<'a> {
             .is_empty()
             .then(|| quote!(#[allow(clippy::match_single_binding)]));
         let events_mod = format_ident!("{}", naming::EVENTS_MODULE);
+        let event_names = (!name_variants.is_empty()).then(|| {
+            quote! {
+                /// The names of the events this build knows, for
+                /// subscriptions: a misspelt name does not compile.
+                #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+                #[non_exhaustive]
+                pub enum EventName {
+                    #(#name_variants)*
+                }
+
+                impl EventName {
+                    /// The wire name, e.g. `STOP`.
+                    #[allow(deprecated)]
+                    pub const fn as_str(self) -> &'static str {
+                        match self {
+                            #(#name_strs)*
+                        }
+                    }
+                }
+
+                impl AsRef<str> for EventName {
+                    fn as_ref(&self) -> &str {
+                        self.as_str()
+                    }
+                }
+
+                impl ::std::fmt::Display for EventName {
+                    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                        f.write_str(self.as_str())
+                    }
+                }
+            }
+        });
         quote! {
+            #event_names
+
             /// The data of events, one type per event that has members.
             pub mod #events_mod {
                 #[allow(unused_imports)]

@@ -787,10 +787,15 @@ impl Client {
         )
     }
 
-    /// Subscribes to the events named in `names` (e.g. `["STOP"]`); others
-    /// are neither buffered nor counted as lost.
-    pub fn subscribe_to(&self, names: &[&str]) -> Events<RawEvent> {
-        let names = names.iter().map(|n| (*n).to_owned()).collect();
+    /// Subscribes to the events named in `names`: the generated names
+    /// (`[EventName::Stop]`, from `qmp_types::qmp`), which a typo does not
+    /// get past the compiler, or strings (`["STOP"]`). Other events are
+    /// neither buffered nor counted as lost.
+    pub fn subscribe_to<N: AsRef<str>>(
+        &self,
+        names: impl IntoIterator<Item = N>,
+    ) -> Events<RawEvent> {
+        let names = names.into_iter().map(|n| n.as_ref().to_owned()).collect();
         Events::new(
             self.inner
                 .state
@@ -824,7 +829,7 @@ impl Client {
         E: DeserializeOwned,
     {
         let untimed = self.with_timeout(None);
-        let mut stream = untimed.subscribe_to(events).typed::<E>();
+        let mut stream = untimed.subscribe_to(events.iter().copied()).typed::<E>();
         self.with_limit(async {
             let output = untimed.execute(command).await?;
             let event = stream.wait_for(matches).await?;

@@ -235,6 +235,35 @@ impl<E: DeserializeOwned> Events<E> {
         }
     }
 
+    /// The next event, or `None` once the connection has closed and every
+    /// buffered event was taken. Waits as long as it takes (no timeout;
+    /// see [`wait_for`](Events::wait_for) for one).
+    ///
+    /// The same as [`StreamExt::next`](https://docs.rs/futures/latest/futures/stream/trait.StreamExt.html#method.next)
+    /// on the [`Stream`](futures_core::Stream) this also is, without
+    /// importing anything.
+    ///
+    /// ```no_run
+    /// # async fn f(qmp: qmp_client::Client) {
+    /// use qmp_types::qmp::{Event, EventName};
+    /// let mut events = qmp.subscribe_to([EventName::Stop, EventName::Resume]).typed::<Event>();
+    /// while let Some(event) = events.next().await {
+    ///     match event {
+    ///         Ok(Event::Stop) => println!("paused"),
+    ///         Ok(other) => println!("{}", other.name()),
+    ///         Err(e) => eprintln!("{e}"),
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: events not yet taken stay buffered.
+    pub async fn next(&mut self) -> Option<Result<E, EventError>> {
+        std::future::poll_fn(|cx| self.poll_next_event(cx)).await
+    }
+
     /// Waits for the first event that `matches` accepts, skipping others
     /// and lost-event reports, within the client's default timeout.
     ///

@@ -7,7 +7,6 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use futures_util::StreamExt as _;
 use qmp_client::{Builder, Client, Error, EventError, GuestAgent, RawEvent};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};

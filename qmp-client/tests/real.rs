@@ -6,7 +6,6 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use futures_util::StreamExt as _;
 use qmp_client::{Client, Error, GuestAgent, Launcher, RawEvent};
 use serde_json::json;
 

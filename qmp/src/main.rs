@@ -369,7 +369,6 @@ async fn events(
     count: Option<u64>,
     wait: Option<f64>,
 ) -> CliResult<ExitCode> {
-    use futures_util::StreamExt as _;
     let vm = connect(target, timeout).await?;
     let client = vm.client().with_timeout(None);
     // Raw events on purpose: printed as QEMU sent them, including events

@@ -12,7 +12,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use futures_util::FutureExt as _;
-use futures_util::StreamExt as _;
 use qmp_vm::{SchemaIndex, Vm};
 use rustyline::completion::{Completer, Pair};
 use rustyline::error::ReadlineError;

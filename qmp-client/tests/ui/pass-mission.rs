@@ -5,7 +5,7 @@
 use qmp_client::{Client, GuestAgent};
 use qmp_types::qga::GuestAgentCommands as _;
 use qmp_types::qmp::commands::SendKey;
-use qmp_types::qmp::{KeyValue, QKeyCode, QmpCommands as _};
+use qmp_types::qmp::{Event, EventName, KeyValue, QKeyCode, QmpCommands as _};
 use qmp_types::Execute as _;
 
 async fn qmp(client: &Client) -> Result<(), qmp_client::Error> {
@@ -16,6 +16,10 @@ async fn qmp(client: &Client) -> Result<(), qmp_client::Error> {
     client.execute(&cmd).await?;
     client.execute(cmd).await?;
     let _path = client.qom_get("/machine", "type").await?;
+    let mut events = client
+        .subscribe_to([EventName::Stop, EventName::Resume])
+        .typed::<Event>();
+    if let Some(Ok(Event::Stop)) = events.next().await {}
     Ok(())
 }
 
