@@ -250,7 +250,7 @@ mod scenarios {
     pub(super) async fn event_flood() {
         let (qmp, mut peer) = scripted(Client::builder().event_buffer(16)).await;
         let mut slow = qmp.subscribe();
-        let mut filtered = qmp.subscribe_to(&["RARE"]);
+        let mut filtered = qmp.subscribe_to(["RARE"]);
         let runner = tokio::spawn({
             let qmp = qmp.clone();
             async move {

@@ -202,7 +202,7 @@ async fn stop_resume_events(rel: Release) {
     assert!(timestamp.seconds > 1_600_000_000);
     assert_eq!(qmp.execute(&QueryStatus {}).await.unwrap().status, "paused");
 
-    let mut typed = qmp.subscribe_to(&["RESUME"]).typed::<TestEvent>();
+    let mut typed = qmp.subscribe_to(["RESUME"]).typed::<TestEvent>();
     qmp.execute(&Cont {}).await.unwrap();
     let resumed = typed
         .wait_for(|e| matches!(e, TestEvent::Resume { .. }))

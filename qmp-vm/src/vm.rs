@@ -8,7 +8,7 @@ use std::time::Duration;
 use qmp_client::Client;
 use qmp_types::EventMessage;
 use qmp_types::qmp::commands::DeviceAdd;
-use qmp_types::qmp::{Event, QKeyCode, QmpCommands as _, StatusInfo};
+use qmp_types::qmp::{Event, EventName, QKeyCode, QmpCommands as _, StatusInfo};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::OnceCell;
@@ -420,7 +420,7 @@ impl Vm {
         // command keeps the client's timeout, the wait gets `after`.
         let untimed = self.client.with_timeout(None);
         let mut events = untimed
-            .subscribe_to(&["DEVICE_DELETED", "DEVICE_UNPLUG_GUEST_ERROR"])
+            .subscribe_to([EventName::DeviceDeleted, EventName::DeviceUnplugGuestError])
             .typed::<EventMessage<Event>>();
         self.client.device_del(id.to_owned()).await?;
         let path = format!("/machine/peripheral/{id}");
