@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use common::*;
 use qmp_client::{Builder, Client, Error, EventError, GuestAgent, RawEvent};
+use qmp_types::qga::GuestAgentCommands as _;
+use qmp_types::qmp::{QmpCommands as _, RunState};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
@@ -44,7 +46,7 @@ impl Peer {
 async fn still_works(qmp: &Client, peer: &mut Peer) {
     let call = tokio::spawn({
         let qmp = qmp.clone();
-        async move { qmp.execute(&QueryStatus {}).await }
+        async move { qmp.query_status().await }
     });
     let req = peer.recv().await;
     peer.reply(&req, json!({ "status": "running", "running": true }))
@@ -121,7 +123,7 @@ mod scenarios {
         let (qmp, mut peer) = scripted(Client::builder()).await;
         let call = tokio::spawn({
             let qmp = qmp.clone();
-            async move { qmp.execute(&QueryStatus {}).await }
+            async move { qmp.query_status().await }
         });
         let req = peer.recv().await;
         peer.send(b"\x01\x02\xff\xfe garbage {{{\r\n[1,2]\n{\"unknown\": 1}\n\n\"str\"\n")
@@ -137,7 +139,7 @@ mod scenarios {
         let (qmp, mut peer) = scripted(Client::builder().max_message_size(4096)).await;
         let call = tokio::spawn({
             let qmp = qmp.clone();
-            async move { qmp.execute(&QomList { path: "/".into() }).await }
+            async move { qmp.qom_list("/").await }
         });
         let req = peer.recv().await;
         let big: Vec<Value> = (0..1000)
@@ -165,7 +167,7 @@ mod scenarios {
         let mut events = qmp.subscribe();
         let call = tokio::spawn({
             let qmp = qmp.clone();
-            async move { qmp.execute(&QueryStatus {}).await }
+            async move { qmp.query_status().await }
         });
         let req = peer.recv().await;
         peer.send(format!(
@@ -179,7 +181,7 @@ mod scenarios {
             Err(Error::Disconnected { status: None })
         ));
         assert!(matches!(
-            qmp.execute(&QueryStatus {}).await,
+            qmp.query_status().await,
             Err(Error::Disconnected { .. })
         ));
         assert!(events.next().await.is_none());
@@ -191,13 +193,13 @@ mod scenarios {
         let (qmp, mut peer) = scripted(Client::builder()).await;
         let call = tokio::spawn({
             let qmp = qmp.clone();
-            async move { qmp.execute(&QueryStatus {}).await }
+            async move { qmp.query_status().await }
         });
         let req = peer.recv().await;
         peer.send("{\"return\": {\"status\": 1}, \"id\": 999999}\r\n{\"return\": {}, \"id\": \"text\"}\r\n{\"id\": 424242, \"error\": {\"class\": \"C\", \"desc\": \"d\"}}\r\n").await;
         peer.reply(&req, json!({ "status": "paused", "running": false }))
             .await;
-        assert_eq!(call.await.unwrap().unwrap().status, "paused");
+        assert_eq!(call.await.unwrap().unwrap().status, RunState::Paused);
     }
 
     /// An error without an id fails the only command in flight with QEMU's
@@ -206,7 +208,7 @@ mod scenarios {
         let (qmp, mut peer) = scripted(Client::builder()).await;
         let one = tokio::spawn({
             let qmp = qmp.clone();
-            async move { qmp.execute(&QueryStatus {}).await }
+            async move { qmp.query_status().await }
         });
         peer.recv().await;
         peer.send("{\"error\": {\"class\": \"GenericError\", \"desc\": \"JSON parse error\"}}\r\n")
@@ -221,7 +223,7 @@ mod scenarios {
         let calls: Vec<_> = (0..3)
             .map(|_| {
                 let qmp = qmp.clone();
-                tokio::spawn(async move { qmp.execute(&QueryStatus {}).await })
+                tokio::spawn(async move { qmp.query_status().await })
             })
             .collect();
         for _ in 0..3 {
@@ -255,7 +257,7 @@ mod scenarios {
             let qmp = qmp.clone();
             async move {
                 for _ in 0..50 {
-                    qmp.execute(&QueryStatus {}).await.unwrap();
+                    qmp.query_status().await.unwrap();
                 }
             }
         });
@@ -300,35 +302,35 @@ mod scenarios {
     pub(super) async fn peer_never_replies() {
         let (qmp, mut peer) = scripted(Client::builder()).await;
         let quick = qmp.with_timeout(Some(Duration::from_millis(100)));
-        let lost = tokio::spawn(async move { quick.execute(&QueryStatus {}).await });
+        let lost = tokio::spawn(async move { quick.query_status().await });
         let ignored = peer.recv().await;
         assert!(
             matches!(lost.await.unwrap(), Err(Error::Timeout { after }) if after == Duration::from_millis(100))
         );
         let next = tokio::spawn({
             let qmp = qmp.clone();
-            async move { qmp.execute(&QueryStatus {}).await }
+            async move { qmp.query_status().await }
         });
         let req = peer.recv().await;
         peer.reply(&ignored, json!({ "status": "late", "running": false }))
             .await;
         peer.reply(&req, json!({ "status": "running", "running": true }))
             .await;
-        assert_eq!(next.await.unwrap().unwrap().status, "running");
+        assert_eq!(next.await.unwrap().unwrap().status, RunState::Running);
     }
 
     /// Dropping a command's future leaves the connection usable.
     pub(super) async fn cancelled_command() {
         let (qmp, mut peer) = scripted(Client::builder()).await;
         let dropped = tokio::select! {
-            r = qmp.execute(&QueryStatus {}) => Some(r),
+            r = qmp.query_status() => Some(r),
             _ = tokio::time::sleep(Duration::from_millis(50)) => None,
         };
         assert!(dropped.is_none());
         let first = peer.recv().await;
         let next = tokio::spawn({
             let qmp = qmp.clone();
-            async move { qmp.execute(&QueryVersion {}).await }
+            async move { qmp.query_version().await }
         });
         let req = peer.recv().await;
         peer.reply(&first, json!({ "status": "late", "running": false }))
@@ -347,7 +349,7 @@ mod scenarios {
         let (qmp, mut peer) = scripted(Client::builder()).await;
         let call = tokio::spawn({
             let qmp = qmp.clone();
-            async move { qmp.execute(&QomList { path: "/".into() }).await }
+            async move { qmp.qom_list("/").await }
         });
         let req = peer.recv().await;
         peer.reply(
@@ -374,7 +376,7 @@ mod scenarios {
         let calls: Vec<_> = (0..5)
             .map(|_| {
                 let qmp = qmp.clone();
-                tokio::spawn(async move { qmp.execute(&QueryStatus {}).await })
+                tokio::spawn(async move { qmp.query_status().await })
             })
             .collect();
         peer.recv().await;
@@ -391,7 +393,7 @@ mod scenarios {
         let calls: Vec<_> = (0..20)
             .map(|_| {
                 let qmp = qmp.clone();
-                tokio::spawn(async move { qmp.execute(&QueryStatus {}).await })
+                tokio::spawn(async move { qmp.query_status().await })
             })
             .collect();
         let mut waiting = Vec::new();
@@ -400,7 +402,7 @@ mod scenarios {
         }
         let oob = tokio::spawn({
             let qmp = qmp.clone();
-            async move { qmp.execute(&QueryYank {}).await }
+            async move { qmp.query_yank().await }
         });
         let req = peer.recv().await;
         assert_eq!(
@@ -494,7 +496,7 @@ mod scenarios {
         );
         let ga = ga.unwrap();
 
-        let (r, ()) = tokio::join!(ga.execute(&GuestPing {}), async {
+        let (r, ()) = tokio::join!(ga.guest_ping(), async {
             let req = peer.recv().await;
             assert_eq!(req["execute"], "guest-ping");
             peer.send(format!(
@@ -507,11 +509,11 @@ mod scenarios {
         r.unwrap();
 
         // No reply: timeout; the next call resynchronises first.
-        let (r, ()) = tokio::join!(ga.execute(&GuestGetTime {}), async {
+        let (r, ()) = tokio::join!(ga.guest_get_time(), async {
             peer.recv().await;
         });
         assert!(r.unwrap_err().is_timeout());
-        let (r, ()) = tokio::join!(ga.execute(&GuestGetTime {}), async {
+        let (r, ()) = tokio::join!(ga.guest_get_time(), async {
             let id = expect_sync(&mut peer).await;
             peer.send(b"{\"return\": 1, \"id\": 2}\n\xff").await;
             peer.send(format!("{{\"return\": {id}}}\n")).await;

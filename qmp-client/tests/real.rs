@@ -7,6 +7,12 @@ use std::time::Duration;
 
 use common::*;
 use qmp_client::{Client, Error, GuestAgent, Launcher, RawEvent};
+use qmp_types::EventMessage;
+use qmp_types::qga::GuestAgentCommands as _;
+use qmp_types::qmp::{
+    BlockdevOptions, BlockdevOptionsBranch, BlockdevOptionsNull, Event, QmpCommands as _, RunState,
+    SchemaInfoBranch, YankInstance, commands,
+};
 use serde_json::json;
 
 both_releases!(
@@ -45,25 +51,28 @@ async fn negotiation(rel: Release) {
 async fn typed_commands(rel: Release) {
     let qemu = monitor_only(rel).await;
     let qmp = qemu.client();
-    let status = qmp.execute(&QueryStatus {}).await.unwrap();
+    let status = qmp.query_status().await.unwrap();
     assert!(status.running, "{status:?}");
-    let version = qmp.execute(&QueryVersion {}).await.unwrap();
-    assert_eq!(version.qemu.major, qmp.version().qemu.major);
+    assert_eq!(status.status, RunState::Running);
+    let version = qmp.query_version().await.unwrap();
+    assert_eq!(version.qemu.major, i64::from(qmp.version().qemu.major));
     assert_eq!(version.package, qmp.version().package);
-    let props = qmp
-        .execute(&QomList {
-            path: "/machine".into(),
-        })
-        .await
-        .unwrap();
-    assert!(props.iter().any(|p| p.name == "type"), "{props:?}");
+    let props = qmp.qom_list("/machine").await.unwrap();
+    assert!(
+        props
+            .iter()
+            .any(|p| p.name == "type" && p.r#type == "string"),
+        "{props:?}"
+    );
     let hmp = qmp
-        .execute(&HumanMonitorCommand {
-            command_line: "info version".into(),
-        })
+        .human_monitor_command("info version", None)
         .await
         .unwrap();
     assert!(hmp.starts_with(&qmp.version().to_string()), "{hmp:?}");
+    // The command struct, by value and by reference.
+    let cmd = commands::QomList::new("/machine");
+    assert_eq!(qmp.execute(&cmd).await.unwrap().len(), props.len());
+    assert_eq!(qmp.execute(cmd).await.unwrap().len(), props.len());
 }
 
 /// QEMU's errors arrive with their class and description; a command this
@@ -71,12 +80,7 @@ async fn typed_commands(rel: Release) {
 async fn qmp_errors(rel: Release) {
     let qemu = monitor_only(rel).await;
     let qmp = qemu.client();
-    match qmp
-        .execute(&QomList {
-            path: "/no/such/path".into(),
-        })
-        .await
-    {
+    match qmp.qom_list("/no/such/path").await {
         Err(Error::Qmp { class, desc }) => {
             assert_eq!(class, "DeviceNotFound");
             assert!(desc.contains("/no/such/path"), "{desc}");
@@ -121,7 +125,7 @@ async fn decode_error_keeps_connection(rel: Release) {
         }
         other => panic!("{other:?}"),
     }
-    assert!(qmp.execute(&QueryStatus {}).await.unwrap().running);
+    assert!(qmp.query_status().await.unwrap().running);
 }
 
 /// `execute_raw` runs anything by name.
@@ -161,14 +165,14 @@ async fn concurrent_commands(rel: Release) {
                 for i in 0..4 {
                     if (t + i) % 2 == 0 {
                         let path = format!("/task-{t}/call-{i}");
-                        match qmp.execute(&QomList { path: path.clone() }).await {
+                        match qmp.qom_list(&path).await {
                             Err(Error::Qmp { desc, .. }) => {
                                 assert!(desc.contains(&path), "{desc} for {path}")
                             }
                             other => panic!("{other:?}"),
                         }
                     } else {
-                        let v = qmp.execute(&QueryVersion {}).await.unwrap();
+                        let v = qmp.query_version().await.unwrap();
                         assert_eq!(v.package, qmp.version().package);
                     }
                 }
@@ -186,29 +190,25 @@ async fn stop_resume_events(rel: Release) {
     let qmp = qemu.client();
     let mut all = qmp.subscribe();
 
-    let ((), event) = qmp
-        .execute_and_wait(&Stop {}, &["STOP"], |e: &TestEvent| {
-            matches!(e, TestEvent::Stop { .. })
-        })
+    let (qmp_types::Empty {}, stopped) = qmp
+        .execute_and_wait(
+            commands::Stop::new(),
+            &["STOP"],
+            |e: &EventMessage<Event>| matches!(e.event, Event::Stop),
+        )
         .await
-        .map(|(o, e)| {
-            let qmp_types::Empty {} = o;
-            ((), e)
-        })
         .unwrap();
-    let TestEvent::Stop { timestamp } = event else {
-        panic!()
-    };
-    assert!(timestamp.seconds > 1_600_000_000);
-    assert_eq!(qmp.execute(&QueryStatus {}).await.unwrap().status, "paused");
+    assert!(matches!(stopped.event, Event::Stop), "{stopped:?}");
+    assert!(stopped.timestamp.seconds > 1_600_000_000);
+    assert_eq!(qmp.query_status().await.unwrap().status, RunState::Paused);
 
-    let mut typed = qmp.subscribe_to(["RESUME"]).typed::<TestEvent>();
-    qmp.execute(&Cont {}).await.unwrap();
+    let mut typed = qmp.subscribe_to([EventName::Resume]).typed::<Event>();
+    qmp.cont().await.unwrap();
     let resumed = typed
-        .wait_for(|e| matches!(e, TestEvent::Resume { .. }))
+        .wait_for(|e| matches!(e, Event::Resume))
         .await
         .unwrap();
-    assert!(matches!(resumed, TestEvent::Resume { .. }));
+    assert!(matches!(resumed, Event::Resume), "{resumed:?}");
 
     // The unfiltered raw stream saw both, in order.
     let first: RawEvent = all.next().await.unwrap().unwrap();
@@ -232,9 +232,12 @@ async fn out_of_band(rel: Release) {
     assert!(schema.allows_oob("migrate-pause"));
     assert!(schema.allows_oob("query-yank"));
     assert!(!schema.allows_oob("query-status"));
-    let yank = qmp.execute(&QueryYank {}).await.unwrap();
-    assert!(yank.iter().all(|i| i["type"] == "chardev"), "{yank:?}");
-    match qmp.execute(&MigratePause {}).await {
+    let yank = qmp.query_yank().await.unwrap();
+    assert!(
+        yank.iter().all(|i| matches!(i, YankInstance::Chardev(_))),
+        "{yank:?}"
+    );
+    match qmp.migrate_pause().await {
         Err(Error::Qmp { class, desc }) => {
             assert_eq!(class, "GenericError");
             assert!(desc.contains("postcopy"), "{desc}");
@@ -244,14 +247,10 @@ async fn out_of_band(rel: Release) {
     // Raw commands learn allow-oob from the loaded schema.
     assert_eq!(
         qmp.execute_raw("query-yank", json!({})).await.unwrap(),
-        json!(yank)
+        serde_json::to_value(&yank).unwrap()
     );
     // OOB and in-band commands mixed concurrently.
-    let (a, b, c) = tokio::join!(
-        qmp.execute(&QueryYank {}),
-        qmp.execute(&QueryStatus {}),
-        qmp.execute(&QueryYank {})
-    );
+    let (a, b, c) = tokio::join!(qmp.query_yank(), qmp.query_status(), qmp.query_yank());
     assert!(a.is_ok() && b.is_ok() && c.is_ok());
 }
 
@@ -259,14 +258,22 @@ async fn out_of_band(rel: Release) {
 async fn qmp_schema(rel: Release) {
     let qemu = monitor_only(rel).await;
     let qmp = qemu.client();
-    let schema = qmp.execute(&QueryQmpSchema {}).await.unwrap();
+    let schema = qmp.query_qmp_schema().await.unwrap();
     assert!(schema.len() > 1000, "{}", schema.len());
     let status = schema.iter().find(|e| e.name == "query-status").unwrap();
-    assert_eq!(status.meta_type, "command");
-    assert!(status.rest.contains_key("ret-type"));
+    let SchemaInfoBranch::Command(command) = &status.meta_type else {
+        panic!("{status:?}")
+    };
+    assert!(!command.ret_type.is_empty(), "{command:?}");
+    assert!(
+        schema.iter().any(|e| e.name == command.ret_type),
+        "{command:?}"
+    );
     let oob: Vec<_> = schema
         .iter()
-        .filter(|e| e.allow_oob)
+        .filter(
+            |e| matches!(&e.meta_type, SchemaInfoBranch::Command(c) if c.allow_oob == Some(true)),
+        )
         .map(|e| e.name.as_str())
         .collect();
     assert!(oob.contains(&"migrate-recover"), "{oob:?}");
@@ -286,25 +293,17 @@ async fn storage_daemon(rel: Release) {
         (qmp.version().qemu.major, qmp.version().qemu.minor),
         rel.major_minor()
     );
-    qmp.execute(&BlockdevAddNull {
-        driver: "null-co",
-        node_name: "null0".into(),
-    })
-    .await
-    .unwrap();
-    let nodes = qmp.execute(&QueryNamedBlockNodes {}).await.unwrap();
+    let null0 = BlockdevOptions::new(BlockdevOptionsBranch::NullCo(BlockdevOptionsNull::new()))
+        .with_node_name("null0");
+    qmp.blockdev_add(null0.clone()).await.unwrap();
+    let nodes = qmp.query_named_block_nodes(None).await.unwrap();
     assert!(
         nodes
             .iter()
-            .any(|n| n.node_name == "null0" && n.drv == "null-co"),
+            .any(|n| n.node_name.as_deref() == Some("null0") && n.drv == "null-co"),
         "{nodes:?}"
     );
-    let dup = qmp
-        .execute(&BlockdevAddNull {
-            driver: "null-co",
-            node_name: "null0".into(),
-        })
-        .await;
+    let dup = qmp.execute(commands::BlockdevAdd(null0)).await;
     assert!(matches!(dup, Err(Error::Qmp { .. })), "{dup:?}");
 }
 
@@ -330,8 +329,8 @@ async fn guest_agent(rel: Release) {
             Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
         }
     };
-    ga.execute(&GuestPing {}).await.unwrap();
-    let info = ga.execute(&GuestInfo {}).await.unwrap();
+    ga.guest_ping().await.unwrap();
+    let info = ga.guest_info().await.unwrap();
     let (major, minor) = rel.major_minor();
     assert!(
         info.version.starts_with(&format!("{major}.{minor}.")),
@@ -343,28 +342,23 @@ async fn guest_agent(rel: Release) {
             .iter()
             .any(|c| c.name == "guest-sync-delimited" && c.enabled)
     );
-    let now = ga.execute(&GuestGetTime {}).await.unwrap();
+    let now = ga.guest_get_time().await.unwrap();
     assert!(now > 1_600_000_000_000_000_000);
     ga.sync().await.unwrap();
 
     let file = dir.join("hello.txt");
     std::fs::write(&file, "hello agent").unwrap();
     let handle = ga
-        .execute(&GuestFileOpen {
-            path: file.display().to_string(),
-            mode: "r",
-        })
+        .guest_file_open(file.display().to_string(), Some("r".into()))
         .await
         .unwrap();
-    let read = ga
-        .execute(&GuestFileRead { handle, count: 100 })
-        .await
-        .unwrap();
+    let read = ga.guest_file_read(handle, Some(100)).await.unwrap();
     assert_eq!(read.count, 11);
     assert_eq!(read.buf_b64, "aGVsbG8gYWdlbnQ=");
     assert!(read.eof);
-    ga.execute(&GuestFileClose { handle }).await.unwrap();
-    let err = ga.execute(&GuestFileClose { handle }).await.unwrap_err();
+    ga.guest_file_close(handle).await.unwrap();
+    let close = qmp_types::qga::commands::GuestFileClose::new(handle);
+    let err = ga.execute(&close).await.unwrap_err();
     assert!(matches!(err, Error::Qmp { .. }), "{err:?}");
     let raw = ga.execute_raw("guest-ping", json!({})).await.unwrap();
     assert_eq!(raw, json!({}));
@@ -389,7 +383,7 @@ async fn killed_qemu_fails_every_waiter(rel: Release) {
     let waiters: Vec<_> = (0..20)
         .map(|_| {
             let qmp = qmp.clone();
-            tokio::spawn(async move { qmp.execute(&QueryStatus {}).await })
+            tokio::spawn(async move { qmp.query_status().await })
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -413,7 +407,7 @@ async fn killed_qemu_fails_every_waiter(rel: Release) {
     assert_eq!(status.signal(), Some(9));
     assert!(events.next().await.is_none(), "the event stream ends");
     assert!(matches!(
-        qmp.execute(&QueryStatus {}).await,
+        qmp.query_status().await,
         Err(Error::Disconnected { .. })
     ));
     assert!(!qmp.is_connected());
