@@ -261,7 +261,10 @@ impl Conn {
                     Ok(Message::Error { class, desc, id }) => {
                         return Ok(Reply {
                             id: num(id),
-                            result: Err(Error::Qmp { class, desc }),
+                            result: Err(Error::Qmp {
+                                class: qmp_types::qmp::QapiErrorClass::from(class.as_str()),
+                                desc,
+                            }),
                         });
                     }
                     _ => tracing::debug!("skipping a message that is not a reply"),

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use qmp_types::qmp::QapiErrorClass;
 use qmp_types::{Command, Qmp};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -488,7 +489,13 @@ impl State {
                 class,
                 desc,
             }) => {
-                self.complete(id, Err(Error::Qmp { class, desc }));
+                self.complete(
+                    id,
+                    Err(Error::Qmp {
+                        class: QapiErrorClass::from(class.as_str()),
+                        desc,
+                    }),
+                );
             }
             Ok(Message::Error {
                 id: None,
@@ -502,7 +509,7 @@ impl State {
                 };
                 self.fail_unmatched(
                     Error::Qmp {
-                        class: class.clone(),
+                        class: QapiErrorClass::from(class.as_str()),
                         desc: desc.clone(),
                     },
                     many,

@@ -13,8 +13,9 @@ pub enum Error {
     /// QEMU ran the command and reported an error.
     #[error("{class}: {desc}")]
     Qmp {
-        /// QEMU's error class, e.g. `GenericError` or `CommandNotFound`.
-        class: String,
+        /// QEMU's error class, e.g. `GenericError` or `CommandNotFound`;
+        /// a class this build does not know is kept in `Unknown`.
+        class: qmp_types::qmp::QapiErrorClass,
         /// QEMU's human-readable description; not meant to be parsed.
         desc: String,
     },

@@ -10,8 +10,8 @@ use qmp_client::{Client, Error, GuestAgent, Launcher, RawEvent};
 use qmp_types::EventMessage;
 use qmp_types::qga::GuestAgentCommands as _;
 use qmp_types::qmp::{
-    BlockdevOptions, BlockdevOptionsBranch, BlockdevOptionsNull, Event, QmpCommands as _, RunState,
-    SchemaInfoBranch, YankInstance, commands,
+    BlockdevOptions, BlockdevOptionsBranch, BlockdevOptionsNull, Event, EventName, QapiErrorClass,
+    QmpCommands as _, RunState, SchemaInfoBranch, YankInstance, commands,
 };
 use serde_json::json;
 
@@ -82,7 +82,7 @@ async fn qmp_errors(rel: Release) {
     let qmp = qemu.client();
     match qmp.qom_list("/no/such/path").await {
         Err(Error::Qmp { class, desc }) => {
-            assert_eq!(class, "DeviceNotFound");
+            assert_eq!(class, QapiErrorClass::DeviceNotFound);
             assert!(desc.contains("/no/such/path"), "{desc}");
         }
         other => panic!("{other:?}"),
@@ -103,7 +103,7 @@ async fn qmp_errors(rel: Release) {
         "nothing known, nothing refused"
     );
     match unchecked.client().execute(&NoSuchCommand {}).await {
-        Err(Error::Qmp { class, .. }) => assert_eq!(class, "CommandNotFound"),
+        Err(Error::Qmp { class, .. }) => assert_eq!(class, QapiErrorClass::CommandNotFound),
         other => panic!("{other:?}"),
     }
     let raw = qmp.execute_raw("x-no-such-command", json!({})).await;
@@ -148,7 +148,13 @@ async fn raw_commands(rel: Release) {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, Error::Qmp { class, .. } if class == "GenericError"),
+        matches!(
+            &err,
+            Error::Qmp {
+                class: QapiErrorClass::GenericError,
+                ..
+            }
+        ),
         "{err:?}"
     );
 }
@@ -239,7 +245,7 @@ async fn out_of_band(rel: Release) {
     );
     match qmp.migrate_pause().await {
         Err(Error::Qmp { class, desc }) => {
-            assert_eq!(class, "GenericError");
+            assert_eq!(class, QapiErrorClass::GenericError);
             assert!(desc.contains("postcopy"), "{desc}");
         }
         other => panic!("{other:?}"),

@@ -8,7 +8,7 @@ use std::time::Duration;
 use qmp_client::Client;
 use qmp_types::EventMessage;
 use qmp_types::qmp::commands::DeviceAdd;
-use qmp_types::qmp::{Event, EventName, QKeyCode, QmpCommands as _, StatusInfo};
+use qmp_types::qmp::{Event, EventName, QKeyCode, QapiErrorClass, QmpCommands as _, StatusInfo};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::OnceCell;
@@ -558,9 +558,10 @@ impl Vm {
         // the types this build was generated with.
         match self.client.execute_raw(command, args).await {
             Ok(v) => Ok(v),
-            Err(qmp_client::Error::Qmp { class, .. }) if class == "CommandNotFound" => {
-                Err(self.schema().await?.unknown_command(command))
-            }
+            Err(qmp_client::Error::Qmp {
+                class: QapiErrorClass::CommandNotFound,
+                ..
+            }) => Err(self.schema().await?.unknown_command(command)),
             Err(qmp_client::Error::Unsupported { .. }) => {
                 Err(self.schema().await?.unknown_command(command))
             }

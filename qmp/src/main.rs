@@ -42,7 +42,7 @@ impl Failure {
 impl From<qmp_vm::Error> for Failure {
     fn from(e: qmp_vm::Error) -> Failure {
         let class = match &e {
-            qmp_vm::Error::Client(qmp_client::Error::Qmp { class, .. }) => Some(class.clone()),
+            qmp_vm::Error::Client(qmp_client::Error::Qmp { class, .. }) => Some(class.to_string()),
             _ => None,
         };
         Failure {

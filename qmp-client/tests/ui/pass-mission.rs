@@ -6,7 +6,6 @@ use qmp_client::{Client, GuestAgent};
 use qmp_types::qga::GuestAgentCommands as _;
 use qmp_types::qmp::commands::SendKey;
 use qmp_types::qmp::{Event, EventName, KeyValue, QKeyCode, QmpCommands as _};
-use qmp_types::Execute as _;
 
 async fn qmp(client: &Client) -> Result<(), qmp_client::Error> {
     let keys = vec![KeyValue::from(QKeyCode::Ctrl)];
