@@ -1001,7 +1001,15 @@ impl<'a> Gen<'a> {
             let id = f.ident();
             let bare = f.ident.trim_start_matches("r#");
             let setter = format_ident!("with_{}", bare);
-            let (ty, conv) = f.param();
+            // Setters also take what converts (`with_capture_output(true)`
+            // for an alternate with a boolean branch).
+            let (ty, conv) = match f.conv {
+                Conv::Plain => {
+                    let t = &f.ty;
+                    (quote!(impl Into<#t>), quote!(#id.into()))
+                }
+                _ => f.param(),
+            };
             let v = f.wrap(conv);
             let cfg = self.unstable_attr(f.unstable);
             let dep = if f.deprecated {

@@ -59,6 +59,12 @@ impl Default for Builder {
 impl Builder {
     /// Default per-command timeout (30 s); `None` waits forever. Override
     /// it per call with [`Client::with_timeout`].
+    ///
+    /// The time counts from the call, including the wait for one of the
+    /// eight in-flight slots. `Some(Duration::ZERO)` is not "no limit": it
+    /// fails every command whose reply is not already there, which in
+    /// practice is all of them, with [`Error::Timeout`]. A timed-out
+    /// command may still run in QEMU; its late reply is dropped.
     pub fn timeout(mut self, timeout: Option<Duration>) -> Builder {
         self.timeout = timeout;
         self
@@ -658,6 +664,14 @@ fn decode<T: DeserializeOwned>(command: &str, line: &[u8], value: &[u8]) -> Resu
     })
 }
 
+/// Another handle on the same connection (a clone): so that APIs taking
+/// `impl Into<Client>` accept a borrowed client.
+impl From<&Client> for Client {
+    fn from(client: &Client) -> Client {
+        client.clone()
+    }
+}
+
 impl Client {
     /// Settings to connect with.
     pub fn builder() -> Builder {
@@ -706,7 +720,8 @@ impl Client {
     }
 
     /// A handle on the same connection whose commands time out after
-    /// `timeout` (`None`: never) instead of the default.
+    /// `timeout` (`None`: never) instead of the default. See
+    /// [`Builder::timeout`] for what counts and for `Duration::ZERO`.
     pub fn with_timeout(&self, timeout: Option<Duration>) -> Client {
         Client {
             inner: self.inner.clone(),

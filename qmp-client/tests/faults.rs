@@ -104,6 +104,7 @@ fault_tests!(
     unknown_id,
     error_without_id,
     event_flood,
+    zero_timeout_fails_at_once,
     peer_never_replies,
     cancelled_command,
     wrong_reply_type,
@@ -295,6 +296,34 @@ mod scenarios {
                 ("RARE", Some(round))
             );
         }
+    }
+
+    /// A zero timeout is not "no limit": it fails a command at once, as
+    /// `Builder::timeout` documents, and the connection stays usable.
+    pub(super) async fn zero_timeout_fails_at_once() {
+        let (qmp, mut peer) = scripted(Client::builder()).await;
+        let zero = qmp.with_timeout(Some(Duration::ZERO));
+        let err = zero.query_status().await.unwrap_err();
+        assert!(
+            matches!(err, Error::Timeout { after } if after.is_zero()),
+            "{err}"
+        );
+        let next = tokio::spawn({
+            let qmp = qmp.clone();
+            async move { qmp.query_status().await }
+        });
+        // The zero-timeout command may or may not have reached the peer:
+        // answer what comes until the second command has its reply.
+        for _ in 0..2 {
+            let req = peer.recv().await;
+            let reply = json!({"return": {"running": true, "status": "running"}, "id": req["id"]});
+            peer.send(format!("{reply}\n")).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            if next.is_finished() {
+                break;
+            }
+        }
+        assert!(next.await.unwrap().unwrap().running);
     }
 
     /// A command that gets no reply times out; the connection stays usable

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use qmp_client::GuestAgent;
+use qmp_types::qga::commands::GuestExec;
 use qmp_types::qga::{
     GuestAgentCommands as _, GuestAgentInfo, GuestFsfreezeStatus, GuestNetworkInterface,
 };
@@ -24,9 +25,9 @@ const EXEC_POLL: Duration = Duration::from_millis(20);
 ///
 /// ```no_run
 /// # async fn f() -> qmp_vm::Result<()> {
-/// let ga = qmp_vm::Agent::connect("/run/user/1000/qmp/vm1.ga.sock".as_ref()).await?;
+/// let ga = qmp_vm::Agent::connect("/run/user/1000/qmp/vm1.ga.sock").await?;
 /// ga.ping().await?;
-/// let out = ga.exec("/bin/uname", &["-r".into()], None).await?;
+/// let out = ga.exec("/bin/uname", ["-r"], None).await?;
 /// print!("{}", String::from_utf8_lossy(&out.stdout));
 /// # Ok(()) }
 /// ```
@@ -68,7 +69,7 @@ impl Agent {
     /// # Errors
     ///
     /// Those of [`GuestAgent::connect_unix`].
-    pub async fn connect(path: &Path) -> Result<Agent> {
+    pub async fn connect(path: impl AsRef<Path>) -> Result<Agent> {
         Ok(Agent::new(GuestAgent::connect_unix(path).await?))
     }
 
@@ -188,25 +189,20 @@ impl Agent {
     /// # Errors
     ///
     /// The agent's errors (no such program…).
-    pub async fn exec(
+    pub async fn exec<A: Into<String>>(
         &self,
         path: &str,
-        args: &[String],
+        args: impl IntoIterator<Item = A>,
         input: Option<&[u8]>,
     ) -> Result<ExecOutput> {
-        let input_data = input.map(|i| base64::engine::general_purpose::STANDARD.encode(i));
-        let capture = Some(true.into());
-        let pid = self
-            .ga
-            .guest_exec(
-                path.to_owned(),
-                Some(args.to_vec()),
-                None,
-                input_data,
-                capture,
-            )
-            .await?
-            .pid;
+        let mut command = GuestExec::new(path)
+            .with_arg(args.into_iter().map(Into::into).collect::<Vec<String>>())
+            .with_capture_output(true);
+        if let Some(input) = input {
+            command =
+                command.with_input_data(base64::engine::general_purpose::STANDARD.encode(input));
+        }
+        let pid = self.ga.execute(command).await?.pid;
         loop {
             let st = self.ga.guest_exec_status(pid).await?;
             if st.exited {

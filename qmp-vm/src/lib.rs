@@ -32,7 +32,7 @@
 //! vm.type_text("root\n", None).await?;
 //! vm.pause().await?;
 //! assert_eq!(vm.status().await?.status, qmp_types::qmp::RunState::Paused);
-//! vm.screendump("paused.png".as_ref(), &qmp_vm::Screendump::default()).await?;
+//! vm.screendump("paused.png", &qmp_vm::Screendump::default()).await?;
 //! vm.resume().await?;
 //! # Ok(()) }
 //! ```

@@ -43,7 +43,7 @@ pub const DEVICE_DEL_TIMEOUT: Duration = Duration::from_secs(10);
 /// let vm = qmp_vm::Vm::new(client);
 /// vm.keys(&["ctrl", "alt", "f2"], None).await?;
 /// vm.type_text("root\n", None).await?;
-/// vm.screendump("screen.png".as_ref(), &qmp_vm::Screendump::default()).await?;
+/// vm.screendump("screen.png", &qmp_vm::Screendump::default()).await?;
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]
@@ -114,17 +114,15 @@ pub struct QomNode {
 /// QEMU's command line. A `driver`, `bus` or `id` among `props` sets that
 /// member (the last one given wins), so no name is sent twice; the others
 /// go into `extra` as strings, which QEMU converts as `-device` does.
-fn device_add_command(driver: &str, id: Option<&str>, props: &[(String, String)]) -> DeviceAdd {
-    let mut cmd = DeviceAdd::new(driver.to_owned());
+fn device_add_command(driver: &str, id: Option<&str>, props: &[(&str, &str)]) -> DeviceAdd {
+    let mut cmd = DeviceAdd::new(driver);
     cmd.id = id.map(str::to_owned);
-    for (k, v) in props {
-        match k.as_str() {
-            "driver" => cmd.driver = v.clone(),
-            "bus" => cmd.bus = Some(v.clone()),
-            "id" => cmd.id = Some(v.clone()),
-            _ => {
-                cmd.extra.insert(k.clone(), Value::String(v.clone()));
-            }
+    for &(k, v) in props {
+        match k {
+            "driver" => cmd.driver = v.to_owned(),
+            "bus" => cmd.bus = Some(v.to_owned()),
+            "id" => cmd.id = Some(v.to_owned()),
+            _ => cmd = cmd.with_property(k, v),
         }
     }
     cmd
@@ -140,10 +138,11 @@ fn resolve_chord(names: &KeyNames, words: &[&str]) -> Result<Vec<QKeyCode>> {
 }
 
 impl Vm {
-    /// Automation on `client`.
-    pub fn new(client: Client) -> Vm {
+    /// Automation on `client`: a [`Client`] or a `&Client` (the handle is
+    /// shared: both use the same connection).
+    pub fn new(client: impl Into<Client>) -> Vm {
         Vm {
-            client,
+            client: client.into(),
             schema: OnceCell::new(),
             keys: OnceCell::new(),
         }
@@ -271,7 +270,12 @@ impl Vm {
     ///
     /// QEMU's errors (e.g. no such device), [`Error::File`],
     /// [`Error::Image`].
-    pub async fn screendump(&self, path: &Path, options: &Screendump) -> Result<(u32, u32)> {
+    pub async fn screendump(
+        &self,
+        path: impl AsRef<Path>,
+        options: &Screendump,
+    ) -> Result<(u32, u32)> {
+        let path = path.as_ref();
         let image = self.screenshot(path, options).await?;
         let format = options
             .format
@@ -290,7 +294,8 @@ impl Vm {
     /// # Errors
     ///
     /// As for [`Vm::screendump`].
-    pub async fn screenshot(&self, near: &Path, options: &Screendump) -> Result<Rgb> {
+    pub async fn screenshot(&self, near: impl AsRef<Path>, options: &Screendump) -> Result<Rgb> {
+        let near = near.as_ref();
         let file_err = |path: &Path| {
             let path = path.display().to_string();
             move |source| Error::File { path, source }
@@ -394,7 +399,7 @@ impl Vm {
         &self,
         driver: &str,
         id: Option<&str>,
-        props: &[(String, String)],
+        props: &[(&str, &str)],
     ) -> Result<()> {
         self.client
             .execute(&device_add_command(driver, id, props))
@@ -575,11 +580,7 @@ mod tests {
     use super::*;
 
     fn check(driver: &str, id: Option<&str>, props: &[(&str, &str)], expect: &str) {
-        let props: Vec<(String, String)> = props
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        let cmd = device_add_command(driver, id, &props);
+        let cmd = device_add_command(driver, id, props);
         let got = serde_json::to_string(&cmd).unwrap();
         assert_eq!(got, expect);
     }

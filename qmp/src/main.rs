@@ -267,6 +267,10 @@ async fn run(cli: Cli) -> CliResult<ExitCode> {
         Cmd::DeviceAdd { driver, id, props } => {
             let (id, props) = forms::device_props(id, &props)?;
             let vm = connect(target, timeout).await?;
+            let props: Vec<(&str, &str)> = props
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
             vm.device_add(&driver, id.as_deref(), &props).await?;
         }
         Cmd::DeviceDel { id, wait } => {
