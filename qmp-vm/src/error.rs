@@ -85,6 +85,15 @@ pub enum Error {
     /// The connected QEMU's schema lacks something this call needs.
     #[error("{0}")]
     Schema(String),
+    /// An HMP command ran and QEMU's text reports an error (see
+    /// [`Vm::hmp`](crate::Vm::hmp) for which replies count as errors).
+    #[error("hmp `{command_line}`: {message}")]
+    Hmp {
+        /// The HMP command line as given.
+        command_line: String,
+        /// QEMU's text, with `\r\n` as `\n` and the last newline removed.
+        message: String,
+    },
     /// The guest agent answered something unexpected.
     #[error("guest agent: {0}")]
     Agent(String),

@@ -6,8 +6,10 @@
 //!   presses chords in turn ([`parse_chords`] reads them from the words
 //!   of `qmp keys`), [`Vm::type_text`] types text on a US layout, [`Vm::screendump`] writes PNG or PPM, and there are run
 //!   control, hot-plug ([`Vm::device_del`] waits for `DEVICE_DELETED`),
-//!   QOM helpers and [`Vm::exec`], which checks arguments against the
-//!   connected QEMU's schema before sending.
+//!   QOM helpers, [`Vm::exec`], which checks arguments against the
+//!   connected QEMU's schema before sending, and [`Vm::hmp`], which runs
+//!   a human monitor command (`info mtree`, `qemu-io`…) and returns its
+//!   text.
 //! - [`Agent`] wraps a [`qmp_client::GuestAgent`]: ping, info, reading
 //!   files, fsfreeze, network interfaces, shutdown, running programs.
 //! - [`SchemaIndex`] answers questions about the connected QEMU's

@@ -128,6 +128,14 @@ fn device_add_command(driver: &str, id: Option<&str>, props: &[(&str, &str)]) ->
     cmd
 }
 
+/// Whether HMP's reply `text` is one of the forms QEMU gives errors (see
+/// [`Vm::hmp`]).
+fn hmp_failed(text: &str) -> bool {
+    text.starts_with("Error: ")
+        || text.starts_with("unknown command: '")
+        || text.lines().any(|l| l.starts_with("Try \"help"))
+}
+
 /// The key codes of one chord's words (`ctrl-alt` is two names).
 fn resolve_chord(names: &KeyNames, words: &[&str]) -> Result<Vec<QKeyCode>> {
     words
@@ -543,6 +551,58 @@ impl Vm {
         Ok(root)
     }
 
+    /// Runs a human monitor (HMP) command through QMP
+    /// (`human-monitor-command`) and returns QEMU's text as it is, lines
+    /// ending in `\r\n` as HMP writes them; many commands print nothing.
+    ///
+    /// HMP reports most failures only as text in a successful reply, so
+    /// the text is checked for the forms QEMU gives its errors: a reply
+    /// whose first line starts with `Error: ` (how HMP prints the error of
+    /// the QMP command it wraps: `device_del`, `qom-get`, `qemu-io`,
+    /// `object_del`…) or `unknown command: '`, or that has a line
+    /// starting with `Try "help` (the argument parser's errors). Other
+    /// complaints, worded freely by each command (`drive_del`'s
+    /// "Device 'x' not found", `cpu`'s "invalid CPU index"), come back as
+    /// text in `Ok`; call
+    /// [`human_monitor_command`](qmp_types::qmp::QmpCommands::human_monitor_command)
+    /// on [`Vm::client`] for the text with no check at all.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Hmp`] with QEMU's text when the reply has one of the error
+    /// forms above; QEMU's QMP errors (a QEMU without
+    /// `human-monitor-command`, a lost connection) as [`Error::Client`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn f(vm: &qmp_vm::Vm) -> qmp_vm::Result<()> {
+    /// let version = vm.hmp("info version").await?;
+    /// println!("QEMU {}", version.trim_end());
+    /// print!("{}", vm.hmp("info mtree -f").await?);
+    /// match vm.hmp("device_del nonesuch").await {
+    ///     Err(qmp_vm::Error::Hmp { message, .. }) => {
+    ///         assert_eq!(message, "Error: Device 'nonesuch' not found")
+    ///     }
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    #[doc(alias = "human-monitor-command")]
+    pub async fn hmp(&self, command_line: &str) -> Result<String> {
+        let text = self
+            .client
+            .human_monitor_command(command_line, None)
+            .await?;
+        if hmp_failed(&text) {
+            return Err(Error::Hmp {
+                command_line: command_line.to_owned(),
+                message: text.replace("\r\n", "\n").trim_end_matches('\n').to_owned(),
+            });
+        }
+        Ok(text)
+    }
+
     /// Runs any command, checking non-empty `args` against this QEMU's
     /// schema first.
     ///
@@ -583,6 +643,26 @@ mod tests {
         let cmd = device_add_command(driver, id, props);
         let got = serde_json::to_string(&cmd).unwrap();
         assert_eq!(got, expect);
+    }
+
+    #[test]
+    fn hmp_errors() {
+        for failed in [
+            "Error: Device 'nonesuch' not found\r\n",
+            "unknown command: 'info nonesuch'\r\n",
+            "invalid char 'n' in expression\r\nTry \"help memsave\" for more information\r\n",
+        ] {
+            assert!(hmp_failed(failed), "{failed:?}");
+        }
+        for fine in [
+            "",
+            "7.2.22Debian 1:7.2+dfsg-7+deb12u18+b3\r\n",
+            "VM status: paused\r\n",
+            "\"none-machine\"\r\n",
+            "line\r\nError: in the middle\r\n",
+        ] {
+            assert!(!hmp_failed(fine), "{fine:?}");
+        }
     }
 
     #[test]

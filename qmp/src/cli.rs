@@ -213,7 +213,23 @@ pub(crate) enum Cmd {
         #[arg(allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// An interactive QMP shell with history and completion.
+    /// Run a human monitor (HMP) command and print QEMU's text as it is:
+    /// `hmp 'info version'`.
+    ///
+    /// Sent through QMP (`human-monitor-command`). Exits 1 when QEMU
+    /// answers with a QMP error or its text starts with `Error: ` or
+    /// `unknown command: '`, or has a line starting with `Try "help`;
+    /// other complaints some HMP commands print as plain text (`drive_del`,
+    /// `cpu`) are printed and exit 0. With --json, the text is printed as
+    /// one JSON string.
+    Hmp {
+        /// The HMP command line, as one word or as several (then a word
+        /// with spaces is sent in double quotes, as HMP reads strings).
+        #[arg(required = true, allow_hyphen_values = true, value_name = "COMMAND")]
+        command_line: Vec<String>,
+    },
+    /// An interactive QMP shell with history and completion; `!CMD` or
+    /// `hmp` for HMP.
     Shell,
     /// The guest agent (target: --socket AGENT.sock or --vm NAME).
     Ga {

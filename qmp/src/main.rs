@@ -301,6 +301,18 @@ async fn run(cli: Cli) -> CliResult<ExitCode> {
             let out = vm.exec(&command, args).await?;
             print(json, &out, || pretty(&out));
         }
+        Cmd::Hmp { command_line } => {
+            let vm = connect(target, timeout).await?;
+            let text = vm.hmp(&hmp_line(&command_line)).await?;
+            if json {
+                print(json, &Value::String(text), String::new);
+            } else {
+                // QEMU's text as it is: its own `\r\n` line ends, and no
+                // newline added (most replies end with one, some are empty).
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+            }
+        }
         Cmd::Shell => {
             let vm = connect(target, timeout).await?;
             shell::run(vm, json).await?;
@@ -324,6 +336,28 @@ async fn run(cli: Cli) -> CliResult<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One HMP command line from the words of `qmp hmp`: a lone word is sent
+/// as it is; of several, those with spaces or quotes are quoted as HMP's
+/// string arguments are (`qemu-io d0 'write 0 1'` sends
+/// `qemu-io d0 "write 0 1"`).
+fn hmp_line(words: &[String]) -> String {
+    if let [one] = words {
+        return one.clone();
+    }
+    words
+        .iter()
+        .map(|w| {
+            if w.is_empty() || w.contains(|c: char| c.is_whitespace() || c == '"') {
+                let escaped = w.replace('\\', "\\\\").replace('"', "\\\"");
+                format!("\"{escaped}\"")
+            } else {
+                w.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Interprets the escapes `\n`, `\r`, `\t` and `\\`.
@@ -507,4 +541,29 @@ async fn qom(target: &Target, timeout: Option<Duration>, json: bool, command: Qo
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(words: &[&str], expect: &str) {
+        let words: Vec<String> = words.iter().map(|w| (*w).to_owned()).collect();
+        assert_eq!(hmp_line(&words), expect);
+    }
+
+    #[test]
+    fn hmp_lines() {
+        check(&["info version"], "info version");
+        check(&["qemu-io d0 \"read 0 1\""], "qemu-io d0 \"read 0 1\"");
+        check(&["info", "mtree", "-f"], "info mtree -f");
+        check(
+            &["qemu-io", "d0", "write -P 0xab 0 4096"],
+            "qemu-io d0 \"write -P 0xab 0 4096\"",
+        );
+        check(
+            &["echo", "a \"b\" \\c", ""],
+            "echo \"a \\\"b\\\" \\\\c\" \"\"",
+        );
+    }
 }

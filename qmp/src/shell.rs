@@ -2,7 +2,10 @@
 //!
 //! Lines are `COMMAND key=value…`, `COMMAND {json}`, a whole QMP message
 //! `{"execute": …}`, or a built-in: `help`, `events`, `json`, `quit`, and
-//! `transaction` … `commit` (or `discard`) to group actions. Completion
+//! `transaction` … `commit` (or `discard`) to group actions. HMP
+//! commands run through QMP (`human-monitor-command`): `!CMD` or
+//! `hmp CMD` runs one, `hmp` alone switches every line to HMP until the
+//! next `hmp`; their text is printed as QEMU wrote it. Completion
 //! offers command names, argument names and enum values from the
 //! connected QEMU's schema. Without a terminal, lines are read from
 //! standard input with no prompt, so scripts can be piped in.
@@ -28,6 +31,7 @@ const BUILTINS: &[&str] = &[
     "discard",
     "events",
     "help",
+    "hmp",
     "json",
     "quit",
     "transaction",
@@ -41,12 +45,23 @@ transaction               start collecting actions (ACTION key=value ...)
 commit | discard          send the actions as one transaction, or drop them
 events                    print the events received so far
 json                      switch between pretty and one-line JSON output
-help | quit";
+!HMP-COMMAND              run a human monitor command: !info mtree -f
+hmp HMP-COMMAND           the same: hmp info registers
+hmp                       HMP mode: every line is an HMP command (prompt hmp>)
+                          until `hmp` again; `quit` still leaves the shell
+                          (`!quit` is HMP's quit, which stops QEMU)
+help | quit
+
+HMP text is printed as QEMU wrote it. A reply starting with `Error: ` or
+`unknown command: '`, or with a line starting with `Try \"help`, is reported
+as an error; other complaints come back as plain text. History is shared
+by both modes.";
 
 /// Completion data for the line editor.
 struct ShellHelper {
     schema: Arc<SchemaIndex>,
     in_transaction: std::cell::Cell<bool>,
+    hmp_mode: std::cell::Cell<bool>,
 }
 
 impl Helper for ShellHelper {}
@@ -65,6 +80,10 @@ impl Completer for ShellHelper {
         pos: usize,
         _ctx: &Context<'_>,
     ) -> rustyline::Result<(usize, Vec<Pair>)> {
+        // HMP lines have no schema to complete from.
+        if self.hmp_mode.get() || line.trim_start().starts_with('!') {
+            return Ok((pos, Vec::new()));
+        }
         let (start, words) = complete(&self.schema, self.in_transaction.get(), &line[..pos]);
         Ok((
             start,
@@ -192,6 +211,8 @@ struct Session {
     json: bool,
     actions: Option<Vec<Value>>,
     events: qmp_client::Events,
+    /// Whether every line is an HMP command (`hmp` toggles).
+    hmp_mode: bool,
 }
 
 enum Step {
@@ -226,9 +247,53 @@ impl Session {
         }
     }
 
+    /// Runs HMP `command_line` and prints its text as QEMU wrote it.
+    async fn hmp(&self, command_line: &str) -> CliResult {
+        if command_line.is_empty() {
+            return Err(Failure::msg("give an HMP command: !info version"));
+        }
+        let text = self.vm.hmp(command_line).await?;
+        print!("{text}");
+        if !text.is_empty() && !text.ends_with('\n') {
+            println!();
+        }
+        use std::io::Write as _;
+        let _ = std::io::stdout().flush();
+        Ok(())
+    }
+
     async fn line(&mut self, line: &str) -> CliResult<Step> {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
+            return Ok(Step::Go);
+        }
+        if let Some(hmp) = line.strip_prefix('!') {
+            self.hmp(hmp.trim_start()).await?;
+            return Ok(Step::Go);
+        }
+        let first = line.split_whitespace().next().unwrap_or("");
+        if first == "hmp" {
+            let rest = line["hmp".len()..].trim_start();
+            if rest.is_empty() {
+                self.hmp_mode = !self.hmp_mode;
+                println!(
+                    "{}",
+                    if self.hmp_mode {
+                        "HMP mode: lines are HMP commands; `hmp` to go back to QMP"
+                    } else {
+                        "QMP mode"
+                    }
+                );
+            } else {
+                self.hmp(rest).await?;
+            }
+            return Ok(Step::Go);
+        }
+        if self.hmp_mode {
+            if matches!(line, "quit" | "exit") {
+                return Ok(Step::Quit);
+            }
+            self.hmp(line).await?;
             return Ok(Step::Go);
         }
         if line.starts_with('{') {
@@ -312,6 +377,7 @@ pub(crate) async fn run(vm: Vm, json: bool) -> CliResult {
         json,
         actions: None,
         events,
+        hmp_mode: false,
     };
     if !std::io::stdin().is_terminal() {
         let mut failed = false;
@@ -343,6 +409,7 @@ pub(crate) async fn run(vm: Vm, json: bool) -> CliResult {
     editor.set_helper(Some(ShellHelper {
         schema,
         in_transaction: std::cell::Cell::new(false),
+        hmp_mode: std::cell::Cell::new(false),
     }));
     let history = history_path();
     if let Some(h) = &history {
@@ -352,13 +419,15 @@ pub(crate) async fn run(vm: Vm, json: bool) -> CliResult {
     println!("QEMU {v}; `help` for help, Ctrl-D to quit");
     loop {
         session.drain_events();
-        let prompt = if session.actions.is_some() {
-            "(transaction) qmp> "
-        } else {
-            "qmp> "
+        let prompt = match (session.hmp_mode, session.actions.is_some()) {
+            (true, false) => "hmp> ",
+            (true, true) => "(transaction) hmp> ",
+            (false, true) => "(transaction) qmp> ",
+            (false, false) => "qmp> ",
         };
         if let Some(h) = editor.helper() {
             h.in_transaction.set(session.actions.is_some());
+            h.hmp_mode.set(session.hmp_mode);
         }
         match editor.readline(prompt) {
             Ok(line) => match session.line(&line).await {

@@ -389,6 +389,123 @@ fn shell(vm: &Vm) {
     assert!(err.contains("unknown action `nonesuch`"), "{err}");
 }
 
+/// `qmp hmp`: QEMU's text exactly, in one word or several; errors exit 1
+/// with QEMU's message.
+fn hmp(vm: &Vm) {
+    let v: Value = serde_json::from_str(&ok(vm.qmp(&["--json", "exec", "query-version"]))).unwrap();
+    let q = &v["qemu"];
+    let version = format!(
+        "{}.{}.{}{}\r\n",
+        q["major"],
+        q["minor"],
+        q["micro"],
+        v["package"].as_str().unwrap()
+    );
+    assert_eq!(ok(vm.qmp(&["hmp", "info version"])), version);
+    assert_eq!(ok(vm.qmp(&["hmp", "info", "version"])), version);
+    let json: Value =
+        serde_json::from_str(&ok(vm.qmp(&["--json", "hmp", "info version"]))).unwrap();
+    assert_eq!(json, Value::String(version));
+
+    let ty = ok(vm.qmp(&["qom", "get", "/machine", "type"]));
+    assert_eq!(
+        ok(vm.qmp(&["hmp", "qom-get", "/machine", "type"])),
+        format!("\"{}\"\r\n", ty.trim_end())
+    );
+    // A word with spaces reaches HMP as one quoted string argument:
+    // qemu-io succeeds (its report goes to QEMU's standard output, not
+    // into the reply), where the same words unquoted are refused.
+    ok(vm.qmp(&[
+        "exec",
+        "blockdev-add",
+        "driver=null-co",
+        "node-name=null0",
+        "read-zeroes=true",
+    ]));
+    assert_eq!(
+        ok(vm.qmp(&["hmp", "qemu-io", "null0", "read -P 0 0 512"])),
+        ""
+    );
+    let err = fails(vm.qmp(&["hmp", "qemu-io null0 read -P 0 0 512"]));
+    assert!(
+        err.contains("extraneous characters at the end of line\nTry \"help qemu-io\""),
+        "{err}"
+    );
+
+    // Errors: QEMU's text on standard error, nothing on standard output.
+    let out = vm.qmp(&["hmp", "device_del nonesuch"]);
+    assert_eq!(stdout(&out), "");
+    assert_eq!(
+        fails(out),
+        "qmp: error: hmp `device_del nonesuch`: Error: Device 'nonesuch' not found\n"
+    );
+    let err = fails(vm.qmp(&["hmp", "nonesuch"]));
+    assert!(err.contains("unknown command: 'nonesuch'"), "{err}");
+    let out = vm.qmp(&["--json", "hmp", "nonesuch"]);
+    let reply: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert!(
+        reply["error"]["desc"]
+            .as_str()
+            .unwrap()
+            .contains("unknown command: 'nonesuch'"),
+        "{reply}"
+    );
+    fails(out);
+}
+
+/// The shell's HMP mode: `!CMD`, `hmp CMD`, and `hmp` as a toggle.
+fn shell_hmp(vm: &Vm) {
+    let mut child = Command::new(qmp_bin())
+        .args(["--socket", &vm.socket(), "shell"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(
+            b"!info version\n\
+              hmp info status\n\
+              hmp\n\
+              stop\n\
+              info status\n\
+              device_del nonesuch\n\
+              hmp\n\
+              cont\n\
+              !info status\n\
+              quit\n",
+        )
+        .unwrap();
+    let out = run_limited_child(child);
+    // The failed HMP command makes the piped shell exit 1.
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    let version = ok(vm.qmp(&["hmp", "info version"]));
+    let expect = format!(
+        "{version}VM status: running\r\n\
+         HMP mode: lines are HMP commands; `hmp` to go back to QMP\n\
+         VM status: paused\r\n\
+         QMP mode\n\
+         {{}}\n\
+         VM status: running\r\n"
+    );
+    // Events (STOP, RESUME) may be printed in between; drop them.
+    let kept: String = text
+        .split_inclusive('\n')
+        .filter(|l| !l.starts_with("{\"event\""))
+        .collect();
+    assert_eq!(kept, expect, "{text}");
+    assert_eq!(
+        stderr(&out),
+        "error: hmp `device_del nonesuch`: Error: Device 'nonesuch' not found\n\
+         qmp: error: some commands failed\n"
+    );
+}
+
 fn run_limited_child(child: std::process::Child) -> std::process::Output {
     let id = child.id();
     let watchdog = std::thread::spawn(move || {
@@ -416,6 +533,8 @@ fn machine_suite(rel: Release) {
     qom(&vm);
     exec(&vm);
     shell(&vm);
+    hmp(&vm);
+    shell_hmp(&vm);
 }
 
 #[test]

@@ -552,6 +552,13 @@ fn daemon_suite(rel: Release, tag: u64) {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(ok(waiter.join().unwrap()).contains(" STOP"));
+    // HMP goes through the daemon like any command, errors included.
+    assert_eq!(
+        ok(run(&["--vm", "vm", "hmp", "info status"])),
+        "VM status: running\r\n"
+    );
+    let err = fails(run(&["--vm", "vm", "hmp", "device_del nonesuch"]));
+    assert!(err.contains("Error: Device 'nonesuch' not found"), "{err}");
 
     concurrency(rel, &socket, tag);
     let status = ok(run(&["daemon", "status"]));
