@@ -10,11 +10,16 @@ use std::fmt::Write as _;
 
 use qapi_parser::model::{Entity, Feature, Member, Schema, TypeRef};
 
-fn ty(t: &TypeRef) -> String {
+/// A type as QAPI writes it: `str`, `[KeyValue]`.
+pub fn type_text(t: &TypeRef) -> String {
     match t {
-        TypeRef::Array(e) => format!("[{}]", ty(e)),
+        TypeRef::Array(e) => format!("[{}]", type_text(e)),
         other => other.name(),
     }
+}
+
+fn ty(t: &TypeRef) -> String {
+    type_text(t)
 }
 
 fn member(m: &Member) -> String {

@@ -84,6 +84,9 @@ pub struct Def {
     pub parts: HashMap<String, Span>,
     /// `Since` of members and values, where stated.
     pub part_since: BTreeMap<String, String>,
+    /// Members whose QAPI type differs between releases: each type the
+    /// member had and the releases that have it, newest type first.
+    pub member_types: BTreeMap<String, Vec<(String, Span)>>,
     /// Example exchanges of the newest release that has any.
     pub examples: Vec<Vec<Message>>,
 }
@@ -266,6 +269,8 @@ fn merge_def(versions: &[(&Input, &Entity)]) -> Def {
     let mut entity = newest.clone();
     let present: Vec<Release> = versions.iter().map(|(i, _)| i.release).collect();
     let mut parts: HashMap<String, Vec<Release>> = HashMap::new();
+    // Member name to (QAPI type, releases), in the order met (newest first).
+    let mut types: BTreeMap<String, Vec<(String, Vec<Release>)>> = BTreeMap::new();
     match &mut entity {
         Entity::Struct(o) | Entity::Union(o) => {
             let newest_all: Vec<String> = newest_input
@@ -280,6 +285,12 @@ fn merge_def(versions: &[(&Input, &Entity)]) -> Def {
                 };
                 for m in &old.members {
                     parts.entry(m.name.clone()).or_default().push(input.release);
+                    let ty = crate::api::type_text(&m.ty);
+                    let seen = types.entry(m.name.clone()).or_default();
+                    match seen.iter_mut().find(|(t, _)| *t == ty) {
+                        Some((_, rs)) => rs.push(input.release),
+                        None => seen.push((ty, vec![input.release])),
+                    }
                     if !newest_all.contains(&m.name) && !o.members.iter().any(|x| x.name == m.name)
                     {
                         o.members.push(m.clone());
@@ -352,6 +363,11 @@ fn merge_def(versions: &[(&Input, &Entity)]) -> Def {
         module,
         parts: parts.into_iter().map(|(k, v)| (k, span_of(&v))).collect(),
         part_since,
+        member_types: types
+            .into_iter()
+            .filter(|(_, ts)| ts.len() > 1)
+            .map(|(m, ts)| (m, ts.into_iter().map(|(t, rs)| (t, span_of(&rs))).collect()))
+            .collect(),
         examples,
     }
 }

@@ -751,6 +751,24 @@ impl<'a> Gen<'a> {
             {
                 s += &format!("; {}", self.span_text(*span));
             }
+            // A member whose type changed: say what each release takes, so
+            // that a caller of an older QEMU knows which form to send.
+            let args = match &d.entity {
+                Entity::Command(c) => c.args.as_deref(),
+                Entity::Event(e) => e.args.as_deref(),
+                _ => None,
+            };
+            let types = d
+                .member_types
+                .get(wire)
+                .or_else(|| self.api.get(args?)?.member_types.get(wire));
+            if let Some(types) = types {
+                let each: Vec<String> = types
+                    .iter()
+                    .map(|(t, span)| format!("`{t}` {}", self.span_text(*span)))
+                    .collect();
+                s += &format!("; QAPI type {}", each.join(", "));
+            }
         }
         s.push('.');
         let mut lines = vec![s];

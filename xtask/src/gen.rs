@@ -334,6 +334,24 @@ mod tests {
         assert!(d.contains("Changed signatures and types"), "{d}");
     }
 
+    /// A member whose type changed between releases says what each
+    /// release takes: guest-exec's capture-output was a bool in 7.2.
+    #[test]
+    fn changed_member_types_are_documented() {
+        let which = qapi_codegen::Bindings {
+            guest_agent: true,
+            ..Default::default()
+        };
+        let files = qapi_codegen::bindings(&root().join("schema"), which).unwrap();
+        let (_, qga) = files.iter().find(|(n, _)| n == "qga.rs").unwrap();
+        let want = "Member `capture-output`, optional; QAPI type `GuestExecCaptureOutput` in \
+                    QEMU 10.0 to 10.2 of the supported releases, `bool` only in QEMU 7.2";
+        assert!(
+            qga.contains(want),
+            "no {want:?} in the guest agent's bindings"
+        );
+    }
+
     /// Importing a release renames nothing and removes nothing: every Rust
     /// item of the bindings of the older releases is still there, under
     /// the same name, when the newest is added.
