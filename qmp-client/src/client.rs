@@ -61,10 +61,11 @@ impl Builder {
     /// it per call with [`Client::with_timeout`].
     ///
     /// The time counts from the call, including the wait for one of the
-    /// eight in-flight slots. `Some(Duration::ZERO)` is not "no limit": it
-    /// fails every command whose reply is not already there, which in
-    /// practice is all of them, with [`Error::Timeout`]. A timed-out
-    /// command may still run in QEMU; its late reply is dropped.
+    /// eight in-flight slots. `Some(Duration::ZERO)` is not "no limit":
+    /// tokio's timer rounds it up to its resolution (a millisecond), so a
+    /// command QEMU answers within that may succeed and any slower one
+    /// fails with [`Error::Timeout`]; use `None` to wait forever. A
+    /// timed-out command may still run in QEMU; its late reply is dropped.
     pub fn timeout(mut self, timeout: Option<Duration>) -> Builder {
         self.timeout = timeout;
         self
@@ -135,8 +136,9 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// [`Error::Timeout`] if the greeting and negotiation take longer than
-    /// the connect timeout, [`Error::Protocol`] if the greeting is not one,
+    /// [`Error::NoGreeting`] if no greeting arrives within the connect
+    /// timeout (another client holds the monitor), [`Error::Timeout`] if
+    /// the negotiation takes longer, [`Error::Protocol`] if the greeting is not one,
     /// [`Error::Qmp`] if QEMU refuses the negotiation.
     ///
     /// # Cancel safety
@@ -160,7 +162,7 @@ impl Builder {
         let mut buf = BytesMut::with_capacity(READ_CHUNK);
         let greeting = tokio::time::timeout(limit, read_greeting(&mut rd, &mut framer, &mut buf))
             .await
-            .map_err(|_| Error::Timeout { after: limit })??;
+            .map_err(|_| Error::NoGreeting { after: limit })??;
         let state = Arc::new(State {
             pending: Mutex::new(Pending {
                 map: HashMap::new(),
@@ -840,18 +842,19 @@ impl Client {
     /// # Cancel safety
     ///
     /// As for [`Client::execute`].
-    pub async fn execute_and_wait<C, E>(
+    pub async fn execute_and_wait<C, E, N>(
         &self,
         command: C,
-        events: &[&str],
+        events: impl IntoIterator<Item = N>,
         matches: impl FnMut(&E) -> bool,
     ) -> Result<(C::Output, E), Error>
     where
         C: Command<Protocol = Qmp>,
+        N: AsRef<str>,
         E: DeserializeOwned,
     {
         let untimed = self.with_timeout(None);
-        let mut stream = untimed.subscribe_to(events.iter().copied()).typed::<E>();
+        let mut stream = untimed.subscribe_to(events).typed::<E>();
         self.with_limit(async {
             let output = untimed.execute(command).await?;
             let event = stream.wait_for(matches).await?;

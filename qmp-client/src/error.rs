@@ -59,6 +59,18 @@ pub enum Error {
         /// The limit that elapsed.
         after: Duration,
     },
+    /// No greeting arrived within the connect timeout. QEMU serves one
+    /// client at a time on each monitor socket and greets the next only
+    /// when the first leaves, so this usually means another client holds
+    /// the monitor.
+    #[error(
+        "no QMP greeting within {after:?}: another client may hold this monitor \
+         (QEMU serves one client at a time on each monitor socket)"
+    )]
+    NoGreeting {
+        /// The connect timeout that elapsed.
+        after: Duration,
+    },
     /// The peer broke the protocol: a malformed or oversized message, an
     /// unexpected greeting, or an error that cannot be matched to one
     /// command.

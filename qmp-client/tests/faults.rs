@@ -298,8 +298,9 @@ mod scenarios {
         }
     }
 
-    /// A zero timeout is not "no limit": it fails a command at once, as
-    /// `Builder::timeout` documents, and the connection stays usable.
+    /// A zero timeout is not "no limit": a command the peer does not
+    /// answer at once fails, as `Builder::timeout` documents, and the
+    /// connection stays usable.
     pub(super) async fn zero_timeout_fails_at_once() {
         let (qmp, mut peer) = scripted(Client::builder()).await;
         let zero = qmp.with_timeout(Some(Duration::ZERO));

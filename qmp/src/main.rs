@@ -156,14 +156,22 @@ pub(crate) fn pretty(value: &Value) -> String {
 }
 
 /// Connects to the QMP target and wraps it in a [`Vm`].
+/// Said when a monitor gives no greeting: the way to share one.
+const BUSY_MONITOR_HINT: &str = "\n  hint: the monitor is busy; to let several clients use one VM, \
+     start the daemon (`qmp daemon start`), which holds each VM's monitor and shares it";
+
 async fn connect(target: &Target, timeout: Option<Duration>) -> CliResult<Vm> {
     let builder = qmp_client::Client::builder()
         .timeout(timeout)
         .check_commands(false);
     let client = match target.resolve_qmp()? {
         cli::Endpoint::Unix(path) => builder.connect_unix(&path).await.map_err(|e| {
+            let busy = match &e {
+                qmp_client::Error::NoGreeting { .. } => BUSY_MONITOR_HINT,
+                _ => "",
+            };
             Failure::msg(format!(
-                "cannot connect to {}: {}",
+                "cannot connect to {}: {}{busy}",
                 path.display(),
                 chain(&e)
             ))

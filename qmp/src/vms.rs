@@ -174,7 +174,7 @@ async fn query_status(sock: &Path) -> String {
         .timeout(Some(Duration::from_secs(2)))
         .connect_unix(sock);
     match connect.await {
-        Err(e) if e.is_timeout() => "busy".into(),
+        Err(qmp_client::Error::NoGreeting { .. }) => "busy".into(),
         Err(_) => "dead".into(),
         Ok(c) => match c.query_status().await {
             Ok(st) => st.status.to_string(),
