@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use qmp_client::Client;
-use qmp_types::qmp::QmpCommands as _;
+use qmp_types::qmp::{EventName, QmpCommands as _};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -41,11 +41,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     // Or run a few different commands at once and wait for all of them.
-    let (status, version, kvm) = tokio::join!(
-        qmp.query_status(),
-        qmp.query_version(),
-        qmp.query_kvm()
-    );
+    let (status, version, kvm) =
+        tokio::join!(qmp.query_status(), qmp.query_version(), qmp.query_kvm());
     let (status, version, kvm) = (status?, version?, kvm?);
     let v = version.qemu;
     println!(
@@ -54,17 +51,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // A per-call timeout: `with_timeout` gives a handle on the same
-    // connection with another limit. This one is generous...
+    // connection with another limit. Here a generous one for a large
+    // reply...
     let patient = qmp.with_timeout(Some(Duration::from_secs(30)));
     let schema = patient.query_qmp_schema().await?;
     println!("query-qmp-schema: {} entries", schema.len());
 
-    // ...and this one cannot be met (a zero timeout fails every command
-    // whose reply is not already there). The connection stays usable.
-    match qmp.with_timeout(Some(Duration::ZERO)).query_status().await {
-        Err(e) if e.is_timeout() => println!("timeout: {e}"),
+    // ...and a short one for an event that will not come (nothing shuts
+    // this VM down). Event streams take the timeout of the handle that
+    // subscribed.
+    let quick = qmp.with_timeout(Some(Duration::from_millis(200)));
+    let mut shutdown = quick.subscribe_to([EventName::Shutdown]);
+    match shutdown.wait_for(|_| true).await {
+        Err(e) if e.is_timeout() => println!("no SHUTDOWN: {e}"),
         other => return Err(format!("expected a timeout, got {other:?}").into()),
     }
+
+    // A timeout fails only its own call: the connection stays usable.
     println!("still connected: {:?}", qmp.query_status().await?.status);
     Ok(())
 }

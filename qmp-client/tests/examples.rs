@@ -4,7 +4,8 @@
 //! status and what it printed (and, where it changed the VM, the VM).
 //!
 //! `cargo test -p qmp-client` builds the examples before running this;
-//! `cargo test --test examples` alone does not (see [`example`]).
+//! `cargo test --test examples` alone does not, and [`example`] refuses
+//! a binary older than its source.
 
 mod common;
 
@@ -38,6 +39,18 @@ fn example(name: &str) -> PathBuf {
         "example `{name}` not built (looked for {}): run `cargo test -p qmp-client`, which \
          builds the examples, or `cargo build -p qmp-client --examples` first",
         path.display()
+    );
+    // `cargo test --test examples` runs without building the examples:
+    // refuse a binary older than its source.
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(format!("{name}.rs"));
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).unwrap();
+    assert!(
+        modified(&path) >= modified(&source),
+        "example `{name}` is older than {}: run `cargo test -p qmp-client`, which builds the \
+         examples, or `cargo build -p qmp-client --examples` first",
+        source.display()
     );
     path
 }
@@ -161,7 +174,7 @@ async fn first_send_key(rel: Release) {
         .expect(&["sent ctrl-alt-f2"]);
 }
 
-/// Four tasks finish their commands, the join sees this QEMU, the zero
+/// Four tasks finish their commands, the join sees this QEMU, the short
 /// timeout fires and the connection survives it.
 async fn first_concurrency(rel: Release) {
     let (_qemu, sock) = vm(rel).await;
@@ -172,7 +185,7 @@ async fn first_concurrency(rel: Release) {
         .collect();
     lines.push(joined);
     lines.push("query-qmp-schema: ".into());
-    lines.push("timeout: timed out after 0ns".into());
+    lines.push("no SHUTDOWN: timed out after 200ms".into());
     lines.push("still connected: Running".into());
     let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
     run("first_concurrency", &[&sock]).await.expect(&lines);

@@ -4,7 +4,8 @@
 //! checks its exit status, what it printed and what it left behind.
 //!
 //! `cargo test -p qmp-vm` builds the examples before running this;
-//! `cargo test --test examples` alone does not (see [`example`]).
+//! `cargo test --test examples` alone does not, and [`example`] refuses
+//! a binary older than its source.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -27,6 +28,18 @@ fn example(name: &str) -> PathBuf {
         "example `{name}` not built (looked for {}): run `cargo test -p qmp-vm`, which builds \
          the examples, or `cargo build -p qmp-vm --examples` first",
         path.display()
+    );
+    // `cargo test --test examples` runs without building the examples:
+    // refuse a binary older than its source.
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(format!("{name}.rs"));
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).unwrap();
+    assert!(
+        modified(&path) >= modified(&source),
+        "example `{name}` is older than {}: run `cargo test -p qmp-vm`, which builds the \
+         examples, or `cargo build -p qmp-vm --examples` first",
+        source.display()
     );
     path
 }
@@ -182,7 +195,10 @@ fn first_automation(rel: Release) {
     );
     // A real PNG of the size it reported.
     let bytes = std::fs::read(&png).unwrap_or_else(|e| panic!("{}: {e}\n{shown}", png.display()));
-    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG\n{shown}");
+    assert!(
+        bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "not a PNG\n{shown}"
+    );
     let width = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
     let height = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
     assert!(
@@ -221,9 +237,15 @@ fn failures_exit_non_zero() {
     for name in ["first_guest_agent", "first_automation"] {
         let (out, shown) = run(name, &[]);
         assert!(!out.status.success(), "{shown}");
-        assert!(String::from_utf8_lossy(&out.stderr).contains("usage:"), "{shown}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("usage:"),
+            "{shown}"
+        );
         let (out, shown) = run(name, &[&nowhere, &dir.0.join("x.png")]);
         assert!(!out.status.success(), "{shown}");
-        assert!(String::from_utf8_lossy(&out.stderr).contains("Error"), "{shown}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("Error"),
+            "{shown}"
+        );
     }
 }
