@@ -12,8 +12,14 @@
 //!   stays in the example.
 //! - A description line directly followed (no blank line) by an unindented
 //!   line continues, as in 6.1-era schemas; 10.2 would end the description.
+//! - A section's continuation line indented less than the first one ends
+//!   the section, rather than failing, where it starts another section
+//!   (older `Returns:` lists are indented past the tag), and later on
+//!   goes on with the section.
 //! - The 10.2 layout rules (lines of at most 70 characters, two spaces
-//!   between sentences) are only checked when asked for (`DocStyle`).
+//!   between sentences) and section rules (members and features need
+//!   text, no `Note:`/`Example:` sections, the de-indents above) are only
+//!   checked when asked for (`DocStyle`).
 
 // `Error` carries its source line and include chain; it is the crate's one
 // error type, so its size is the error module's call, not this one's.
@@ -49,6 +55,12 @@ pub(crate) struct DocStyle {
     /// Reject a single space after a sentence's final `.`, `!` or `?`:
     /// "Use two spaces between sentences".
     pub(crate) two_spaces: bool,
+    /// 10.2's reading of descriptions and sections: an unindented line
+    /// right after `@name: text` ends the description, a later line
+    /// indented less than the first continuation line ends it too, a
+    /// member or feature needs text, and the old `Note:`/`Example:`
+    /// sections are refused.
+    pub(crate) sections: bool,
 }
 
 impl DocStyle {
@@ -56,6 +68,7 @@ impl DocStyle {
     pub(crate) const STRICT: DocStyle = DocStyle {
         max_line_length: true,
         two_spaces: true,
+        sections: true,
     };
 }
 
@@ -629,6 +642,15 @@ impl<'a> Parser<'_, 'a> {
                 line = self.descriptions(line, true)?;
                 have_tagged = true;
             } else if let Some((tag, at)) = match_tag(l.text) {
+                if self.style.sections && matches!(tag, Tag::Note | Tag::Example) {
+                    let word = l.text.split(':').next().unwrap_or_default();
+                    return Err(self
+                        .err(
+                            l.idx,
+                            format!("The '{word}' section is no longer supported"),
+                        )
+                        .with_help("write an rST '.. note::' or '.. qmp-example::' directive"));
+                }
                 if matches!(tag, Tag::Returns | Tag::Errors | Tag::Since)
                     && self.raws.iter().any(|r| r.kind == RawKind::Tagged(tag))
                 {
@@ -726,10 +748,19 @@ impl<'a> Parser<'_, 'a> {
 
     /// The rest of a description or tagged section: indented lines, and
     /// blank lines between them; returns the first line after it.
+    ///
+    /// The first indented line sets the indentation. The line right after
+    /// it, unless blank, must be indented as much: "unexpected de-indent"
+    /// otherwise, as every release since QEMU 5.2 says in one form or
+    /// another. A line indented less later on ends the section.
     fn indented(&mut self, raw: &mut Raw<'a>) -> Result<Option<Ln<'a>>, Error> {
+        let strict = self.style.sections;
         let mut want: Option<usize> = None;
         let mut prev_blank = false;
         let mut after_text = raw.first.is_some_and(|f| !f.text.is_empty());
+        // Whether the line read is the one right after the first
+        // continuation line.
+        let mut second = false;
         loop {
             let Some(l) = self.next()? else {
                 return Ok(None);
@@ -738,33 +769,45 @@ impl<'a> Parser<'_, 'a> {
                 raw.lines.push(l);
                 prev_blank = true;
                 after_text = false;
+                second = false;
                 continue;
             }
             if at_name_colon(l.text).is_some() {
                 return Ok(Some(l));
             }
             let ind = indent(l.text);
+            let is_second = std::mem::take(&mut second);
+            // Older releases end a section at a line that starts another,
+            // however the section was indented.
+            let starts_section =
+                match_tag(l.text).is_some() || l.text == "Features:" || l.text.starts_with('=');
             match want {
                 None if ind == 0 => {
                     // Older releases continue a description on unindented
                     // lines; 10.2 ends it. Both agree after a blank line,
                     // or on a line that starts something else.
-                    if !after_text
-                        || match_tag(l.text).is_some()
-                        || l.text == "Features:"
-                        || l.text.starts_with('=')
-                    {
+                    if strict || !after_text || starts_section {
                         return Ok(Some(l));
                     }
                 }
-                None => want = Some(ind),
+                None => {
+                    want = Some(ind);
+                    second = true;
+                }
                 Some(w) if ind < w => {
-                    if prev_blank || ind == 0 {
+                    if is_second && (strict || !starts_section) {
+                        return Err(self.err(
+                            l.idx,
+                            format!("unexpected de-indent (expected at least {w} spaces)"),
+                        ));
+                    }
+                    if strict || prev_blank || ind == 0 {
                         return Ok(Some(l));
                     }
-                    // 10.2 rejects this, but 7.2 lines description
-                    // continuations up with the text after `@name: `, so
-                    // a line less indented than the one before is fine.
+                    // 10.2 ends the section here, but 7.2 lines
+                    // description continuations up with the text after
+                    // `@name: `, so a line less indented than the one
+                    // before goes on with the description.
                     want = Some(ind);
                 }
                 Some(_) => {}
@@ -804,6 +847,8 @@ impl<'a> Parser<'_, 'a> {
                 RawKind::Intro | RawKind::Detail => None,
                 // 10.2 wants text for members and features too, but 7.2's
                 // own schema has empty descriptions.
+                RawKind::Member(_) if self.style.sections => Some("Member"),
+                RawKind::Feature(_) if self.style.sections => Some("Feature"),
                 RawKind::Member(_) | RawKind::Feature(_) => None,
                 RawKind::Tagged(t) => Some(t.name()),
             };
