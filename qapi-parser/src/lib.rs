@@ -211,6 +211,11 @@ fn parse_alone(path: String, text: String, style: doc::DocStyle) -> Parsed {
     let src = Arc::new(Source::new(path, text));
     let items = syntax::parse(&src).map(|items| {
         let mut out = Vec::with_capacity(items.len());
+        // Blocks come in file order: each line's number is found by
+        // stepping on from the last one, and one buffer holds the lines of
+        // every block in turn.
+        let mut cursor = 0;
+        let mut lines: Vec<doc::DocLine<'_>> = Vec::new();
         for item in items {
             match item {
                 Item::Expr(node)
@@ -222,15 +227,11 @@ fn parse_alone(path: String, text: String, style: doc::DocStyle) -> Parsed {
                 }
                 Item::Expr(node) => out.push(ParsedItem::Expr(node.into_owned())),
                 Item::Doc(block) => {
-                    let mut cursor = 0;
-                    let lines: Vec<doc::DocLine<'_>> = block
-                        .lines
-                        .iter()
-                        .map(|&(pos, text)| {
-                            let (line, col) = src.line_col_from(pos, &mut cursor);
-                            doc::DocLine { text, line, col }
-                        })
-                        .collect();
+                    lines.clear();
+                    lines.extend(block.lines.iter().map(|&(pos, text)| {
+                        let (line, col) = src.line_col_from(pos, &mut cursor);
+                        doc::DocLine { text, line, col }
+                    }));
                     let end = src.loc(block.end);
                     let d = doc::parse_doc_with(&lines, block.closed, &end, style);
                     let failed = d.is_err();

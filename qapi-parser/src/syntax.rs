@@ -198,39 +198,70 @@ pub(crate) enum Item<'a> {
 
 /// Parses a whole file into top-level items.
 ///
-/// The tree is built in one pass over pest's token stream (start and end
-/// of each pair, in document order) with a stack of open objects and
-/// arrays, rather than by walking `Pair`s recursively: that walk creates an
-/// iterator and counts siblings at every level. Checks run in document
-/// order, so the first bad string or duplicate key is the one reported, as
-/// before.
+/// A hand-written scanner walks the file's top level: it skips blanks and
+/// plain comments and splits out doc blocks itself (three quarters of a
+/// schema's text, and no expression syntax), and hands pest each
+/// expression, from its first character to the end of the file; pest
+/// matches one `expr` and stops, and the scanner goes on from there. Every
+/// position pest reports is relative to where the expression starts, and
+/// is moved back into the file here.
 pub(crate) fn parse(src: &Source) -> Result<Vec<Item<'_>>, Error> {
-    // The quick `doc` rule is right for every block that is well formed;
-    // anything else is parsed again the exact way (see the grammar).
-    match parse_with(src, Rule::schema) {
-        Ok(Some(items)) => Ok(items),
-        Ok(None) | Err(_) => {
-            parse_with(src, Rule::schema_exact).map(|items| items.unwrap_or_default())
+    let text = src.text.as_str();
+    let mut items = Vec::new();
+    let mut pos = skip_blanks(text, 0);
+    while pos < text.len() {
+        if text.as_bytes().get(pos..pos + 2) == Some(b"##") {
+            let block = doc_block(text, pos);
+            pos = skip_blanks(text, block.lines.last().map_or(pos, |(p, l)| p + l.len()));
+            items.push(Item::Doc(block));
+        } else {
+            pos = parse_expr(src, pos, &mut items)?;
         }
     }
+    Ok(items)
 }
 
-/// Parses with `top`; `None` when a `doc` token holds more than a block.
-fn parse_with(src: &Source, top: Rule) -> Result<Option<Vec<Item<'_>>>, Error> {
+/// Whether `b` is a blank: ' ' or '\t'..'\r', as in the grammar.
+fn is_blank(b: u8) -> bool {
+    b == b' ' || (b'\t'..=b'\r').contains(&b)
+}
+
+/// The offset of the first byte at or after `pos` that is neither a blank
+/// nor in a plain comment ('#' not followed by '#', to the end of the
+/// line): the start of an expression or doc block, or the end of `text`.
+fn skip_blanks(text: &str, mut pos: usize) -> usize {
+    let bytes = text.as_bytes();
+    while let Some(&b) = bytes.get(pos) {
+        if is_blank(b) {
+            pos += 1;
+        } else if b == b'#' && bytes.get(pos + 1) != Some(&b'#') {
+            pos = memchr::memchr(b'\n', bytes.get(pos..).unwrap_or_default())
+                .map_or(bytes.len(), |n| pos + n);
+        } else {
+            break;
+        }
+    }
+    pos
+}
+
+/// Parses the expression at `base` with pest, pushes it onto `items`, and
+/// returns where the blanks and plain comments after it end.
+fn parse_expr<'a>(src: &'a Source, base: usize, items: &mut Vec<Item<'a>>) -> Result<usize, Error> {
     use pest::Token;
 
     let text = src.text.as_str();
-    let pairs = match Grammar::parse(top, text) {
+    let input = text.get(base..).unwrap_or("");
+    let pairs = match Grammar::parse(Rule::expr, input) {
         Ok(p) => p,
-        Err(e) => return Err(translate_error(src, &e)),
+        Err(e) => return Err(translate_error(src, base, &e)),
     };
-    let mut items = Vec::new();
     let mut stack: Vec<Open<'_>> = Vec::new();
     let mut start = 0;
+    let mut end = base;
     for token in pairs.tokens() {
         let (node, pos) = match token {
             Token::Start { rule, pos } => {
-                let pos = pos.pos();
+                let pos = base + pos.pos();
                 start = pos;
                 match rule {
                     Rule::object | Rule::array | Rule::string | Rule::boolean => {
@@ -246,15 +277,16 @@ fn parse_with(src: &Source, top: Rule) -> Result<Option<Vec<Item<'_>>>, Error> {
                 continue;
             }
             Token::End { rule, pos } => {
-                let end = pos.pos();
+                let pos = base + pos.pos();
+                end = pos;
                 match rule {
                     Rule::string => {
-                        let body = string_body(text.get(start..end).unwrap_or(""));
+                        let body = string_body(text.get(start..pos).unwrap_or(""));
                         let s = check_string_body(body, false).map_err(|m| src.error(start, m))?;
                         (Value::Str(s), start)
                     }
                     Rule::boolean => (
-                        Value::Bool(text.get(start..end).is_some_and(|t| t.starts_with("true"))),
+                        Value::Bool(text.get(start..pos).is_some_and(|t| t.starts_with("true"))),
                         start,
                     ),
                     Rule::object => match stack.pop() {
@@ -265,13 +297,6 @@ fn parse_with(src: &Source, top: Rule) -> Result<Option<Vec<Item<'_>>>, Error> {
                         Some(Open::List(p, values)) => (Value::List(values), p),
                         _ => continue,
                     },
-                    Rule::doc | Rule::doc_exact => {
-                        match doc_block(text, start, end) {
-                            Some(block) => items.push(Item::Doc(block)),
-                            None => return Ok(None),
-                        }
-                        continue;
-                    }
                     _ => continue,
                 }
             }
@@ -289,7 +314,9 @@ fn parse_with(src: &Source, top: Rule) -> Result<Option<Vec<Item<'_>>>, Error> {
             },
         }
     }
-    Ok(Some(items))
+    // `expr` ends after the blanks and plain comments that follow the
+    // value; it matched at least one character, or pest would have failed.
+    Ok(end.max(base + 1))
 }
 
 /// The text between the quotes of a string token, which the grammar
@@ -335,39 +362,42 @@ fn check_key_unique(src: &Source, stack: &[Open<'_>], pos: usize) -> Result<(), 
     Ok(())
 }
 
-/// Splits the doc block at `start..end` into its lines: each runs from its
-/// '#' to the end of the line (without carriage returns), and blanks
-/// separate them, as the grammar's `doc_exact` rule says. `None` if that
-/// rule would have ended the block earlier: at a line that is not a comment,
-/// or at a closing line that is not the last.
-fn doc_block(text: &str, start: usize, end: usize) -> Option<DocBlock<'_>> {
-    let block = text.get(..end).unwrap_or("");
-    let bytes = block.as_bytes();
-    let mut lines = Vec::new();
-    let mut pos = start;
-    while pos < end {
-        let line_end = block
-            .get(pos..)
-            .and_then(|r| r.find('\n'))
-            .map_or(end, |n| pos + n);
-        let line = block.get(pos..line_end).unwrap_or("");
-        let closing = !lines.is_empty() && line.starts_with("##");
-        if !line.starts_with('#') || (closing && line_end < end) {
-            return None;
+/// The doc block that starts with the `##` at `start`, split into its
+/// lines, as QEMU's lexer reads it: the opening line, then each comment
+/// that comes next (after any blanks, newlines included) from its '#' to
+/// the end of the line, up to and including the first that starts with
+/// `##`, or up to the first token that is not a comment (the block is then
+/// unterminated).
+fn doc_block(text: &str, start: usize) -> DocBlock<'_> {
+    let bytes = text.as_bytes();
+    let line_at = |pos: usize| {
+        let end = memchr::memchr(b'\n', bytes.get(pos..).unwrap_or_default())
+            .map_or(text.len(), |n| pos + n);
+        let line = text.get(pos..end).unwrap_or("");
+        (line.strip_suffix('\r').unwrap_or(line), end)
+    };
+    let (first, mut pos) = line_at(start);
+    let mut lines = vec![(start, first)];
+    let mut closed = false;
+    loop {
+        let mut next = pos;
+        while bytes.get(next).is_some_and(|&b| is_blank(b)) {
+            next += 1;
         }
-        lines.push((pos, line.trim_end_matches('\r')));
-        pos = line_end;
-        while bytes
-            .get(pos)
-            .is_some_and(|b| matches!(b, b' ' | b'\n' | b'\t' | b'\r' | 0x0b | 0x0c))
-        {
-            pos += 1;
+        if bytes.get(next) != Some(&b'#') {
+            break;
+        }
+        let (line, end) = line_at(next);
+        lines.push((next, line));
+        pos = end;
+        if line.starts_with("##") {
+            closed = true;
+            break;
         }
     }
-    let closed = lines.len() > 1 && lines.last().is_some_and(|(_, l)| l.starts_with("##"));
     let last = lines.last().map_or(start, |(pos, l)| pos + l.len());
     let end = if closed { last } else { next_token(text, last) };
-    Some(DocBlock { lines, closed, end })
+    DocBlock { lines, closed, end }
 }
 
 /// The offset of the next token after `pos`, skipping blanks; at the end of
@@ -428,12 +458,15 @@ fn check_string_body(body: &str, unterminated: bool) -> Result<Cow<'_, str>, Str
 
 /// Turns a pest failure into QEMU's message: a lexical error (stray text,
 /// bad string) if QEMU's lexer would hit one first, else what was expected.
-fn translate_error(src: &Source, err: &pest::error::Error<Rule>) -> Error {
+///
+/// `base` is where pest's input starts in the file.
+fn translate_error(src: &Source, base: usize, err: &pest::error::Error<Rule>) -> Error {
     use pest::error::{ErrorVariant, InputLocation};
-    let pos = match err.location {
-        InputLocation::Pos(p) => p,
-        InputLocation::Span((s, _)) => s,
-    };
+    let pos = base
+        + match err.location {
+            InputLocation::Pos(p) => p,
+            InputLocation::Span((s, _)) => s,
+        };
     let pos = if src.text.get(pos..).is_some_and(|r| r.trim().is_empty()) {
         eof_pos(&src.text)
     } else {
@@ -460,7 +493,7 @@ fn translate_error(src: &Source, err: &pest::error::Error<Rule>) -> Error {
         "expected string or '}'"
     } else if has(Rule::rbracket) {
         "expected '{', '[', ']', string, or boolean"
-    } else if has(Rule::object) || has(Rule::doc) || has(Rule::doc_exact) {
+    } else if has(Rule::object) {
         "expected '{', '[', string, or boolean"
     } else {
         "expected string"
@@ -623,5 +656,32 @@ mod tests {
         check("{ 'a': truex }", "t.json:1:12: stray 'x'");
         check("{ 'k': 'v',\n  'k': 'v' }", "t.json:2:8: duplicate key 'k'");
         check("\t{ 'a' }", "t.json:1:15: expected ':'");
+    }
+
+    #[test]
+    fn scanner_hands_pest_expressions_and_maps_positions_back() {
+        // Positions after doc blocks, comments and other expressions are
+        // the file's, not the expression's.
+        check(
+            "{ 'a': 'b' }\n##\n# x\n##\n# plain\n\n  { 'c' 'd' }",
+            "t.json:7:9: expected ':'",
+        );
+        check("##\n# x\n##\n[ 'a'", "t.json:4:6: expected ',' or ']'");
+        check(
+            "##\n# x\n##\n{ 'a': 'b'\n",
+            "t.json:4:11: expected ',' or '}'",
+        );
+        check("'x'\n##\n# y\n##\n{ 'a': 1 }", "t.json:5:8: stray '1'");
+        // A doc block may start right after an expression, but not inside.
+        check("{ 'a': 'b' } ## x\n##", "{a:'b'} doc(2)");
+        check(
+            "{ 'a': [ ## x\n ] }",
+            "t.json:1:10: expected '{', '[', ']', string, or boolean",
+        );
+        // Comment lines of a block may be indented or separated by blank
+        // lines; the first line that is not a comment ends the block.
+        check("##\n  # a\n\n# b\n ##\n'x'", "doc(4) 'x'");
+        check("##\n# a\n'x' # c\n##\n", "doc(2) 'x' doc(1)");
+        check("# c ## d\n'x'", "'x'");
     }
 }
