@@ -124,7 +124,8 @@ pub(crate) fn parse_doc_with(
         pos: 0,
         style,
         code: None,
-        raws: Vec::new(),
+        raws: Vec::with_capacity(8),
+        buf: Vec::with_capacity(lines.len()),
         members: Vec::new(),
         features: Vec::new(),
     };
@@ -370,8 +371,10 @@ struct Raw<'a> {
     idx: usize,
     /// Text on the header line after the tag or `@name:`, if any.
     first: Option<Ln<'a>>,
-    /// The following lines, blank ones included.
-    lines: Vec<Ln<'a>>,
+    /// The following lines, blank ones included: a range of
+    /// [`Parser::buf`]. Lines are only ever added to the section being
+    /// read, which is the newest, so every section's lines are one run.
+    lines: std::ops::Range<usize>,
 }
 
 struct Parser<'l, 'a> {
@@ -387,6 +390,9 @@ struct Parser<'l, 'a> {
     /// that opened it. Layout rules don't apply to code.
     code: Option<usize>,
     raws: Vec<Raw<'a>>,
+    /// The content lines of every section, in order (see [`Raw::lines`]):
+    /// one allocation per block rather than one per section.
+    buf: Vec<Ln<'a>>,
     members: Vec<&'a str>,
     features: Vec<&'a str>,
 }
@@ -476,6 +482,12 @@ impl<'a> Parser<'_, 'a> {
             };
         }
         loc
+    }
+
+    /// Adds `l` to the lines of `raw`, the section being read.
+    fn push(&mut self, raw: &mut Raw<'a>, l: Ln<'a>) {
+        self.buf.push(l);
+        raw.lines.end = self.buf.len();
     }
 
     fn err(&self, idx: usize, msg: impl Into<String>) -> Error {
@@ -594,7 +606,7 @@ impl<'a> Parser<'_, 'a> {
             kind: RawKind::Intro,
             idx: line.map_or(self.pos, |l| l.idx),
             first: None,
-            lines: Vec::new(),
+            lines: self.buf.len()..self.buf.len(),
         };
         while let Some(l) = line {
             if let Some((name, _)) = at_name_colon(l.text) {
@@ -603,7 +615,7 @@ impl<'a> Parser<'_, 'a> {
                     format!("'@{name}:' not allowed in free-form documentation"),
                 ));
             }
-            raw.lines.push(l);
+            self.push(&mut raw, l);
             line = self.next()?;
         }
         self.raws.push(raw);
@@ -660,7 +672,7 @@ impl<'a> Parser<'_, 'a> {
                     kind: RawKind::Tagged(tag),
                     idx: l.idx,
                     first: Some(l.tail(at)),
-                    lines: Vec::new(),
+                    lines: self.buf.len()..self.buf.len(),
                 };
                 line = match tag {
                     Tag::Note | Tag::Example => self.old_section(&mut raw)?,
@@ -676,17 +688,21 @@ impl<'a> Parser<'_, 'a> {
                 } else {
                     RawKind::Intro
                 };
+                let at = self.buf.len();
                 match self.raws.last_mut() {
-                    Some(last) if last.kind == kind => last.lines.push(Ln {
-                        text: "",
-                        idx: l.idx,
-                        off: 0,
-                    }),
+                    Some(last) if last.kind == kind => {
+                        self.buf.push(Ln {
+                            text: "",
+                            idx: l.idx,
+                            off: 0,
+                        });
+                        last.lines.end = self.buf.len();
+                    }
                     _ => self.raws.push(Raw {
                         kind,
                         idx: l.idx,
                         first: None,
-                        lines: Vec::new(),
+                        lines: at..at,
                     }),
                 }
                 // A paragraph runs to the next blank line.
@@ -695,8 +711,9 @@ impl<'a> Parser<'_, 'a> {
                     if p.text.is_empty() {
                         break;
                     }
+                    self.buf.push(p);
                     if let Some(last) = self.raws.last_mut() {
-                        last.lines.push(p);
+                        last.lines.end = self.buf.len();
                     }
                     cur = self.next()?;
                 }
@@ -738,7 +755,7 @@ impl<'a> Parser<'_, 'a> {
                 kind,
                 idx: l.idx,
                 first: Some(l.tail(at)),
-                lines: Vec::new(),
+                lines: self.buf.len()..self.buf.len(),
             };
             line = self.indented(&mut raw)?;
             self.raws.push(raw);
@@ -766,7 +783,7 @@ impl<'a> Parser<'_, 'a> {
                 return Ok(None);
             };
             if l.text.is_empty() {
-                raw.lines.push(l);
+                self.push(raw, l);
                 prev_blank = true;
                 after_text = false;
                 second = false;
@@ -812,7 +829,7 @@ impl<'a> Parser<'_, 'a> {
                 }
                 Some(_) => {}
             }
-            raw.lines.push(l);
+            self.push(raw, l);
             prev_blank = false;
         }
     }
@@ -830,7 +847,7 @@ impl<'a> Parser<'_, 'a> {
             {
                 return Ok(Some(l));
             }
-            raw.lines.push(l);
+            self.push(raw, l);
         }
     }
 
@@ -842,7 +859,8 @@ impl<'a> Parser<'_, 'a> {
             ..Doc::default()
         };
         for raw in &self.raws {
-            let text = join(raw.first, &raw.lines);
+            let lines = self.buf.get(raw.lines.clone()).unwrap_or_default();
+            let text = join(raw.first, lines);
             let required = match &raw.kind {
                 RawKind::Intro | RawKind::Detail => None,
                 // 10.2 wants text for members and features too, but 7.2's
@@ -865,7 +883,7 @@ impl<'a> Parser<'_, 'a> {
                     }
                     doc.body.push_str(&text);
                     // Examples in the overview stay in the text, too.
-                    for piece in split_directives(&raw.lines) {
+                    for piece in split_directives(lines) {
                         if let Piece::Example(head, block) = piece {
                             doc.examples.push(self.qmp_example(head, block).1);
                         }
@@ -884,7 +902,7 @@ impl<'a> Parser<'_, 'a> {
                 RawKind::Tagged(tag) => {
                     if *tag == Tag::Example {
                         let mut all: Vec<Ln<'_>> = raw.first.into_iter().collect();
-                        all.extend_from_slice(&raw.lines);
+                        all.extend_from_slice(lines);
                         doc.examples.push(Example {
                             title: None,
                             messages: self.messages(&all),
@@ -898,7 +916,7 @@ impl<'a> Parser<'_, 'a> {
                     });
                 }
                 RawKind::Detail => {
-                    for piece in split_directives(&raw.lines) {
+                    for piece in split_directives(lines) {
                         match piece {
                             Piece::Plain(lines) => {
                                 let Some(first) = lines.iter().find(|l| !l.text.is_empty()) else {
