@@ -853,10 +853,16 @@ impl<'a> Parser<'_, 'a> {
 
     /// Assembles the [`Doc`] and checks that sections needing text have it.
     fn finish(self, symbol: Option<String>) -> Result<Doc, Error> {
+        // Spelt out: `..Doc::default()` would allocate a location's file
+        // name only to drop it.
         let mut doc = Doc {
             loc: self.loc(0),
             symbol,
-            ..Doc::default()
+            body: String::new(),
+            members: Vec::new(),
+            features: Vec::new(),
+            sections: Vec::new(),
+            examples: Vec::new(),
         };
         for raw in &self.raws {
             let lines = self.buf.get(raw.lines.clone()).unwrap_or_default();
