@@ -386,8 +386,8 @@ struct Parser<'l, 'a> {
     /// Index of the line last read.
     pos: usize,
     style: DocStyle,
-    /// While inside a literal or code block: the indentation of the line
-    /// that opened it. Layout rules don't apply to code.
+    /// While inside a literal block: the indentation of its first line, or
+    /// 0 until that line is read. Layout rules don't apply to literal text.
     code: Option<usize>,
     raws: Vec<Raw<'a>>,
     /// The content lines of every section, in order (see [`Raw::lines`]):
@@ -542,24 +542,36 @@ impl<'a> Parser<'_, 'a> {
         Ok(Some(ln))
     }
 
-    /// QEMU 10.2's layout rules, if enabled, for lines outside code blocks
-    /// (`::` literal blocks and `.. qmp-example::`/`.. code-block::`
-    /// directives), which 10.2's own examples exceed.
+    /// QEMU 10.2's layout rules, if enabled, for lines outside literal
+    /// blocks, which 10.2's own examples exceed. As in QEMU, a literal
+    /// block opens at a line that is just `::` (after any indentation) or
+    /// `.. qmp-example::` at the left margin; the first line after it that
+    /// is not blank sets its indentation, and the block ends at a line
+    /// indented less, which is checked again.
     fn check_style(&mut self, ln: Ln<'a>) -> Result<(), Error> {
         let t = ln.text;
-        let ind = indent(t);
-        if let Some(open) = self.code {
-            if t.is_empty() || ind > open {
-                return Ok(());
-            }
-            self.code = None;
+        let opener = t
+            .strip_prefix("..")
+            .map(|r| r.trim_start_matches(' '))
+            .and_then(|r| r.strip_prefix("qmp-example"))
+            .filter(|_| t.starts_with(".. "))
+            .unwrap_or(t);
+        if opener.trim_start_matches(' ') == "::" {
+            self.code = Some(0);
+            return Ok(());
         }
-        let rest = t.get(ind..).unwrap_or("");
-        if rest.ends_with("::")
-            || rest.starts_with(".. qmp-example::")
-            || rest.starts_with(".. code-block::")
+        if let Some(open) = self.code
+            && !t.is_empty()
         {
-            self.code = Some(ind);
+            let ind = indent(t);
+            if open == 0 {
+                self.code = Some(ind);
+            } else if ind < open {
+                self.code = None;
+            }
+        }
+        if self.code.is_some() {
+            return Ok(());
         }
         if self.style.max_line_length && t.chars().count() + 2 > 70 && !is_url_line(t) {
             return Err(self.err(ln.idx, "documentation line longer than 70 characters"));

@@ -450,6 +450,41 @@ fn doc_style() {
     check("##|# A. B|##", "body=A. B");
 }
 
+#[test]
+fn layout_rules_skip_literal_blocks_as_qemu_does() {
+    let strict = DocStyle::STRICT;
+    let x = "x".repeat(69);
+    // A literal block opens at a line that is just `::` or
+    // `.. qmp-example::`; its lines are not checked.
+    for opener in ["::", "  ::", ".. qmp-example::", "..  qmp-example ::"] {
+        let input = format!("##|# {opener}|#|#    {x}|#    A. B|##");
+        let (v, closed, end) = lines(&input);
+        let got = parse_doc_with(&v, closed, &end, strict);
+        assert!(got.is_ok(), "{input}: {got:?}");
+    }
+    // Text ending in `::`, other directives and openers with more on the
+    // line open none.
+    for opener in [
+        "Text::",
+        ".. code-block::",
+        ".. qmp-example:: x",
+        "..qmp-example::",
+    ] {
+        check_with(
+            strict,
+            &format!("##|# {opener}|#|#    {x}|##"),
+            "4:1: documentation line longer than 70 characters",
+        );
+    }
+    // The first line sets the block's indentation; a line indented less
+    // ends it and is checked.
+    check_with(
+        strict,
+        &format!("##|# ::|#|#    a|#      {x}|#   {x}|##"),
+        "6:1: documentation line longer than 70 characters",
+    );
+}
+
 fn target<'a>(meta: &'a str, loc: &'a Loc, members: &[&'a str]) -> DocTarget<'a> {
     DocTarget {
         meta,
