@@ -251,6 +251,20 @@ fn parse_expr<'a>(src: &'a Source, base: usize, items: &mut Vec<Item<'a>>) -> Re
 
     let text = src.text.as_str();
     let input = text.get(base..).unwrap_or("");
+    // pest recurses once per nesting level and has no depth limit: past
+    // it, the thread's stack overflows. An expression nested deeper than
+    // QEMU's schemas ever go is an error at the first bracket too many,
+    // unless pest finds an error before it.
+    if let Some(deep) = too_deep(text, base) {
+        let before = input.get(..deep - base).unwrap_or("");
+        return Err(match Grammar::parse(Rule::expr, before) {
+            Err(e) if location(&e) < deep - base => translate_error(src, base, &e),
+            _ => src.error(
+                deep,
+                format!("nesting too deep (more than {MAX_DEPTH} levels of '{{' and '[')"),
+            ),
+        });
+    }
     let pairs = match Grammar::parse(Rule::expr, input) {
         Ok(p) => p,
         Err(e) => return Err(translate_error(src, base, &e)),
@@ -317,6 +331,59 @@ fn parse_expr<'a>(src: &'a Source, base: usize, items: &mut Vec<Item<'a>>) -> Re
     // `expr` ends after the blanks and plain comments that follow the
     // value; it matched at least one character, or pest would have failed.
     Ok(end.max(base + 1))
+}
+
+/// How deep objects and arrays may nest: QEMU's schemas go five levels
+/// deep, and an unoptimised build of the parser still has room for this on
+/// a thread's 2 MiB stack.
+pub(crate) const MAX_DEPTH: usize = 64;
+
+/// Where the expression at `base` opens its object or array number
+/// `MAX_DEPTH + 1` inside the others, if it does. Strings and comments are
+/// crossed as the lexer reads them; the scan stops where the expression's
+/// outermost bracket closes, or at once if it does not start with one.
+fn too_deep(text: &str, base: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut depth = 0;
+    let mut i = base;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Some(i);
+                }
+            }
+            b'}' | b']' if depth <= 1 => return None,
+            b'}' | b']' => depth -= 1,
+            _ if depth == 0 => return None,
+            b'\'' => {
+                i += 1;
+                while let Some(&c) = bytes.get(i) {
+                    match c {
+                        b'\'' | b'\n' => break,
+                        b'\\' => i += 2,
+                        _ => i += 1,
+                    }
+                }
+            }
+            b'#' => {
+                i = memchr::memchr(b'\n', bytes.get(i..).unwrap_or_default())
+                    .map_or(bytes.len(), |n| i + n);
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The byte offset where a pest error is, in pest's input.
+fn location(err: &pest::error::Error<Rule>) -> usize {
+    match err.location {
+        pest::error::InputLocation::Pos(p) => p,
+        pest::error::InputLocation::Span((s, _)) => s,
+    }
 }
 
 /// The text between the quotes of a string token, which the grammar
@@ -461,12 +528,8 @@ fn check_string_body(body: &str, unterminated: bool) -> Result<Cow<'_, str>, Str
 ///
 /// `base` is where pest's input starts in the file.
 fn translate_error(src: &Source, base: usize, err: &pest::error::Error<Rule>) -> Error {
-    use pest::error::{ErrorVariant, InputLocation};
-    let pos = base
-        + match err.location {
-            InputLocation::Pos(p) => p,
-            InputLocation::Span((s, _)) => s,
-        };
+    use pest::error::ErrorVariant;
+    let pos = base + location(err);
     let pos = if src.text.get(pos..).is_some_and(|r| r.trim().is_empty()) {
         eof_pos(&src.text)
     } else {
@@ -683,5 +746,49 @@ mod tests {
         check("##\n  # a\n\n# b\n ##\n'x'", "doc(4) 'x'");
         check("##\n# a\n'x' # c\n##\n", "doc(2) 'x' doc(1)");
         check("# c ## d\n'x'", "'x'");
+    }
+
+    #[test]
+    fn nesting_is_limited_before_the_stack_overflows() {
+        let nest = |n: usize, inner: &str| {
+            format!(
+                "{{ 'a': {}{inner}{} }}",
+                "[".repeat(n - 1),
+                "]".repeat(n - 1)
+            )
+        };
+        // 64 levels (the object and 63 arrays) parse; 65 are refused at
+        // the bracket too many, however deep the input goes on.
+        let ok = nest(MAX_DEPTH, "'x'");
+        let got = parse(&Source::new("t.json".into(), ok.clone())).map(|i| i.len());
+        assert_eq!(got.ok(), Some(1), "{ok}");
+        for depth in [MAX_DEPTH + 1, 100_000] {
+            check(
+                &nest(depth, "'x'"),
+                "t.json:1:71: nesting too deep (more than 64 levels of '{' and '[')",
+            );
+        }
+        // An error pest finds first is reported instead; brackets in
+        // strings and comments do not count.
+        check(
+            &nest(MAX_DEPTH + 1, "").replacen("[[", "[1[", 1),
+            "t.json:1:9: stray '1'",
+        );
+        check(
+            &format!("{{ 'a': [ '{}' ] }}", "[".repeat(100)),
+            &format!("{{a:['{}']}}", "[".repeat(100)),
+        );
+        check(&format!("{{ 'a': [ # {}\n ] }}", "[".repeat(100)), "{a:[]}");
+        // It holds on a thread with the default 2 MiB stack, in this
+        // (unoptimised) test build.
+        let deep = nest(100_000, "'x'");
+        let joined = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || {
+                let src = Source::new("t.json".into(), deep);
+                parse(&src).map(|i| i.len()).map_err(|e| e.message.clone())
+            })
+            .map(|t| t.join().is_ok());
+        assert_eq!(joined.ok(), Some(true));
     }
 }
