@@ -343,11 +343,14 @@ pub(crate) const MAX_DEPTH: usize = 64;
 /// crossed as the lexer reads them; the scan stops where the expression's
 /// outermost bracket closes, or at once if it does not start with one.
 fn too_deep(text: &str, base: usize) -> Option<usize> {
+    // Indexing under `i < len` rather than `get`: this runs over every
+    // expression, and in a build script's unoptimised build each `get` is
+    // a call.
     let bytes = text.as_bytes();
     let mut depth = 0;
     let mut i = base;
-    while let Some(&b) = bytes.get(i) {
-        match b {
+    while i < bytes.len() {
+        match bytes[i] {
             b'{' | b'[' => {
                 depth += 1;
                 if depth > MAX_DEPTH {
@@ -359,8 +362,8 @@ fn too_deep(text: &str, base: usize) -> Option<usize> {
             _ if depth == 0 => return None,
             b'\'' => {
                 i += 1;
-                while let Some(&c) = bytes.get(i) {
-                    match c {
+                while i < bytes.len() {
+                    match bytes[i] {
                         b'\'' | b'\n' => break,
                         b'\\' => i += 2,
                         _ => i += 1,
@@ -391,15 +394,16 @@ fn location(err: &pest::error::Error<Rule>) -> usize {
 /// quote that is not escaped (a backslash takes the next character with
 /// it, as in the grammar).
 fn string_body(token: &str) -> &str {
+    // Indexing under `i < len`, as in `too_deep`.
     let bytes = token.as_bytes();
     let mut i = 1;
-    while let Some(&b) = bytes.get(i) {
-        match b {
+    while i < bytes.len() {
+        match bytes[i] {
             b'\'' => break,
             b'\\' => {
                 // Skip the escaped character, which may be multi-byte.
                 i += 1;
-                while bytes.get(i + 1).is_some_and(|b| (b & 0xc0) == 0x80) {
+                while i + 1 < bytes.len() && (bytes[i + 1] & 0xc0) == 0x80 {
                     i += 1;
                 }
                 i += 1;
@@ -492,12 +496,17 @@ fn eof_pos(text: &str) -> usize {
 /// `unterminated`, the text runs to the end of the line and a missing quote
 /// is the error unless another comes first.
 fn check_string_body(body: &str, unterminated: bool) -> Result<Cow<'_, str>, String> {
-    // Nearly every string is plain printable ASCII without escapes.
-    if !unterminated
-        && body
-            .bytes()
-            .all(|b| (b' '..=b'~').contains(&b) && b != b'\\')
-    {
+    // Nearly every string is plain printable ASCII without escapes. (A
+    // plain loop: iterator adapters are calls in an unoptimised build.)
+    let bytes = body.as_bytes();
+    let mut plain = !unterminated;
+    let mut i = 0;
+    while plain && i < bytes.len() {
+        let b = bytes[i];
+        plain = (b' '..=b'~').contains(&b) && b != b'\\';
+        i += 1;
+    }
+    if plain {
         return Ok(Cow::Borrowed(body));
     }
     let mut out = String::with_capacity(body.len());
