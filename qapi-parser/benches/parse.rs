@@ -1,7 +1,9 @@
 //! Parse and check QEMU 10.2's QMP schema (all 40-odd files it includes),
-//! read from memory so that the figure is the parser's alone.
+//! read from memory so that the figure is the parser's alone; and, in the
+//! same run, qapi-rs's parser (`qapi-parser` 0.11 on crates.io) over the
+//! same files, which reads the definitions and checks nothing.
 //!
-//! `cargo bench -p qapi-parser --bench parse`
+//! `cargo bench -p qemu-qapi-parser --bench parse`
 
 use std::collections::HashMap;
 
@@ -32,6 +34,47 @@ fn bench(c: &mut Criterion) {
             qapi_parser::parse_with(&root, &options, &mut read).expect("valid schema")
         })
     });
+
+    // qapi-rs reads every definition it understands and stops at the
+    // first it does not; the count shows how far it got.
+    let (defs, failed) = qapi_rs(&files, &root);
+    println!("qapi-rs: {defs} definitions read, {failed} files stopped early");
+    assert!(defs > 1000, "qapi-rs read only {defs} definitions");
+    c.bench_function("qapi-rs 0.11 10.2 qapi-schema.json", |b| {
+        b.iter_with_large_drop(|| qapi_rs(&files, &root))
+    });
+}
+
+/// qapi-rs's own way through a schema (as its tests do): strip comments,
+/// read the definitions, follow includes. Returns the definitions read
+/// and the number of files it could not read to the end.
+fn qapi_rs(files: &HashMap<String, String>, root: &str) -> (usize, usize) {
+    use qapi_rs_parser::{Parser, Spec};
+
+    let mut todo = vec![root.to_owned()];
+    let mut seen = std::collections::HashSet::new();
+    let (mut defs, mut failed) = (0, 0);
+    while let Some(path) = todo.pop() {
+        if !seen.insert(path.clone()) {
+            continue;
+        }
+        let Some(text) = files.get(&path) else {
+            failed += 1;
+            continue;
+        };
+        let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
+        for spec in Parser::from_string(Parser::strip_comments(text)) {
+            match spec {
+                Ok(Spec::Include(inc)) => todo.push(format!("{dir}/{}", inc.include)),
+                Ok(_) => defs += 1,
+                Err(_) => {
+                    failed += 1;
+                    break;
+                }
+            }
+        }
+    }
+    (defs, failed)
 }
 
 criterion_group!(benches, bench);

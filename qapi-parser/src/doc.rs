@@ -12,8 +12,14 @@
 //!   stays in the example.
 //! - A description line directly followed (no blank line) by an unindented
 //!   line continues, as in 6.1-era schemas; 10.2 would end the description.
+//! - A section's continuation line indented less than the first one ends
+//!   the section, rather than failing, where it starts another section
+//!   (older `Returns:` lists are indented past the tag), and later on
+//!   goes on with the section.
 //! - The 10.2 layout rules (lines of at most 70 characters, two spaces
-//!   between sentences) are only checked when asked for (`DocStyle`).
+//!   between sentences) and section rules (members and features need
+//!   text, no `Note:`/`Example:` sections, the de-indents above) are only
+//!   checked when asked for (`DocStyle`).
 
 // `Error` carries its source line and include chain; it is the crate's one
 // error type, so its size is the error module's call, not this one's.
@@ -50,6 +56,12 @@ pub(crate) struct DocStyle {
     /// Reject a single space after a sentence's final `.`, `!` or `?`:
     /// "Use two spaces between sentences".
     pub(crate) two_spaces: bool,
+    /// 10.2's reading of descriptions and sections: an unindented line
+    /// right after `@name: text` ends the description, a later line
+    /// indented less than the first continuation line ends it too, a
+    /// member or feature needs text, and the old `Note:`/`Example:`
+    /// sections are refused.
+    pub(crate) sections: bool,
 }
 
 impl DocStyle {
@@ -57,6 +69,7 @@ impl DocStyle {
     pub(crate) const STRICT: DocStyle = DocStyle {
         max_line_length: true,
         two_spaces: true,
+        sections: true,
     };
 }
 
@@ -112,7 +125,8 @@ pub(crate) fn parse_doc_with(
         pos: 0,
         style,
         code: None,
-        raws: Vec::new(),
+        raws: Vec::with_capacity(8),
+        buf: Vec::with_capacity(lines.len()),
         members: Vec::new(),
         features: Vec::new(),
     };
@@ -358,8 +372,10 @@ struct Raw<'a> {
     idx: usize,
     /// Text on the header line after the tag or `@name:`, if any.
     first: Option<Ln<'a>>,
-    /// The following lines, blank ones included.
-    lines: Vec<Ln<'a>>,
+    /// The following lines, blank ones included: a range of
+    /// [`Parser::buf`]. Lines are only ever added to the section being
+    /// read, which is the newest, so every section's lines are one run.
+    lines: std::ops::Range<usize>,
 }
 
 struct Parser<'l, 'a> {
@@ -371,10 +387,13 @@ struct Parser<'l, 'a> {
     /// Index of the line last read.
     pos: usize,
     style: DocStyle,
-    /// While inside a literal or code block: the indentation of the line
-    /// that opened it. Layout rules don't apply to code.
+    /// While inside a literal block: the indentation of its first line, or
+    /// 0 until that line is read. Layout rules don't apply to literal text.
     code: Option<usize>,
     raws: Vec<Raw<'a>>,
+    /// The content lines of every section, in order (see [`Raw::lines`]):
+    /// one allocation per block rather than one per section.
+    buf: Vec<Ln<'a>>,
     members: Vec<&'a str>,
     features: Vec<&'a str>,
 }
@@ -466,6 +485,12 @@ impl<'a> Parser<'_, 'a> {
         loc
     }
 
+    /// Adds `l` to the lines of `raw`, the section being read.
+    fn push(&mut self, raw: &mut Raw<'a>, l: Ln<'a>) {
+        self.buf.push(l);
+        raw.lines.end = self.buf.len();
+    }
+
     fn err(&self, idx: usize, msg: impl Into<String>) -> Error {
         Error::new(self.loc(idx), msg)
     }
@@ -518,24 +543,36 @@ impl<'a> Parser<'_, 'a> {
         Ok(Some(ln))
     }
 
-    /// QEMU 10.2's layout rules, if enabled, for lines outside code blocks
-    /// (`::` literal blocks and `.. qmp-example::`/`.. code-block::`
-    /// directives), which 10.2's own examples exceed.
+    /// QEMU 10.2's layout rules, if enabled, for lines outside literal
+    /// blocks, which 10.2's own examples exceed. As in QEMU, a literal
+    /// block opens at a line that is just `::` (after any indentation) or
+    /// `.. qmp-example::` at the left margin; the first line after it that
+    /// is not blank sets its indentation, and the block ends at a line
+    /// indented less, which is checked again.
     fn check_style(&mut self, ln: Ln<'a>) -> Result<(), Error> {
         let t = ln.text;
-        let ind = indent(t);
-        if let Some(open) = self.code {
-            if t.is_empty() || ind > open {
-                return Ok(());
-            }
-            self.code = None;
+        let opener = t
+            .strip_prefix("..")
+            .map(|r| r.trim_start_matches(' '))
+            .and_then(|r| r.strip_prefix("qmp-example"))
+            .filter(|_| t.starts_with(".. "))
+            .unwrap_or(t);
+        if opener.trim_start_matches(' ') == "::" {
+            self.code = Some(0);
+            return Ok(());
         }
-        let rest = t.get(ind..).unwrap_or("");
-        if rest.ends_with("::")
-            || rest.starts_with(".. qmp-example::")
-            || rest.starts_with(".. code-block::")
+        if let Some(open) = self.code
+            && !t.is_empty()
         {
-            self.code = Some(ind);
+            let ind = indent(t);
+            if open == 0 {
+                self.code = Some(ind);
+            } else if ind < open {
+                self.code = None;
+            }
+        }
+        if self.code.is_some() {
+            return Ok(());
         }
         if self.style.max_line_length && t.chars().count() + 2 > 70 && !is_url_line(t) {
             return Err(self.err(ln.idx, "documentation line longer than 70 characters"));
@@ -582,7 +619,7 @@ impl<'a> Parser<'_, 'a> {
             kind: RawKind::Intro,
             idx: line.map_or(self.pos, |l| l.idx),
             first: None,
-            lines: Vec::new(),
+            lines: self.buf.len()..self.buf.len(),
         };
         while let Some(l) = line {
             if let Some((name, _)) = at_name_colon(l.text) {
@@ -591,7 +628,7 @@ impl<'a> Parser<'_, 'a> {
                     format!("'@{name}:' not allowed in free-form documentation"),
                 ));
             }
-            raw.lines.push(l);
+            self.push(&mut raw, l);
             line = self.next()?;
         }
         self.raws.push(raw);
@@ -630,6 +667,15 @@ impl<'a> Parser<'_, 'a> {
                 line = self.descriptions(line, true)?;
                 have_tagged = true;
             } else if let Some((tag, at)) = match_tag(l.text) {
+                if self.style.sections && matches!(tag, Tag::Note | Tag::Example) {
+                    let word = l.text.split(':').next().unwrap_or_default();
+                    return Err(self
+                        .err(
+                            l.idx,
+                            format!("The '{word}' section is no longer supported"),
+                        )
+                        .with_help("write an rST '.. note::' or '.. qmp-example::' directive"));
+                }
                 if matches!(tag, Tag::Returns | Tag::Errors | Tag::Since)
                     && self.raws.iter().any(|r| r.kind == RawKind::Tagged(tag))
                 {
@@ -639,7 +685,7 @@ impl<'a> Parser<'_, 'a> {
                     kind: RawKind::Tagged(tag),
                     idx: l.idx,
                     first: Some(l.tail(at)),
-                    lines: Vec::new(),
+                    lines: self.buf.len()..self.buf.len(),
                 };
                 line = match tag {
                     Tag::Note | Tag::Example => self.old_section(&mut raw)?,
@@ -655,17 +701,21 @@ impl<'a> Parser<'_, 'a> {
                 } else {
                     RawKind::Intro
                 };
+                let at = self.buf.len();
                 match self.raws.last_mut() {
-                    Some(last) if last.kind == kind => last.lines.push(Ln {
-                        text: "",
-                        idx: l.idx,
-                        off: 0,
-                    }),
+                    Some(last) if last.kind == kind => {
+                        self.buf.push(Ln {
+                            text: "",
+                            idx: l.idx,
+                            off: 0,
+                        });
+                        last.lines.end = self.buf.len();
+                    }
                     _ => self.raws.push(Raw {
                         kind,
                         idx: l.idx,
                         first: None,
-                        lines: Vec::new(),
+                        lines: at..at,
                     }),
                 }
                 // A paragraph runs to the next blank line.
@@ -674,8 +724,9 @@ impl<'a> Parser<'_, 'a> {
                     if p.text.is_empty() {
                         break;
                     }
+                    self.buf.push(p);
                     if let Some(last) = self.raws.last_mut() {
-                        last.lines.push(p);
+                        last.lines.end = self.buf.len();
                     }
                     cur = self.next()?;
                 }
@@ -717,7 +768,7 @@ impl<'a> Parser<'_, 'a> {
                 kind,
                 idx: l.idx,
                 first: Some(l.tail(at)),
-                lines: Vec::new(),
+                lines: self.buf.len()..self.buf.len(),
             };
             line = self.indented(&mut raw)?;
             self.raws.push(raw);
@@ -727,50 +778,71 @@ impl<'a> Parser<'_, 'a> {
 
     /// The rest of a description or tagged section: indented lines, and
     /// blank lines between them; returns the first line after it.
+    ///
+    /// The first indented line sets the indentation. The line right after
+    /// it, unless blank, must be indented as much: "unexpected de-indent"
+    /// otherwise, as every release since QEMU 5.2 says in one form or
+    /// another. A line indented less later on ends the section.
     fn indented(&mut self, raw: &mut Raw<'a>) -> Result<Option<Ln<'a>>, Error> {
+        let strict = self.style.sections;
         let mut want: Option<usize> = None;
         let mut prev_blank = false;
         let mut after_text = raw.first.is_some_and(|f| !f.text.is_empty());
+        // Whether the line read is the one right after the first
+        // continuation line.
+        let mut second = false;
         loop {
             let Some(l) = self.next()? else {
                 return Ok(None);
             };
             if l.text.is_empty() {
-                raw.lines.push(l);
+                self.push(raw, l);
                 prev_blank = true;
                 after_text = false;
+                second = false;
                 continue;
             }
             if at_name_colon(l.text).is_some() {
                 return Ok(Some(l));
             }
             let ind = indent(l.text);
+            let is_second = std::mem::take(&mut second);
+            // Older releases end a section at a line that starts another,
+            // however the section was indented.
+            let starts_section =
+                match_tag(l.text).is_some() || l.text == "Features:" || l.text.starts_with('=');
             match want {
                 None if ind == 0 => {
                     // Older releases continue a description on unindented
                     // lines; 10.2 ends it. Both agree after a blank line,
                     // or on a line that starts something else.
-                    if !after_text
-                        || match_tag(l.text).is_some()
-                        || l.text == "Features:"
-                        || l.text.starts_with('=')
-                    {
+                    if strict || !after_text || starts_section {
                         return Ok(Some(l));
                     }
                 }
-                None => want = Some(ind),
+                None => {
+                    want = Some(ind);
+                    second = true;
+                }
                 Some(w) if ind < w => {
-                    if prev_blank || ind == 0 {
+                    if is_second && (strict || !starts_section) {
+                        return Err(self.err(
+                            l.idx,
+                            format!("unexpected de-indent (expected at least {w} spaces)"),
+                        ));
+                    }
+                    if strict || prev_blank || ind == 0 {
                         return Ok(Some(l));
                     }
-                    // 10.2 rejects this, but 7.2 lines description
-                    // continuations up with the text after `@name: `, so
-                    // a line less indented than the one before is fine.
+                    // 10.2 ends the section here, but 7.2 lines
+                    // description continuations up with the text after
+                    // `@name: `, so a line less indented than the one
+                    // before goes on with the description.
                     want = Some(ind);
                 }
                 Some(_) => {}
             }
-            raw.lines.push(l);
+            self.push(raw, l);
             prev_blank = false;
         }
     }
@@ -788,23 +860,32 @@ impl<'a> Parser<'_, 'a> {
             {
                 return Ok(Some(l));
             }
-            raw.lines.push(l);
+            self.push(raw, l);
         }
     }
 
     /// Assembles the [`Doc`] and checks that sections needing text have it.
     fn finish(self, symbol: Option<String>) -> Result<Doc, Error> {
+        // Spelt out: `..Doc::default()` would allocate a location's file
+        // name only to drop it.
         let mut doc = Doc {
             loc: self.loc(0),
             symbol,
-            ..Doc::default()
+            body: String::new(),
+            members: Vec::new(),
+            features: Vec::new(),
+            sections: Vec::new(),
+            examples: Vec::new(),
         };
         for raw in &self.raws {
-            let text = join(raw.first, &raw.lines);
+            let lines = self.buf.get(raw.lines.clone()).unwrap_or_default();
+            let text = join(raw.first, lines);
             let required = match &raw.kind {
                 RawKind::Intro | RawKind::Detail => None,
                 // 10.2 wants text for members and features too, but 7.2's
                 // own schema has empty descriptions.
+                RawKind::Member(_) if self.style.sections => Some("Member"),
+                RawKind::Feature(_) if self.style.sections => Some("Feature"),
                 RawKind::Member(_) | RawKind::Feature(_) => None,
                 RawKind::Tagged(t) => Some(t.name()),
             };
@@ -821,7 +902,7 @@ impl<'a> Parser<'_, 'a> {
                     }
                     doc.body.push_str(&text);
                     // Examples in the overview stay in the text, too.
-                    for piece in split_directives(&raw.lines) {
+                    for piece in split_directives(lines) {
                         if let Piece::Example(head, block) = piece {
                             doc.examples.push(self.qmp_example(head, block).1);
                         }
@@ -840,7 +921,7 @@ impl<'a> Parser<'_, 'a> {
                 RawKind::Tagged(tag) => {
                     if *tag == Tag::Example {
                         let mut all: Vec<Ln<'_>> = raw.first.into_iter().collect();
-                        all.extend_from_slice(&raw.lines);
+                        all.extend_from_slice(lines);
                         doc.examples.push(Example {
                             title: None,
                             messages: self.messages(&all),
@@ -854,7 +935,7 @@ impl<'a> Parser<'_, 'a> {
                     });
                 }
                 RawKind::Detail => {
-                    for piece in split_directives(&raw.lines) {
+                    for piece in split_directives(lines) {
                         match piece {
                             Piece::Plain(lines) => {
                                 let Some(first) = lines.iter().find(|l| !l.text.is_empty()) else {

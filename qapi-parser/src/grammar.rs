@@ -3,10 +3,7 @@
 #[allow(dead_code, non_camel_case_types, clippy::upper_case_acronyms)]
 #[derive(Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum Rule {
-    ///End-of-input
-    EOI,
-    r#schema,
-    r#schema_exact,
+    r#expr,
     r#value,
     r#object,
     r#array,
@@ -17,15 +14,12 @@ pub enum Rule {
     r#comma,
     r#colon,
     r#comment_text,
-    r#doc,
-    r#doc_exact,
 }
 
 impl Rule {
     pub fn all_rules() -> &'static [Rule] {
         &[
-            Rule::r#schema,
-            Rule::r#schema_exact,
+            Rule::r#expr,
             Rule::r#value,
             Rule::r#object,
             Rule::r#array,
@@ -36,8 +30,6 @@ impl Rule {
             Rule::r#comma,
             Rule::r#colon,
             Rule::r#comment_text,
-            Rule::r#doc,
-            Rule::r#doc_exact,
         ]
     }
 }
@@ -69,7 +61,7 @@ impl ::pest::Parser<Rule> for Grammar {
                 use super::super::Rule;
                 #[inline]
                 #[allow(non_snake_case, unused_variables)]
-                pub fn r#schema(
+                pub fn r#expr(
                     state: ::std::boxed::Box<::pest::ParserState<'_, Rule>>,
                 ) -> ::pest::ParseResult<
                     ::std::boxed::Box<::pest::ParserState<'_, Rule>>,
@@ -78,138 +70,7 @@ impl ::pest::Parser<Rule> for Grammar {
                         .atomic(
                             ::pest::Atomicity::CompoundAtomic,
                             |state| {
-                                state
-                                    .rule(
-                                        Rule::r#schema,
-                                        |state| {
-                                            state
-                                                .sequence(|state| {
-                                                    self::r#SOI(state)
-                                                        .and_then(|state| {
-                                                            state
-                                                                .repeat(|state| {
-                                                                    state
-                                                                        .match_string(" ")
-                                                                        .or_else(|state| { state.match_range('\t'..'\r') })
-                                                                        .or_else(|state| {
-                                                                            state
-                                                                                .sequence(|state| {
-                                                                                    state
-                                                                                        .match_string("#")
-                                                                                        .and_then(|state| {
-                                                                                            state.lookahead(false, |state| { state.match_string("#") })
-                                                                                        })
-                                                                                        .and_then(|state| { self::r#comment_text(state) })
-                                                                                })
-                                                                        })
-                                                                })
-                                                        })
-                                                        .and_then(|state| {
-                                                            state
-                                                                .repeat(|state| {
-                                                                    state
-                                                                        .sequence(|state| {
-                                                                            self::r#doc(state)
-                                                                                .and_then(|state| {
-                                                                                    state
-                                                                                        .repeat(|state| {
-                                                                                            state
-                                                                                                .match_string(" ")
-                                                                                                .or_else(|state| { state.match_range('\t'..'\r') })
-                                                                                                .or_else(|state| {
-                                                                                                    state
-                                                                                                        .sequence(|state| {
-                                                                                                            state
-                                                                                                                .match_string("#")
-                                                                                                                .and_then(|state| {
-                                                                                                                    state.lookahead(false, |state| { state.match_string("#") })
-                                                                                                                })
-                                                                                                                .and_then(|state| { self::r#comment_text(state) })
-                                                                                                        })
-                                                                                                })
-                                                                                        })
-                                                                                })
-                                                                        })
-                                                                        .or_else(|state| { self::r#value(state) })
-                                                                })
-                                                        })
-                                                        .and_then(|state| { self::r#EOI(state) })
-                                                })
-                                        },
-                                    )
-                            },
-                        )
-                }
-                #[inline]
-                #[allow(non_snake_case, unused_variables)]
-                pub fn r#schema_exact(
-                    state: ::std::boxed::Box<::pest::ParserState<'_, Rule>>,
-                ) -> ::pest::ParseResult<
-                    ::std::boxed::Box<::pest::ParserState<'_, Rule>>,
-                > {
-                    state
-                        .atomic(
-                            ::pest::Atomicity::CompoundAtomic,
-                            |state| {
-                                state
-                                    .rule(
-                                        Rule::r#schema_exact,
-                                        |state| {
-                                            state
-                                                .sequence(|state| {
-                                                    self::r#SOI(state)
-                                                        .and_then(|state| {
-                                                            state
-                                                                .repeat(|state| {
-                                                                    state
-                                                                        .match_string(" ")
-                                                                        .or_else(|state| { state.match_range('\t'..'\r') })
-                                                                        .or_else(|state| {
-                                                                            state
-                                                                                .sequence(|state| {
-                                                                                    state
-                                                                                        .match_string("#")
-                                                                                        .and_then(|state| {
-                                                                                            state.lookahead(false, |state| { state.match_string("#") })
-                                                                                        })
-                                                                                        .and_then(|state| { self::r#comment_text(state) })
-                                                                                })
-                                                                        })
-                                                                })
-                                                        })
-                                                        .and_then(|state| {
-                                                            state
-                                                                .repeat(|state| {
-                                                                    state
-                                                                        .sequence(|state| {
-                                                                            self::r#doc_exact(state)
-                                                                                .and_then(|state| {
-                                                                                    state
-                                                                                        .repeat(|state| {
-                                                                                            state
-                                                                                                .match_string(" ")
-                                                                                                .or_else(|state| { state.match_range('\t'..'\r') })
-                                                                                                .or_else(|state| {
-                                                                                                    state
-                                                                                                        .sequence(|state| {
-                                                                                                            state
-                                                                                                                .match_string("#")
-                                                                                                                .and_then(|state| {
-                                                                                                                    state.lookahead(false, |state| { state.match_string("#") })
-                                                                                                                })
-                                                                                                                .and_then(|state| { self::r#comment_text(state) })
-                                                                                                        })
-                                                                                                })
-                                                                                        })
-                                                                                })
-                                                                        })
-                                                                        .or_else(|state| { self::r#value(state) })
-                                                                })
-                                                        })
-                                                        .and_then(|state| { self::r#EOI(state) })
-                                                })
-                                        },
-                                    )
+                                state.rule(Rule::r#expr, |state| { self::r#value(state) })
                             },
                         )
                 }
@@ -669,136 +530,6 @@ impl ::pest::Parser<Rule> for Grammar {
                         )
                 }
                 #[inline]
-                #[allow(non_snake_case, unused_variables)]
-                pub fn r#doc(
-                    state: ::std::boxed::Box<::pest::ParserState<'_, Rule>>,
-                ) -> ::pest::ParseResult<
-                    ::std::boxed::Box<::pest::ParserState<'_, Rule>>,
-                > {
-                    state
-                        .rule(
-                            Rule::r#doc,
-                            |state| {
-                                state
-                                    .atomic(
-                                        ::pest::Atomicity::Atomic,
-                                        |state| {
-                                            state
-                                                .sequence(|state| {
-                                                    state
-                                                        .match_string("##")
-                                                        .and_then(|state| {
-                                                            let strings = ["\n##"];
-                                                            state.skip_until(&strings)
-                                                        })
-                                                        .and_then(|state| {
-                                                            state
-                                                                .optional(|state| {
-                                                                    state
-                                                                        .sequence(|state| {
-                                                                            state
-                                                                                .match_string("\n##")
-                                                                                .and_then(|state| {
-                                                                                    let strings = ["\n"];
-                                                                                    state.skip_until(&strings)
-                                                                                })
-                                                                        })
-                                                                })
-                                                        })
-                                                })
-                                        },
-                                    )
-                            },
-                        )
-                }
-                #[inline]
-                #[allow(non_snake_case, unused_variables)]
-                pub fn r#doc_exact(
-                    state: ::std::boxed::Box<::pest::ParserState<'_, Rule>>,
-                ) -> ::pest::ParseResult<
-                    ::std::boxed::Box<::pest::ParserState<'_, Rule>>,
-                > {
-                    state
-                        .rule(
-                            Rule::r#doc_exact,
-                            |state| {
-                                state
-                                    .atomic(
-                                        ::pest::Atomicity::Atomic,
-                                        |state| {
-                                            state
-                                                .sequence(|state| {
-                                                    state
-                                                        .match_string("##")
-                                                        .and_then(|state| {
-                                                            let strings = ["\n"];
-                                                            state.skip_until(&strings)
-                                                        })
-                                                        .and_then(|state| {
-                                                            state
-                                                                .repeat(|state| {
-                                                                    state
-                                                                        .sequence(|state| {
-                                                                            state
-                                                                                .match_string("\n# ")
-                                                                                .or_else(|state| {
-                                                                                    state
-                                                                                        .sequence(|state| {
-                                                                                            state
-                                                                                                .match_string("\n#")
-                                                                                                .and_then(|state| {
-                                                                                                    state.lookahead(false, |state| { state.match_string("#") })
-                                                                                                })
-                                                                                        })
-                                                                                })
-                                                                                .or_else(|state| {
-                                                                                    state
-                                                                                        .sequence(|state| {
-                                                                                            state
-                                                                                                .repeat(|state| {
-                                                                                                    state
-                                                                                                        .match_string(" ")
-                                                                                                        .or_else(|state| { state.match_range('\t'..'\r') })
-                                                                                                })
-                                                                                                .and_then(|state| { state.match_string("#") })
-                                                                                                .and_then(|state| {
-                                                                                                    state.lookahead(false, |state| { state.match_string("#") })
-                                                                                                })
-                                                                                        })
-                                                                                })
-                                                                                .and_then(|state| {
-                                                                                    let strings = ["\n"];
-                                                                                    state.skip_until(&strings)
-                                                                                })
-                                                                        })
-                                                                })
-                                                        })
-                                                        .and_then(|state| {
-                                                            state
-                                                                .optional(|state| {
-                                                                    state
-                                                                        .sequence(|state| {
-                                                                            state
-                                                                                .repeat(|state| {
-                                                                                    state
-                                                                                        .match_string(" ")
-                                                                                        .or_else(|state| { state.match_range('\t'..'\r') })
-                                                                                })
-                                                                                .and_then(|state| { state.match_string("##") })
-                                                                                .and_then(|state| {
-                                                                                    let strings = ["\n"];
-                                                                                    state.skip_until(&strings)
-                                                                                })
-                                                                        })
-                                                                })
-                                                        })
-                                                })
-                                        },
-                                    )
-                            },
-                        )
-                }
-                #[inline]
                 #[allow(dead_code, non_snake_case, unused_variables)]
                 pub fn ANY(
                     state: ::std::boxed::Box<::pest::ParserState<'_, Rule>>,
@@ -807,24 +538,6 @@ impl ::pest::Parser<Rule> for Grammar {
                 > {
                     state.skip(1)
                 }
-                #[inline]
-                #[allow(dead_code, non_snake_case, unused_variables)]
-                pub fn EOI(
-                    state: ::std::boxed::Box<::pest::ParserState<'_, Rule>>,
-                ) -> ::pest::ParseResult<
-                    ::std::boxed::Box<::pest::ParserState<'_, Rule>>,
-                > {
-                    state.rule(Rule::EOI, |state| state.end_of_input())
-                }
-                #[inline]
-                #[allow(dead_code, non_snake_case, unused_variables)]
-                pub fn SOI(
-                    state: ::std::boxed::Box<::pest::ParserState<'_, Rule>>,
-                ) -> ::pest::ParseResult<
-                    ::std::boxed::Box<::pest::ParserState<'_, Rule>>,
-                > {
-                    state.start_of_input()
-                }
             }
             pub use self::visible::*;
         }
@@ -832,8 +545,7 @@ impl ::pest::Parser<Rule> for Grammar {
             input,
             |state| {
                 match rule {
-                    Rule::r#schema => rules::r#schema(state),
-                    Rule::r#schema_exact => rules::r#schema_exact(state),
+                    Rule::r#expr => rules::r#expr(state),
                     Rule::r#value => rules::r#value(state),
                     Rule::r#object => rules::r#object(state),
                     Rule::r#array => rules::r#array(state),
@@ -844,9 +556,6 @@ impl ::pest::Parser<Rule> for Grammar {
                     Rule::r#comma => rules::r#comma(state),
                     Rule::r#colon => rules::r#colon(state),
                     Rule::r#comment_text => rules::r#comment_text(state),
-                    Rule::r#doc => rules::r#doc(state),
-                    Rule::r#doc_exact => rules::r#doc_exact(state),
-                    Rule::EOI => rules::EOI(state),
                 }
             },
         )

@@ -211,6 +211,11 @@ fn parse_alone(path: String, text: String, style: doc::DocStyle) -> Parsed {
     let src = Arc::new(Source::new(path, text));
     let items = syntax::parse(&src).map(|items| {
         let mut out = Vec::with_capacity(items.len());
+        // Blocks come in file order: each line's number is found by
+        // stepping on from the last one, and one buffer holds the lines of
+        // every block in turn.
+        let mut cursor = 0;
+        let mut lines: Vec<doc::DocLine<'_>> = Vec::new();
         for item in items {
             match item {
                 Item::Expr(node)
@@ -222,15 +227,11 @@ fn parse_alone(path: String, text: String, style: doc::DocStyle) -> Parsed {
                 }
                 Item::Expr(node) => out.push(ParsedItem::Expr(node.into_owned())),
                 Item::Doc(block) => {
-                    let mut cursor = 0;
-                    let lines: Vec<doc::DocLine<'_>> = block
-                        .lines
-                        .iter()
-                        .map(|&(pos, text)| {
-                            let (line, col) = src.line_col_from(pos, &mut cursor);
-                            doc::DocLine { text, line, col }
-                        })
-                        .collect();
+                    lines.clear();
+                    lines.extend(block.lines.iter().map(|&(pos, text)| {
+                        let (line, col) = src.line_col_from(pos, &mut cursor);
+                        doc::DocLine { text, line, col }
+                    }));
                     let end = src.loc(block.end);
                     let d = doc::parse_doc_with(&lines, block.closed, &end, style);
                     let failed = d.is_err();
@@ -411,24 +412,38 @@ impl Loader<'_> {
         });
         let items = items.map_err(|e| self.locate(e, file))?;
         let mut cur_doc: Option<doc::Doc> = None;
+        // Where the free-form doc block right before this item starts, if
+        // the last doc block was one.
+        let mut free_doc: Option<Loc> = None;
         for item in items {
             match item {
                 ParsedItem::Doc(d) => {
                     self.reject_doc(cur_doc.take(), file)?;
                     let d = d.map_err(|e| self.locate(e, file))?;
                     if d.symbol.is_some() {
+                        free_doc = None;
                         cur_doc = Some(d);
                     } else {
+                        free_doc = Some(d.loc.clone());
                         self.free_docs.push(d);
                     }
                 }
-                ParsedItem::Def(def) => self.defs.push(RawDef {
-                    def,
-                    file,
-                    doc: cur_doc.take(),
-                }),
+                ParsedItem::Def(def) => {
+                    // The doc block right before a definition documents it:
+                    // a free-form one there is a definition's doc without
+                    // its `@NAME:` line.
+                    if let Some(at) = free_doc.take() {
+                        return Err(self.sem(&at, file, "definition documentation required"));
+                    }
+                    self.defs.push(RawDef {
+                        def,
+                        file,
+                        doc: cur_doc.take(),
+                    });
+                }
                 // Objects other than directives are definitions (above).
                 ParsedItem::Expr(node) => {
+                    free_doc = None;
                     let loc = src.loc(node.pos);
                     if let Some(inc) = node.get("include") {
                         self.reject_doc(cur_doc.take(), file)?;
@@ -820,6 +835,39 @@ mod tests {
                 r#"{ "execute": "query-x", "arguments": { "arg": 1 } }"#,
                 r#"{ "return": {} }"#
             ]
+        );
+    }
+
+    #[test]
+    fn free_form_doc_right_before_a_definition_is_refused() {
+        let err = |text: &str| {
+            parse(text)
+                .err()
+                .map(|e| format!("{}:{}: {}", e.loc.line, e.loc.col, e.message))
+        };
+        // Blank lines and plain comments in between do not separate them;
+        // the error is at the doc block.
+        assert_eq!(
+            err(
+                "{ 'enum': 'E', 'data': [] }\n\n##\n# Free text.\n##\n\n# plain\n\n\
+                 { 'enum': 'F', 'data': [] }"
+            )
+            .as_deref(),
+            Some("3:1: definition documentation required")
+        );
+        // Free-form blocks before another block, a directive or the end
+        // of the file are fine.
+        assert_eq!(
+            err(
+                "##\n# = Title\n##\n\n##\n# @Colour:\n##\n{ 'enum': 'Colour', 'data': [] }\n\
+                 ##\n# End\n##"
+            ),
+            None
+        );
+        assert_eq!(
+            err("##\n# Text\n##\n{ 'pragma': { 'doc-required': false } }\n\
+                 { 'enum': 'Colour', 'data': [] }"),
+            None
         );
     }
 

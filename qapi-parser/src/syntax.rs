@@ -198,39 +198,84 @@ pub(crate) enum Item<'a> {
 
 /// Parses a whole file into top-level items.
 ///
-/// The tree is built in one pass over pest's token stream (start and end
-/// of each pair, in document order) with a stack of open objects and
-/// arrays, rather than by walking `Pair`s recursively: that walk creates an
-/// iterator and counts siblings at every level. Checks run in document
-/// order, so the first bad string or duplicate key is the one reported, as
-/// before.
+/// A hand-written scanner walks the file's top level: it skips blanks and
+/// plain comments and splits out doc blocks itself (three quarters of a
+/// schema's text, and no expression syntax), and hands pest each
+/// expression, from its first character to the end of the file; pest
+/// matches one `expr` and stops, and the scanner goes on from there. Every
+/// position pest reports is relative to where the expression starts, and
+/// is moved back into the file here.
 pub(crate) fn parse(src: &Source) -> Result<Vec<Item<'_>>, Error> {
-    // The quick `doc` rule is right for every block that is well formed;
-    // anything else is parsed again the exact way (see the grammar).
-    match parse_with(src, Rule::schema) {
-        Ok(Some(items)) => Ok(items),
-        Ok(None) | Err(_) => {
-            parse_with(src, Rule::schema_exact).map(|items| items.unwrap_or_default())
+    let text = src.text.as_str();
+    let mut items = Vec::new();
+    let mut pos = skip_blanks(text, 0);
+    while pos < text.len() {
+        if text.as_bytes().get(pos..pos + 2) == Some(b"##") {
+            let block = doc_block(text, pos);
+            pos = skip_blanks(text, block.lines.last().map_or(pos, |(p, l)| p + l.len()));
+            items.push(Item::Doc(block));
+        } else {
+            pos = parse_expr(src, pos, &mut items)?;
         }
     }
+    Ok(items)
 }
 
-/// Parses with `top`; `None` when a `doc` token holds more than a block.
-fn parse_with(src: &Source, top: Rule) -> Result<Option<Vec<Item<'_>>>, Error> {
+/// Whether `b` is a blank: ' ' or '\t'..'\r', as in the grammar.
+fn is_blank(b: u8) -> bool {
+    b == b' ' || (b'\t'..=b'\r').contains(&b)
+}
+
+/// The offset of the first byte at or after `pos` that is neither a blank
+/// nor in a plain comment ('#' not followed by '#', to the end of the
+/// line): the start of an expression or doc block, or the end of `text`.
+fn skip_blanks(text: &str, mut pos: usize) -> usize {
+    let bytes = text.as_bytes();
+    while let Some(&b) = bytes.get(pos) {
+        if is_blank(b) {
+            pos += 1;
+        } else if b == b'#' && bytes.get(pos + 1) != Some(&b'#') {
+            pos = memchr::memchr(b'\n', bytes.get(pos..).unwrap_or_default())
+                .map_or(bytes.len(), |n| pos + n);
+        } else {
+            break;
+        }
+    }
+    pos
+}
+
+/// Parses the expression at `base` with pest, pushes it onto `items`, and
+/// returns where the blanks and plain comments after it end.
+fn parse_expr<'a>(src: &'a Source, base: usize, items: &mut Vec<Item<'a>>) -> Result<usize, Error> {
     use pest::Token;
 
     let text = src.text.as_str();
-    let pairs = match Grammar::parse(top, text) {
+    let input = text.get(base..).unwrap_or("");
+    // pest recurses once per nesting level and has no depth limit: past
+    // it, the thread's stack overflows. An expression nested deeper than
+    // QEMU's schemas ever go is an error at the first bracket too many,
+    // unless pest finds an error before it.
+    if let Some(deep) = too_deep(text, base) {
+        let before = input.get(..deep - base).unwrap_or("");
+        return Err(match Grammar::parse(Rule::expr, before) {
+            Err(e) if location(&e) < deep - base => translate_error(src, base, &e),
+            _ => src.error(
+                deep,
+                format!("nesting too deep (more than {MAX_DEPTH} levels of '{{' and '[')"),
+            ),
+        });
+    }
+    let pairs = match Grammar::parse(Rule::expr, input) {
         Ok(p) => p,
-        Err(e) => return Err(translate_error(src, &e)),
+        Err(e) => return Err(translate_error(src, base, &e)),
     };
-    let mut items = Vec::new();
     let mut stack: Vec<Open<'_>> = Vec::new();
     let mut start = 0;
+    let mut end = base;
     for token in pairs.tokens() {
         let (node, pos) = match token {
             Token::Start { rule, pos } => {
-                let pos = pos.pos();
+                let pos = base + pos.pos();
                 start = pos;
                 match rule {
                     Rule::object | Rule::array | Rule::string | Rule::boolean => {
@@ -246,15 +291,16 @@ fn parse_with(src: &Source, top: Rule) -> Result<Option<Vec<Item<'_>>>, Error> {
                 continue;
             }
             Token::End { rule, pos } => {
-                let end = pos.pos();
+                let pos = base + pos.pos();
+                end = pos;
                 match rule {
                     Rule::string => {
-                        let body = string_body(text.get(start..end).unwrap_or(""));
+                        let body = string_body(text.get(start..pos).unwrap_or(""));
                         let s = check_string_body(body, false).map_err(|m| src.error(start, m))?;
                         (Value::Str(s), start)
                     }
                     Rule::boolean => (
-                        Value::Bool(text.get(start..end).is_some_and(|t| t.starts_with("true"))),
+                        Value::Bool(text.get(start..pos).is_some_and(|t| t.starts_with("true"))),
                         start,
                     ),
                     Rule::object => match stack.pop() {
@@ -265,13 +311,6 @@ fn parse_with(src: &Source, top: Rule) -> Result<Option<Vec<Item<'_>>>, Error> {
                         Some(Open::List(p, values)) => (Value::List(values), p),
                         _ => continue,
                     },
-                    Rule::doc | Rule::doc_exact => {
-                        match doc_block(text, start, end) {
-                            Some(block) => items.push(Item::Doc(block)),
-                            None => return Ok(None),
-                        }
-                        continue;
-                    }
                     _ => continue,
                 }
             }
@@ -289,7 +328,65 @@ fn parse_with(src: &Source, top: Rule) -> Result<Option<Vec<Item<'_>>>, Error> {
             },
         }
     }
-    Ok(Some(items))
+    // `expr` ends after the blanks and plain comments that follow the
+    // value; it matched at least one character, or pest would have failed.
+    Ok(end.max(base + 1))
+}
+
+/// How deep objects and arrays may nest: QEMU's schemas go five levels
+/// deep, and an unoptimised build of the parser still has room for this on
+/// a thread's 2 MiB stack.
+pub(crate) const MAX_DEPTH: usize = 64;
+
+/// Where the expression at `base` opens its object or array number
+/// `MAX_DEPTH + 1` inside the others, if it does. Strings and comments are
+/// crossed as the lexer reads them; the scan stops where the expression's
+/// outermost bracket closes, or at once if it does not start with one.
+fn too_deep(text: &str, base: usize) -> Option<usize> {
+    // Indexing under `i < len` rather than `get`: this runs over every
+    // expression, and in a build script's unoptimised build each `get` is
+    // a call.
+    let bytes = text.as_bytes();
+    let mut depth = 0;
+    let mut i = base;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Some(i);
+                }
+            }
+            b'}' | b']' if depth <= 1 => return None,
+            b'}' | b']' => depth -= 1,
+            _ if depth == 0 => return None,
+            b'\'' => {
+                i += 1;
+                while i < bytes.len() {
+                    match bytes[i] {
+                        b'\'' | b'\n' => break,
+                        b'\\' => i += 2,
+                        _ => i += 1,
+                    }
+                }
+            }
+            b'#' => {
+                i = memchr::memchr(b'\n', bytes.get(i..).unwrap_or_default())
+                    .map_or(bytes.len(), |n| i + n);
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The byte offset where a pest error is, in pest's input.
+fn location(err: &pest::error::Error<Rule>) -> usize {
+    match err.location {
+        pest::error::InputLocation::Pos(p) => p,
+        pest::error::InputLocation::Span((s, _)) => s,
+    }
 }
 
 /// The text between the quotes of a string token, which the grammar
@@ -297,15 +394,16 @@ fn parse_with(src: &Source, top: Rule) -> Result<Option<Vec<Item<'_>>>, Error> {
 /// quote that is not escaped (a backslash takes the next character with
 /// it, as in the grammar).
 fn string_body(token: &str) -> &str {
+    // Indexing under `i < len`, as in `too_deep`.
     let bytes = token.as_bytes();
     let mut i = 1;
-    while let Some(&b) = bytes.get(i) {
-        match b {
+    while i < bytes.len() {
+        match bytes[i] {
             b'\'' => break,
             b'\\' => {
                 // Skip the escaped character, which may be multi-byte.
                 i += 1;
-                while bytes.get(i + 1).is_some_and(|b| (b & 0xc0) == 0x80) {
+                while i + 1 < bytes.len() && (bytes[i + 1] & 0xc0) == 0x80 {
                     i += 1;
                 }
                 i += 1;
@@ -335,39 +433,42 @@ fn check_key_unique(src: &Source, stack: &[Open<'_>], pos: usize) -> Result<(), 
     Ok(())
 }
 
-/// Splits the doc block at `start..end` into its lines: each runs from its
-/// '#' to the end of the line (without carriage returns), and blanks
-/// separate them, as the grammar's `doc_exact` rule says. `None` if that
-/// rule would have ended the block earlier: at a line that is not a comment,
-/// or at a closing line that is not the last.
-fn doc_block(text: &str, start: usize, end: usize) -> Option<DocBlock<'_>> {
-    let block = text.get(..end).unwrap_or("");
-    let bytes = block.as_bytes();
-    let mut lines = Vec::new();
-    let mut pos = start;
-    while pos < end {
-        let line_end = block
-            .get(pos..)
-            .and_then(|r| r.find('\n'))
-            .map_or(end, |n| pos + n);
-        let line = block.get(pos..line_end).unwrap_or("");
-        let closing = !lines.is_empty() && line.starts_with("##");
-        if !line.starts_with('#') || (closing && line_end < end) {
-            return None;
+/// The doc block that starts with the `##` at `start`, split into its
+/// lines, as QEMU's lexer reads it: the opening line, then each comment
+/// that comes next (after any blanks, newlines included) from its '#' to
+/// the end of the line, up to and including the first that starts with
+/// `##`, or up to the first token that is not a comment (the block is then
+/// unterminated).
+fn doc_block(text: &str, start: usize) -> DocBlock<'_> {
+    let bytes = text.as_bytes();
+    let line_at = |pos: usize| {
+        let end = memchr::memchr(b'\n', bytes.get(pos..).unwrap_or_default())
+            .map_or(text.len(), |n| pos + n);
+        let line = text.get(pos..end).unwrap_or("");
+        (line.strip_suffix('\r').unwrap_or(line), end)
+    };
+    let (first, mut pos) = line_at(start);
+    let mut lines = vec![(start, first)];
+    let mut closed = false;
+    loop {
+        let mut next = pos;
+        while bytes.get(next).is_some_and(|&b| is_blank(b)) {
+            next += 1;
         }
-        lines.push((pos, line.trim_end_matches('\r')));
-        pos = line_end;
-        while bytes
-            .get(pos)
-            .is_some_and(|b| matches!(b, b' ' | b'\n' | b'\t' | b'\r' | 0x0b | 0x0c))
-        {
-            pos += 1;
+        if bytes.get(next) != Some(&b'#') {
+            break;
+        }
+        let (line, end) = line_at(next);
+        lines.push((next, line));
+        pos = end;
+        if line.starts_with("##") {
+            closed = true;
+            break;
         }
     }
-    let closed = lines.len() > 1 && lines.last().is_some_and(|(_, l)| l.starts_with("##"));
     let last = lines.last().map_or(start, |(pos, l)| pos + l.len());
     let end = if closed { last } else { next_token(text, last) };
-    Some(DocBlock { lines, closed, end })
+    DocBlock { lines, closed, end }
 }
 
 /// The offset of the next token after `pos`, skipping blanks; at the end of
@@ -395,12 +496,17 @@ fn eof_pos(text: &str) -> usize {
 /// `unterminated`, the text runs to the end of the line and a missing quote
 /// is the error unless another comes first.
 fn check_string_body(body: &str, unterminated: bool) -> Result<Cow<'_, str>, String> {
-    // Nearly every string is plain printable ASCII without escapes.
-    if !unterminated
-        && body
-            .bytes()
-            .all(|b| (b' '..=b'~').contains(&b) && b != b'\\')
-    {
+    // Nearly every string is plain printable ASCII without escapes. (A
+    // plain loop: iterator adapters are calls in an unoptimised build.)
+    let bytes = body.as_bytes();
+    let mut plain = !unterminated;
+    let mut i = 0;
+    while plain && i < bytes.len() {
+        let b = bytes[i];
+        plain = (b' '..=b'~').contains(&b) && b != b'\\';
+        i += 1;
+    }
+    if plain {
         return Ok(Cow::Borrowed(body));
     }
     let mut out = String::with_capacity(body.len());
@@ -428,12 +534,11 @@ fn check_string_body(body: &str, unterminated: bool) -> Result<Cow<'_, str>, Str
 
 /// Turns a pest failure into QEMU's message: a lexical error (stray text,
 /// bad string) if QEMU's lexer would hit one first, else what was expected.
-fn translate_error(src: &Source, err: &pest::error::Error<Rule>) -> Error {
-    use pest::error::{ErrorVariant, InputLocation};
-    let pos = match err.location {
-        InputLocation::Pos(p) => p,
-        InputLocation::Span((s, _)) => s,
-    };
+///
+/// `base` is where pest's input starts in the file.
+fn translate_error(src: &Source, base: usize, err: &pest::error::Error<Rule>) -> Error {
+    use pest::error::ErrorVariant;
+    let pos = base + location(err);
     let pos = if src.text.get(pos..).is_some_and(|r| r.trim().is_empty()) {
         eof_pos(&src.text)
     } else {
@@ -460,7 +565,7 @@ fn translate_error(src: &Source, err: &pest::error::Error<Rule>) -> Error {
         "expected string or '}'"
     } else if has(Rule::rbracket) {
         "expected '{', '[', ']', string, or boolean"
-    } else if has(Rule::object) || has(Rule::doc) || has(Rule::doc_exact) {
+    } else if has(Rule::object) {
         "expected '{', '[', string, or boolean"
     } else {
         "expected string"
@@ -623,5 +728,76 @@ mod tests {
         check("{ 'a': truex }", "t.json:1:12: stray 'x'");
         check("{ 'k': 'v',\n  'k': 'v' }", "t.json:2:8: duplicate key 'k'");
         check("\t{ 'a' }", "t.json:1:15: expected ':'");
+    }
+
+    #[test]
+    fn scanner_hands_pest_expressions_and_maps_positions_back() {
+        // Positions after doc blocks, comments and other expressions are
+        // the file's, not the expression's.
+        check(
+            "{ 'a': 'b' }\n##\n# x\n##\n# plain\n\n  { 'c' 'd' }",
+            "t.json:7:9: expected ':'",
+        );
+        check("##\n# x\n##\n[ 'a'", "t.json:4:6: expected ',' or ']'");
+        check(
+            "##\n# x\n##\n{ 'a': 'b'\n",
+            "t.json:4:11: expected ',' or '}'",
+        );
+        check("'x'\n##\n# y\n##\n{ 'a': 1 }", "t.json:5:8: stray '1'");
+        // A doc block may start right after an expression, but not inside.
+        check("{ 'a': 'b' } ## x\n##", "{a:'b'} doc(2)");
+        check(
+            "{ 'a': [ ## x\n ] }",
+            "t.json:1:10: expected '{', '[', ']', string, or boolean",
+        );
+        // Comment lines of a block may be indented or separated by blank
+        // lines; the first line that is not a comment ends the block.
+        check("##\n  # a\n\n# b\n ##\n'x'", "doc(4) 'x'");
+        check("##\n# a\n'x' # c\n##\n", "doc(2) 'x' doc(1)");
+        check("# c ## d\n'x'", "'x'");
+    }
+
+    #[test]
+    fn nesting_is_limited_before_the_stack_overflows() {
+        let nest = |n: usize, inner: &str| {
+            format!(
+                "{{ 'a': {}{inner}{} }}",
+                "[".repeat(n - 1),
+                "]".repeat(n - 1)
+            )
+        };
+        // 64 levels (the object and 63 arrays) parse; 65 are refused at
+        // the bracket too many, however deep the input goes on.
+        let ok = nest(MAX_DEPTH, "'x'");
+        let got = parse(&Source::new("t.json".into(), ok.clone())).map(|i| i.len());
+        assert_eq!(got.ok(), Some(1), "{ok}");
+        for depth in [MAX_DEPTH + 1, 100_000] {
+            check(
+                &nest(depth, "'x'"),
+                "t.json:1:71: nesting too deep (more than 64 levels of '{' and '[')",
+            );
+        }
+        // An error pest finds first is reported instead; brackets in
+        // strings and comments do not count.
+        check(
+            &nest(MAX_DEPTH + 1, "").replacen("[[", "[1[", 1),
+            "t.json:1:9: stray '1'",
+        );
+        check(
+            &format!("{{ 'a': [ '{}' ] }}", "[".repeat(100)),
+            &format!("{{a:['{}']}}", "[".repeat(100)),
+        );
+        check(&format!("{{ 'a': [ # {}\n ] }}", "[".repeat(100)), "{a:[]}");
+        // It holds on a thread with the default 2 MiB stack, in this
+        // (unoptimised) test build.
+        let deep = nest(100_000, "'x'");
+        let joined = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || {
+                let src = Source::new("t.json".into(), deep);
+                parse(&src).map(|i| i.len()).map_err(|e| e.message.clone())
+            })
+            .map(|t| t.join().is_ok());
+        assert_eq!(joined.ok(), Some(true));
     }
 }

@@ -1,5 +1,7 @@
 //! Truncated and mutated real schemas: the parser never panics and every
-//! rejection points at a line of a file it read.
+//! rejection points at a line of a file it read. Every other input is read
+//! with QEMU 10.2's doc rules, so that both readings of doc comments (and
+//! the scanner that splits them out) are exercised.
 
 use std::collections::BTreeMap;
 
@@ -38,16 +40,25 @@ fn corpus() -> (String, BTreeMap<String, String>) {
     (root, files)
 }
 
+/// The options for the `n`th input: the default and 10.2's rules in turn.
+fn options(n: usize) -> Options {
+    if n.is_multiple_of(2) {
+        Options::default()
+    } else {
+        Options::qemu_10_2()
+    }
+}
+
 /// Parses `root` with `files` as the file system; asserts the outcome is a
 /// schema or an error located in one of the files, within its lines.
-fn parse_checked(root: &str, files: &BTreeMap<String, String>, what: &str) {
+fn parse_checked(root: &str, files: &BTreeMap<String, String>, options: &Options, what: &str) {
     let mut read = |p: &str| {
         files
             .get(p)
             .cloned()
             .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))
     };
-    let Err(e) = qapi_parser::parse_with(root, &Options::default(), &mut read) else {
+    let Err(e) = qapi_parser::parse_with(root, options, &mut read) else {
         return;
     };
     if e.message.starts_with("can't read") {
@@ -68,8 +79,26 @@ fn parse_checked(root: &str, files: &BTreeMap<String, String>, what: &str) {
     );
 }
 
-const NOISE: [&str; 16] = [
-    "{", "}", "[", "]", ",", ":", "'", "\\", "#", "##\n", "\n", "true", "1", "é", "\t", "@x:",
+const NOISE: [&str; 19] = [
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    ":",
+    "'",
+    "\\",
+    "#",
+    "##\n",
+    "\n",
+    "true",
+    "1",
+    "é",
+    "\t",
+    "@x:",
+    "  ",
+    "\n#   ",
+    "\n# @y: z\n#     w\n",
 ];
 
 #[test]
@@ -85,7 +114,7 @@ fn truncated_files_give_located_errors() {
             }
             let mut mutated = files.clone();
             mutated.insert(name.clone(), text[..cut].to_owned());
-            parse_checked(name, &mutated, &format!("{name} cut at {cut}"));
+            parse_checked(name, &mutated, &options(k), &format!("{name} cut at {cut}"));
         }
     }
 }
@@ -100,8 +129,10 @@ fn mutated_files_give_located_errors() {
             .cloned()
             .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))
     };
-    if let Err(e) = qapi_parser::parse_with(&root, &Options::default(), &mut read) {
-        panic!("unmutated corpus rejected:\n{e}");
+    for n in 0..2 {
+        if let Err(e) = qapi_parser::parse_with(&root, &options(n), &mut read) {
+            panic!("unmutated corpus rejected with {:?}:\n{e}", options(n));
+        }
     }
     let names: Vec<String> = files.keys().cloned().collect();
     let mut rng = Rng(0x005e_ed0f_9a91);
@@ -132,6 +163,11 @@ fn mutated_files_give_located_errors() {
         }
         let mut mutated = files.clone();
         mutated.insert(name.clone(), text);
-        parse_checked(name, &mutated, &format!("round {round}, {name}"));
+        parse_checked(
+            name,
+            &mutated,
+            &options(round),
+            &format!("round {round}, {name}"),
+        );
     }
 }

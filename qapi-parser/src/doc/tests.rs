@@ -299,6 +299,118 @@ fn doc_grammar() {
 }
 
 #[test]
+fn description_indentation() {
+    // The first continuation line sets the indentation; the next line,
+    // unless blank, may not be indented less. Members, features and
+    // tagged sections alike, in every release's reading.
+    for style in [DocStyle::default(), DocStyle::STRICT] {
+        check_with(
+            style,
+            "##|# @foo:|# @a: one|#     two|#   three|##",
+            "5:1: unexpected de-indent (expected at least 4 spaces)",
+        );
+        check_with(
+            style,
+            "##|# @foo:|# @a: one|#   two|# three|##",
+            "5:1: unexpected de-indent (expected at least 2 spaces)",
+        );
+        check_with(
+            style,
+            "##|# @foo:|# @a:|#|#    two|#  three|##",
+            "6:1: unexpected de-indent (expected at least 3 spaces)",
+        );
+        check_with(
+            style,
+            "##|# @foo:|# Features:|# @f: x|#    y|#  z|##",
+            "6:1: unexpected de-indent (expected at least 3 spaces)",
+        );
+        check_with(
+            style,
+            "##|# @foo:|# Returns: x|#     y|#   z|##",
+            "5:1: unexpected de-indent (expected at least 4 spaces)",
+        );
+        check_with(
+            style,
+            "##|# @foo:|# @a: one|#     two|#   @b: x|##",
+            "5:1: unexpected de-indent (expected at least 4 spaces)",
+        );
+        // A blank line between, or a description next, is no de-indent.
+        check_with(
+            style,
+            "##|# @foo:|# @a: one|#     two|#|# three|##",
+            "sym=foo; @a[3]=one/two; plain[6]=three",
+        );
+        check_with(
+            style,
+            "##|# @foo:|# @a: one|#     two|# @b: x|##",
+            "sym=foo; @a[3]=one/two; @b[5]=x",
+        );
+        check_with(
+            style,
+            "##|# @foo:|# @a: one|#     two|#       three|##",
+            "sym=foo; @a[3]=one/two/  three",
+        );
+    }
+    // Later on, 10.2 ends the description at a line indented less; older
+    // releases' schemas line continuations up with the text after
+    // `@name: ` and go on.
+    check_with(
+        DocStyle::STRICT,
+        "##|# @foo:|# @a: one|#     two|#     three|#   four|##",
+        "sym=foo; @a[3]=one/two/three; plain[6]=four",
+    );
+    check(
+        "##|# @foo:|# @a: one|#     two|#     three|#   four|##",
+        "sym=foo; @a[3]=one/  two/  three/four",
+    );
+    // So do they at a line that starts another section; 10.2 does not.
+    check_with(
+        DocStyle::STRICT,
+        "##|# @foo:|# Returns: - a|#          - b|# Since: 1|##",
+        "5:1: unexpected de-indent (expected at least 9 spaces)",
+    );
+    check(
+        "##|# @foo:|# Returns: - a|#          - b|# Since: 1|##",
+        "sym=foo; returns[3]=- a/- b; since[5]=1",
+    );
+}
+
+#[test]
+fn sections_of_10_2() {
+    let strict = DocStyle::STRICT;
+    // An unindented line right after `@name: text` ends the description.
+    check_with(
+        strict,
+        "##|# @foo:|# @a: one|# two|##",
+        "sym=foo; @a[3]=one; plain[4]=two",
+    );
+    // Members and features need text.
+    check_with(
+        strict,
+        "##|# @foo:|# @a:|##",
+        "3:1: text required after 'Member:'",
+    );
+    check_with(
+        strict,
+        "##|# @foo:|# Features:|# @f:|##",
+        "4:1: text required after 'Feature:'",
+    );
+    check_with(strict, "##|# @foo:|# @a:|#   x|##", "sym=foo; @a[3]=x");
+    // The old Note and Example sections are gone.
+    check_with(
+        strict,
+        "##|# @foo:|# Notes: x|##",
+        "3:1: The 'Notes' section is no longer supported",
+    );
+    check_with(
+        strict,
+        "##|# @foo:|# Example: x|##",
+        "3:1: The 'Example' section is no longer supported",
+    );
+    check_with(strict, "##|# @foo:|# Note:: x|##", "sym=foo; body=Note:: x");
+}
+
+#[test]
 fn doc_style() {
     let strict = DocStyle::STRICT;
     let long = format!("##|# @foo:|# {}|##", "x".repeat(69));
@@ -336,6 +448,41 @@ fn doc_style() {
         "2:7: Use two spaces between sentences",
     );
     check("##|# A. B|##", "body=A. B");
+}
+
+#[test]
+fn layout_rules_skip_literal_blocks_as_qemu_does() {
+    let strict = DocStyle::STRICT;
+    let x = "x".repeat(69);
+    // A literal block opens at a line that is just `::` or
+    // `.. qmp-example::`; its lines are not checked.
+    for opener in ["::", "  ::", ".. qmp-example::", "..  qmp-example ::"] {
+        let input = format!("##|# {opener}|#|#    {x}|#    A. B|##");
+        let (v, closed, end) = lines(&input);
+        let got = parse_doc_with(&v, closed, &end, strict);
+        assert!(got.is_ok(), "{input}: {got:?}");
+    }
+    // Text ending in `::`, other directives and openers with more on the
+    // line open none.
+    for opener in [
+        "Text::",
+        ".. code-block::",
+        ".. qmp-example:: x",
+        "..qmp-example::",
+    ] {
+        check_with(
+            strict,
+            &format!("##|# {opener}|#|#    {x}|##"),
+            "4:1: documentation line longer than 70 characters",
+        );
+    }
+    // The first line sets the block's indentation; a line indented less
+    // ends it and is checked.
+    check_with(
+        strict,
+        &format!("##|# ::|#|#    a|#      {x}|#   {x}|##"),
+        "6:1: documentation line longer than 70 characters",
+    );
 }
 
 fn target<'a>(meta: &'a str, loc: &'a Loc, members: &[&'a str]) -> DocTarget<'a> {
