@@ -93,9 +93,10 @@ impl Error {
         matches!(self, Error::Disconnected { .. })
     }
 
-    /// Whether this is [`Error::Timeout`].
+    /// Whether a time limit elapsed: [`Error::Timeout`] or
+    /// [`Error::NoGreeting`].
     pub fn is_timeout(&self) -> bool {
-        matches!(self, Error::Timeout { .. })
+        matches!(self, Error::Timeout { .. } | Error::NoGreeting { .. })
     }
 }
 

@@ -491,7 +491,9 @@ mod scenarios {
             .connect_stream(a)
             .await
             .unwrap_err();
-        assert!(err.is_timeout(), "{err:?}");
+        assert!(matches!(err, Error::NoGreeting { .. }), "{err:?}");
+        assert!(err.is_timeout());
+        assert!(err.to_string().contains("another client may hold"), "{err}");
         drop(b);
     }
 

@@ -161,9 +161,14 @@ const BUSY_MONITOR_HINT: &str = "\n  hint: the monitor is busy; to let several c
      start the daemon (`qmp daemon start`), which holds each VM's monitor and shares it";
 
 async fn connect(target: &Target, timeout: Option<Duration>) -> CliResult<Vm> {
-    let builder = qmp_client::Client::builder()
+    let mut builder = qmp_client::Client::builder()
         .timeout(timeout)
         .check_commands(false);
+    // A shorter --timeout bounds the wait for the greeting too (a busy
+    // monitor greets no one); the client's 10 s stays the most.
+    if let Some(t) = timeout {
+        builder = builder.connect_timeout(t.min(Duration::from_secs(10)));
+    }
     let client = match target.resolve_qmp()? {
         cli::Endpoint::Unix(path) => builder.connect_unix(&path).await.map_err(|e| {
             let busy = match &e {

@@ -517,6 +517,24 @@ fn run_limited_child(child: std::process::Child) -> std::process::Output {
     out
 }
 
+/// A second client while one holds the monitor: QEMU greets it only when
+/// the first leaves. The CLI says the monitor is busy and names the daemon.
+fn busy_monitor(vm: &Vm) {
+    use std::io::{BufRead, BufReader};
+    let holder = std::os::unix::net::UnixStream::connect(vm.socket()).unwrap();
+    let mut greeting = String::new();
+    BufReader::new(&holder).read_line(&mut greeting).unwrap();
+    assert!(greeting.contains("\"QMP\""), "{greeting}");
+    let err = fails(vm.qmp(&["--timeout", "1", "exec", "query-status"]));
+    assert!(
+        err.contains("another client may hold this monitor"),
+        "{err}"
+    );
+    assert!(err.contains("qmp daemon start"), "{err}");
+    drop(holder);
+    ok(vm.qmp(&["exec", "query-status"]));
+}
+
 fn machine_suite(rel: Release) {
     let vm = Vm::machine(rel, "cli");
     let v: Value = serde_json::from_str(&ok(vm.qmp(&["--json", "exec", "query-version"]))).unwrap();
@@ -535,6 +553,7 @@ fn machine_suite(rel: Release) {
     shell(&vm);
     hmp(&vm);
     shell_hmp(&vm);
+    busy_monitor(&vm);
 }
 
 #[test]
