@@ -49,6 +49,7 @@ mod agent;
 mod client;
 mod error;
 mod event;
+mod fds;
 mod launcher;
 mod typed;
 mod wire;
