@@ -70,6 +70,12 @@ pub use crate::launcher::{Launcher, Qemu};
 #[doc = include_str!("../../README.md")]
 struct ReadmeTour;
 
+/// This crate's README (file descriptor passing) runs as doc tests against
+/// real QEMU.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ClientReadme;
+
 /// Entry points for the fuzz targets; not part of the API.
 #[doc(hidden)]
 pub mod __private {
