@@ -4,6 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::io::Write as _;
 use std::ops::Range;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::path::Path;
 use std::process::ExitStatus;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,6 +23,7 @@ use tracing::Instrument as _;
 use crate::Error;
 use crate::error::Closed;
 use crate::event::{self, Events, Hub, RawEvent, lock};
+use crate::fds::{self, Sink};
 use crate::wire::{self, Frame, Framer, Id, Message};
 
 /// QMP's limit on in-band commands in flight.
@@ -113,7 +115,17 @@ impl Builder {
     /// [`Error::Io`] if the socket cannot be reached; the errors of
     /// [`Builder::connect_stream`].
     pub async fn connect_unix(self, path: impl AsRef<Path>) -> Result<Client, Error> {
-        let (rd, wr) = tokio::net::UnixStream::connect(path).await?.into_split();
+        let stream = tokio::net::UnixStream::connect(path).await?;
+        self.connect_unix_stream(stream).await
+    }
+
+    /// Speaks QMP over a connected Unix socket, on which
+    /// [`Client::execute_with_fds`] can pass file descriptors.
+    pub(crate) async fn connect_unix_stream(
+        self,
+        stream: tokio::net::UnixStream,
+    ) -> Result<Client, Error> {
+        let (rd, wr) = stream.into_split();
         self.start(rd, wr).await
     }
 
@@ -155,8 +167,9 @@ impl Builder {
     async fn start<R, W>(self, mut rd: R, wr: W) -> Result<Client, Error>
     where
         R: AsyncRead + Send + Unpin + 'static,
-        W: AsyncWrite + Send + Unpin + 'static,
+        W: Sink,
     {
+        let unix = wr.unix().is_some();
         let limit = self.connect_timeout;
         let mut framer = Framer::new(self.max_message);
         let mut buf = BytesMut::with_capacity(READ_CHUNK);
@@ -184,6 +197,8 @@ impl Builder {
             next_id: AtomicU64::new(1),
             greeting,
             oob,
+            unix,
+            fd_lock: tokio::sync::Mutex::new(()),
             commands: RwLock::new(None),
             schema: RwLock::new(None),
             event_buffer: self.event_buffer,
@@ -357,6 +372,13 @@ struct Inner {
     next_id: AtomicU64,
     greeting: Greeting,
     oob: bool,
+    /// Whether the connection is a Unix socket, which can carry file
+    /// descriptors.
+    unix: bool,
+    /// Held by a command that passes file descriptors until its reply
+    /// arrives: QEMU keeps only the last descriptors received, so a second
+    /// batch must not arrive before the first is taken.
+    fd_lock: tokio::sync::Mutex<()>,
     commands: RwLock<Option<HashSet<String>>>,
     schema: RwLock<Option<Arc<Schema>>>,
     event_buffer: usize,
@@ -397,6 +419,12 @@ struct Reply {
 struct Outgoing {
     bytes: Vec<u8>,
     written: Option<oneshot::Sender<()>>,
+    /// Descriptors to attach to `bytes`; the writer closes its copies once
+    /// they are sent.
+    fds: Vec<OwnedFd>,
+    /// The request's id, to fail it alone if its descriptors cannot be
+    /// sent.
+    id: Option<u64>,
 }
 
 impl State {
@@ -582,7 +610,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
     state.close(Closed { status });
 }
 
-async fn write_loop<W: AsyncWrite + Unpin>(
+async fn write_loop<W: Sink>(
     state: Arc<State>,
     mut wr: W,
     mut rx: mpsc::UnboundedReceiver<Outgoing>,
@@ -590,28 +618,86 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     let mut batch = Vec::new();
     let mut acks = Vec::new();
     while let Some(first) = rx.recv().await {
-        batch.clear();
         let mut next = Some(first);
-        while let Some(msg) = next {
-            batch.extend_from_slice(&msg.bytes);
-            acks.extend(msg.written);
-            next = if batch.len() < READ_CHUNK {
-                rx.try_recv().ok()
+        let mut result = Ok(());
+        while let Some(msg) = next.take() {
+            if msg.fds.is_empty() {
+                batch.extend_from_slice(&msg.bytes);
+                acks.extend(msg.written);
             } else {
-                None
-            };
+                // Descriptors travel with the first byte of their message:
+                // what is batched before it goes first.
+                result = flush(&mut wr, &mut batch, &mut acks).await;
+                if result.is_ok() {
+                    result = write_with_fds(&mut wr, &state, msg).await;
+                }
+                if result.is_err() {
+                    break;
+                }
+            }
+            if batch.len() < READ_CHUNK {
+                next = rx.try_recv().ok();
+            }
         }
-        if let Err(e) = wr.write_all(&batch).await {
+        if result.is_ok() {
+            result = flush(&mut wr, &mut batch, &mut acks).await;
+        }
+        if let Err(e) = result {
             tracing::warn!(error = %e, "write failed");
             acks.clear();
             state.close(Closed { status: None });
             return;
         }
-        for ack in acks.drain(..) {
-            let _ = ack.send(());
-        }
     }
     let _ = wr.shutdown().await;
+}
+
+/// Writes the batch and acknowledges the messages in it.
+async fn flush<W: Sink>(
+    wr: &mut W,
+    batch: &mut Vec<u8>,
+    acks: &mut Vec<oneshot::Sender<()>>,
+) -> std::io::Result<()> {
+    if !batch.is_empty() {
+        wr.write_all(batch).await?;
+        batch.clear();
+    }
+    for ack in acks.drain(..) {
+        let _ = ack.send(());
+    }
+    Ok(())
+}
+
+/// Writes one message with its descriptors attached. If they cannot be
+/// sent, nothing was written and only that command fails; an error after
+/// that is the connection's.
+async fn write_with_fds<W: Sink>(wr: &mut W, state: &State, msg: Outgoing) -> std::io::Result<()> {
+    let sent = match wr.unix() {
+        Some(socket) => fds::send(socket, &msg.bytes, &msg.fds).await,
+        None => Err(std::io::Error::from(std::io::ErrorKind::Unsupported)),
+    };
+    // Ours are copies: QEMU has its own once they are sent.
+    drop(msg.fds);
+    match sent {
+        Ok(n) => {
+            wr.write_all(&msg.bytes[n..]).await?;
+            if let Some(ack) = msg.written {
+                let _ = ack.send(());
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot send file descriptors");
+            if let Some(id) = msg.id {
+                let error = if e.kind() == std::io::ErrorKind::Unsupported {
+                    Error::FdPassingUnsupported
+                } else {
+                    Error::Io(e)
+                };
+                state.complete(id, Err(error));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Removes a waiter whose future was dropped, so its late reply is
@@ -763,7 +849,7 @@ impl Client {
     ) -> Result<C::Output, Error> {
         let oob = C::ALLOW_OOB && self.inner.oob;
         if !C::SUCCESS_RESPONSE {
-            self.with_limit(self.inner.send_only(C::NAME, &command, oob))
+            self.with_limit(self.inner.send_only(C::NAME, &command, oob, Vec::new()))
                 .await?;
             return decode(C::NAME, b"null", b"null");
         }
@@ -797,6 +883,115 @@ impl Client {
                 .as_ref()
                 .is_some_and(|s| s.allows_oob(command));
         self.with_limit(self.call(command, &arguments, oob)).await
+    }
+
+    /// Runs a typed command with file descriptors attached to it, as
+    /// `SCM_RIGHTS` ancillary data on the Unix socket: how QEMU's `getfd`
+    /// and `add-fd` receive the descriptor they name or add.
+    ///
+    /// The descriptors are duplicated; the caller keeps its own and closes
+    /// them when it likes. QEMU takes the first one (`getfd` and `add-fd`
+    /// take exactly one) and closes the others. Commands that pass
+    /// descriptors run one at a time on a connection, since QEMU keeps only
+    /// the last descriptors it received until a command takes them. A
+    /// command that takes none leaves them with QEMU until the next
+    /// descriptors arrive: pass them only with the command meant to take
+    /// them. With no descriptors this is [`Client::execute`].
+    ///
+    /// Only a connection made with [`Builder::connect_unix`] (or
+    /// [`Client::connect_unix`], or by the [`Launcher`](crate::Launcher))
+    /// can pass descriptors; TCP and other streams cannot carry them.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::FdPassingUnsupported`] on a connection that is not a Unix
+    /// socket (nothing is sent), [`Error::Io`] if the descriptors cannot
+    /// be duplicated or sent (the connection stays usable), and those of
+    /// [`Client::execute`].
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`Client::execute`]; a command dropped before it is written
+    /// closes its copies of the descriptors unsent.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn f(qmp: qmp_client::Client) -> Result<(), qmp_client::Error> {
+    /// use std::os::fd::AsFd as _;
+    /// use qmp_types::qmp::commands::AddFd;
+    ///
+    /// let file = std::fs::File::options().read(true).write(true).open("disk.img")?;
+    /// let info = qmp.execute_with_fds(AddFd::new(), &[file.as_fd()]).await?;
+    /// println!("/dev/fdset/{} holds fd {}", info.fdset_id, info.fd);
+    /// # Ok(()) }
+    /// ```
+    #[doc(alias = "SCM_RIGHTS")]
+    #[doc(alias = "send_fd_scm")]
+    pub async fn execute_with_fds<C: Command<Protocol = Qmp>>(
+        &self,
+        command: C,
+        fds: &[BorrowedFd<'_>],
+    ) -> Result<C::Output, Error> {
+        if fds.is_empty() {
+            return self.execute(command).await;
+        }
+        let oob = C::ALLOW_OOB && self.inner.oob;
+        self.with_limit(async {
+            let (_turn, fds) = self.fd_turn(fds).await?;
+            if !C::SUCCESS_RESPONSE {
+                self.inner.send_only(C::NAME, &command, oob, fds).await?;
+                return decode(C::NAME, b"null", b"null");
+            }
+            self.call_with_fds(C::NAME, &command, oob, fds).await
+        })
+        .await
+    }
+
+    /// Runs any command by name with JSON arguments and file descriptors
+    /// attached, and returns the raw `return` value: the untyped form of
+    /// [`Client::execute_with_fds`], for a program that relays commands.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Client::execute_with_fds`], without [`Error::Decode`].
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`Client::execute_with_fds`].
+    pub async fn execute_raw_with_fds(
+        &self,
+        command: &str,
+        arguments: serde_json::Value,
+        fds: &[BorrowedFd<'_>],
+    ) -> Result<serde_json::Value, Error> {
+        if fds.is_empty() {
+            return self.execute_raw(command, arguments).await;
+        }
+        self.with_limit(async {
+            let (_turn, fds) = self.fd_turn(fds).await?;
+            self.call_with_fds(command, &arguments, false, fds).await
+        })
+        .await
+    }
+
+    /// Whether this connection can pass file descriptors
+    /// ([`Client::execute_with_fds`]): whether it is a Unix socket.
+    pub fn can_pass_fds(&self) -> bool {
+        self.inner.unix
+    }
+
+    /// Checks that descriptors can travel here, waits for the previous
+    /// command with descriptors to be answered, and duplicates `fds`.
+    async fn fd_turn(
+        &self,
+        fds: &[BorrowedFd<'_>],
+    ) -> Result<(tokio::sync::MutexGuard<'_, ()>, Vec<OwnedFd>), Error> {
+        if !self.inner.unix {
+            return Err(Error::FdPassingUnsupported);
+        }
+        let turn = self.inner.fd_lock.lock().await;
+        Ok((turn, fds::duplicate(fds)?))
     }
 
     /// Subscribes to every event. Events that arrive before this call are
@@ -925,6 +1120,16 @@ impl Client {
         args: &A,
         oob: bool,
     ) -> Result<T, Error> {
+        self.call_with_fds(name, args, oob, Vec::new()).await
+    }
+
+    async fn call_with_fds<A: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        name: &str,
+        args: &A,
+        oob: bool,
+        fds: Vec<OwnedFd>,
+    ) -> Result<T, Error> {
         if !self.supports(name) {
             return Err(Error::Unsupported {
                 command: name.to_owned(),
@@ -937,7 +1142,7 @@ impl Client {
             oob
         );
         async {
-            let reply = self.inner.request(name, args, oob).await?;
+            let reply = self.inner.request(name, args, oob, fds).await?;
             decode(name, &reply.line, &reply.line[reply.value])
         }
         .instrument(span)
@@ -951,6 +1156,7 @@ impl Inner {
         name: &str,
         args: &A,
         oob: bool,
+        fds: Vec<OwnedFd>,
     ) -> Result<Reply, Error> {
         let state = &*self.state;
         let permit = if oob {
@@ -988,6 +1194,8 @@ impl Inner {
             .send(Outgoing {
                 bytes,
                 written: None,
+                fds,
+                id: Some(id),
             })
             .is_err()
         {
@@ -1006,6 +1214,7 @@ impl Inner {
         name: &str,
         args: &A,
         oob: bool,
+        fds: Vec<OwnedFd>,
     ) -> Result<(), Error> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let bytes = encode(name, args, id, oob)?;
@@ -1015,6 +1224,8 @@ impl Inner {
             .send(Outgoing {
                 bytes,
                 written: Some(tx),
+                fds,
+                id: None,
             })
             .is_err()
         {

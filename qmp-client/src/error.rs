@@ -82,6 +82,12 @@ pub enum Error {
         /// The command's wire name.
         command: String,
     },
+    /// File descriptors can only be passed on a Unix socket, and this
+    /// connection is not one (TCP, or a stream given to
+    /// [`Builder::connect_stream`](crate::Builder::connect_stream)); nothing
+    /// was sent.
+    #[error("file descriptors can only be passed on a Unix socket connection")]
+    FdPassingUnsupported,
     /// A QEMU process could not be started or did not open its monitor.
     #[error("cannot launch QEMU: {0}")]
     Launch(String),

@@ -163,7 +163,7 @@ impl Launcher {
             }
         };
         // Until `Qemu` owns `kill_tx`, an early return drops it, which kills QEMU.
-        let client = self.client.connect_stream(stream).await?;
+        let client = self.client.connect_unix_stream(stream).await?;
         client.watch_exit(status.clone());
         Ok(Qemu {
             client,

@@ -49,6 +49,7 @@ mod agent;
 mod client;
 mod error;
 mod event;
+mod fds;
 mod launcher;
 mod typed;
 mod wire;
@@ -68,6 +69,12 @@ pub use crate::launcher::{Launcher, Qemu};
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 struct ReadmeTour;
+
+/// This crate's README (file descriptor passing) runs as doc tests against
+/// real QEMU.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ClientReadme;
 
 /// Entry points for the fuzz targets; not part of the API.
 #[doc(hidden)]

@@ -17,12 +17,20 @@
 //! - connections from other users are refused (`SO_PEERCRED`), on top of
 //!   the directory's 0700 mode.
 //!
+//! File descriptors a client sends (`SCM_RIGHTS`) are kept for that
+//! client, the last ones received replacing earlier ones as in QEMU, and
+//! go to QEMU with that client's next `getfd` or `add-fd`: the only
+//! commands that take them. They are closed when the client leaves.
+//!
 //! A client leaving mid-command is harmless: its reply is dropped. When
 //! QEMU exits, clients get an error for their pending commands and are
 //! disconnected, and `status` reports the VM as exited. Stopping the
 //! daemon puts QEMU's socket back at `NAME.sock`.
 
 use std::collections::HashMap;
+use std::io::IoSliceMut;
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd as _, BorrowedFd, OwnedFd};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -30,9 +38,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use qmp_client::Client;
+use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Interest};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{OnceCell, mpsc, watch};
 
@@ -44,6 +53,11 @@ const CLIENT_QUEUE: usize = 4096;
 const MAX_INPUT: usize = 16 << 20;
 /// How often the runtime directory is scanned for new VMs.
 const SCAN_INTERVAL: Duration = Duration::from_millis(500);
+/// Descriptors accepted with one message from a client; the kernel closes
+/// any beyond (QEMU itself takes one per command).
+const MAX_FDS: usize = 16;
+/// The commands that take the descriptors sent with them.
+const FD_COMMANDS: [&str; 2] = ["getfd", "add-fd"];
 /// How long to wait for QEMU's greeting when adopting a VM.
 const ADOPT_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -540,7 +554,7 @@ impl Proxy {
         if !peer_allowed(&stream, self.uid) {
             return;
         }
-        let (mut rd, mut wr) = stream.into_split();
+        let (rd, mut wr) = stream.into_split();
         let (tx, mut rx) = mpsc::channel::<Arc<[u8]>>(CLIENT_QUEUE);
         let (kill, mut killed) = watch::channel(false);
         let conn = Conn {
@@ -568,16 +582,18 @@ impl Proxy {
         });
         let mut buf: Vec<u8> = Vec::with_capacity(4096);
         let mut chunk = vec![0u8; 64 * 1024];
+        // Descriptors received and not yet taken by a command.
+        let mut fds = Vec::new();
         loop {
             let n = tokio::select! {
                 () = flagged(&mut killed) => break,
-                r = rd.read(&mut chunk) => match r {
+                r = receive(rd.as_ref(), &mut chunk, &mut fds) => match r {
                     Ok(0) | Err(_) => break,
                     Ok(n) => n,
                 },
             };
             buf.extend_from_slice(&chunk[..n]);
-            let consumed = self.take_messages(&buf, &conn);
+            let consumed = self.take_messages(&buf, &conn, &mut fds);
             buf.drain(..consumed);
             if buf.len() > MAX_INPUT {
                 let _ = tx.try_send(error_reply("GenericError", "message too large", None));
@@ -592,7 +608,7 @@ impl Proxy {
 
     /// Handles every complete JSON value at the start of `buf`; returns
     /// how many bytes were used.
-    fn take_messages(self: &Arc<Self>, buf: &[u8], conn: &Conn) -> usize {
+    fn take_messages(self: &Arc<Self>, buf: &[u8], conn: &Conn, fds: &mut Vec<OwnedFd>) -> usize {
         let mut used = 0;
         loop {
             let mut stream =
@@ -601,7 +617,7 @@ impl Proxy {
                 None => return buf.len(),
                 Some(Ok(v)) => {
                     used += stream.byte_offset();
-                    self.handle(v, conn);
+                    self.handle(v, conn, fds);
                 }
                 Some(Err(e)) if e.is_eof() => return used,
                 Some(Err(e)) => {
@@ -620,7 +636,7 @@ impl Proxy {
         }
     }
 
-    fn handle(self: &Arc<Self>, msg: Value, conn: &Conn) {
+    fn handle(self: &Arc<Self>, msg: Value, conn: &Conn, fds: &mut Vec<OwnedFd>) {
         let reply = |r: Arc<[u8]>| {
             let _ = conn.tx.try_send(r);
         };
@@ -679,10 +695,15 @@ impl Proxy {
             ));
         }
         self.commands.fetch_add(1, Ordering::Relaxed);
+        let fds = if FD_COMMANDS.contains(&command.as_str()) {
+            std::mem::take(fds)
+        } else {
+            Vec::new()
+        };
         let proxy = self.clone();
         let tx = conn.tx.clone();
         tokio::spawn(async move {
-            let result = proxy.forward(&command, args).await;
+            let result = proxy.forward(&command, args, fds).await;
             let mut msg = match result {
                 Ok(bytes) => {
                     let _ = tx.send(with_id(bytes, id.as_ref())).await;
@@ -699,14 +720,20 @@ impl Proxy {
 
     /// Runs one command on QEMU; returns the reply line (without id) or
     /// an error message.
-    async fn forward(&self, command: &str, args: Value) -> Result<Arc<[u8]>, Value> {
+    async fn forward(
+        &self,
+        command: &str,
+        args: Value,
+        fds: Vec<OwnedFd>,
+    ) -> Result<Arc<[u8]>, Value> {
         let cacheable = command == "query-qmp-schema";
         if cacheable && let Some(s) = self.schema.get() {
             return Ok(s.clone());
         }
         // Raw on purpose: the daemon relays whatever its clients send, and
         // its `return` value, untouched.
-        match self.client.execute_raw(command, args).await {
+        let fds: Vec<BorrowedFd<'_>> = fds.iter().map(|f| f.as_fd()).collect();
+        match self.client.execute_raw_with_fds(command, args, &fds).await {
             Ok(v) => {
                 let bytes = line(&json!({ "return": v }));
                 if cacheable {
@@ -723,6 +750,45 @@ impl Proxy {
             Err(e) => Err(json!({
                 "error": { "class": "GenericError", "desc": format!("qmp daemon: {e}") }
             })),
+        }
+    }
+}
+
+/// Reads from a client's socket into `chunk`. Descriptors that come with
+/// the bytes replace those in `fds`, as QEMU keeps only the last ones.
+async fn receive(
+    socket: &UnixStream,
+    chunk: &mut [u8],
+    fds: &mut Vec<OwnedFd>,
+) -> std::io::Result<usize> {
+    let mut space = vec![MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
+    loop {
+        socket.readable().await?;
+        let mut control = RecvAncillaryBuffer::new(&mut space);
+        let read = socket.try_io(Interest::READABLE, || {
+            rustix::net::recvmsg(
+                socket,
+                &mut [IoSliceMut::new(chunk)],
+                &mut control,
+                RecvFlags::CMSG_CLOEXEC,
+            )
+            .map_err(std::io::Error::from)
+        });
+        match read {
+            Ok(msg) => {
+                let mut received = Vec::new();
+                for m in control.drain() {
+                    if let RecvAncillaryMessage::ScmRights(r) = m {
+                        received.extend(r);
+                    }
+                }
+                if !received.is_empty() {
+                    *fds = received;
+                }
+                return Ok(msg.bytes);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
         }
     }
 }

@@ -489,6 +489,62 @@ fn refuses_other_users(dir: &Path, socket: &Path, log: &Path) {
     assert!(fails(out).contains("Permission denied"));
 }
 
+/// A descriptor passed to the daemon with `add-fd` reaches QEMU: a host
+/// file backs a block node on `/dev/fdset/N`, and a pattern QEMU writes
+/// through it is read back from the file. Descriptors sent with another
+/// command wait for the next `getfd`, as in QEMU.
+fn fds_through_daemon(socket: &Path, disk: &Path) {
+    use qmp_types::qmp::{BlockdevOptions, BlockdevOptionsBranch, BlockdevOptionsFile};
+    use qmp_types::qmp::{QmpCommands as _, commands};
+    use std::os::fd::AsFd as _;
+
+    std::fs::write(disk, vec![0u8; 8192]).unwrap();
+    let file = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .open(disk)
+        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let qmp = qmp_client::Client::connect_unix(socket).await.unwrap();
+        assert!(qmp.can_pass_fds());
+        let info = qmp.add_fd(file.as_fd(), None, None).await.unwrap();
+        let node = BlockdevOptions::new(BlockdevOptionsBranch::File(BlockdevOptionsFile::new(
+            format!("/dev/fdset/{}", info.fdset_id),
+        )))
+        .with_node_name("fdnode");
+        qmp.blockdev_add(node).await.unwrap();
+        let out = qmp
+            .human_monitor_command("qemu-io fdnode \"write -P 0xab 0 4096\"", None)
+            .await
+            .unwrap();
+        assert!(!out.to_lowercase().contains("error"), "{out:?}");
+        let bytes = std::fs::read(disk).unwrap();
+        assert!(bytes[..4096].iter().all(|&b| b == 0xab), "pattern missing");
+        assert!(bytes[4096..].iter().all(|&b| b == 0), "wrote past 4096");
+        qmp.blockdev_del("fdnode").await.unwrap();
+        qmp.remove_fd(info.fdset_id, None).await.unwrap();
+
+        // Sent with query-status, kept by the daemon, taken by getfd.
+        let (rd, _wr) = std::io::pipe().unwrap();
+        qmp.execute_with_fds(commands::QueryStatus::new(), &[rd.as_fd()])
+            .await
+            .unwrap();
+        qmp_types::qmp::QmpCommands::getfd(&qmp, "kept")
+            .await
+            .unwrap();
+        qmp.closefd("kept").await.unwrap();
+        // Taken: a second getfd without descriptors gets QEMU's refusal.
+        let err = qmp_types::qmp::QmpCommands::getfd(&qmp, "again")
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("SCM_RIGHTS"), "{err}");
+    });
+}
+
 fn daemon_suite(rel: Release, tag: u64) {
     let tmp = TempDir::new("daemon");
     let runtime = tmp.join("run");
@@ -560,6 +616,7 @@ fn daemon_suite(rel: Release, tag: u64) {
     let err = fails(run(&["--vm", "vm", "hmp", "device_del nonesuch"]));
     assert!(err.contains("Error: Device 'nonesuch' not found"), "{err}");
 
+    fds_through_daemon(&socket, &tmp.join("disk.img"));
     concurrency(rel, &socket, tag);
     let status = ok(run(&["daemon", "status"]));
     assert!(status.contains("vm: running"), "{status}");
