@@ -525,3 +525,8 @@ fn guest_qemu_7_2() {
 fn guest_qemu_10_0() {
     within(Duration::from_secs(300), || guest_suite(Release::V10_0));
 }
+
+#[test]
+fn guest_qemu_11_1() {
+    within(Duration::from_secs(300), || guest_suite(Release::V11_1));
+}
