@@ -310,12 +310,14 @@ impl<'a> Introspection<'a> {
         }
     }
 
-    /// [`sample`](Self::sample) of object type `ty`; with `tag_value`, a
-    /// union's tag takes that value (and the sample that branch).
+    /// [`sample`](Self::sample) of object type `ty`.
     fn sample_object(&self, ty: &str, depth: usize) -> Map<String, Value> {
         self.sample_union(ty, depth, None)
     }
 
+    /// [`sample_object`](Self::sample_object), where a union's tag takes
+    /// `tag_value` (and the sample that value's branch) if given, else the
+    /// first value of its enum.
     fn sample_union(&self, ty: &str, depth: usize, tag_value: Option<&str>) -> Map<String, Value> {
         let mut out = Map::new();
         if depth > SAMPLE_LIMIT {
