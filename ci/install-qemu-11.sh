@@ -86,7 +86,9 @@ install_11() {
   private_apt update -qq >/dev/null ||
     die "apt could not read Debian unstable's package lists (above); the machine must reach its" \
       "Debian mirror ($(grep -m1 '^URIs:' "$apt_dir/sid.sources"))"
-  # The .debs stay in $apt_dir/archives: a reinstall reuses what apt still finds current.
+  # Every .deb in archives/ is unpacked below, so none of an earlier run may stay: after sid
+  # moved on, an old libfoo beside the new one would be unpacked over it, or under it.
+  rm -f "$apt_dir"/archives/*.deb
   private_apt install --download-only -y -qq qemu-system-x86 qemu-utils qemu-guest-agent \
     qemu-system-modules-opengl qemu-system-modules-spice qemu-block-extra >/dev/null ||
     die "downloading QEMU 11.1 and its libraries from Debian unstable failed (above)"
