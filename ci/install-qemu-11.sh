@@ -5,7 +5,7 @@
 # the packages *and every library they depend on* are unpacked under $QEMU11_PREFIX (default
 # /opt/qemu-11.1):
 #
-#   $prefix/apt    a private apt state: sid's package lists, the downloaded .debs, and an empty
+#   $prefix/apt    a private apt state: sid's package lists, the .debs until unpacked, an empty
 #                  dpkg status, so that apt resolves the whole dependency tree from sid (libc
 #                  included) instead of counting on what the machine has installed;
 #   $prefix/root   the unpacked packages (dpkg-deb -x, no maintainer scripts run);
@@ -97,6 +97,7 @@ install_11() {
   mkdir -p "$root" "$prefix/bin"
   local deb
   for deb in "$apt_dir"/archives/*.deb; do dpkg-deb -x "$deb" "$root"; done
+  rm -f "$apt_dir"/archives/*.deb # unpacked; a reinstall downloads afresh anyway
 
   local loader=$root/usr/lib64/ld-linux-x86-64.so.2
   local libs=$root/usr/lib/x86_64-linux-gnu:$root/lib/x86_64-linux-gnu
