@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# Install the two QEMU releases the test suites use, on Debian 12 (bookworm). Run as root.
+# Install the three QEMU releases the test suites use, on Debian 12 (bookworm). Run as root.
 #
 #   7.2   Debian 12's packages: qemu-system-x86_64 and qemu-storage-daemon in /usr/bin,
 #         qemu-ga in /usr/sbin.
 #   10.0  bookworm-backports packages, unpacked (not installed) under $QEMU10_PREFIX
 #         (default /opt/qemu-10.0), with launcher scripts in $QEMU10_PREFIX/bin that point the
 #         unpacked binaries at their firmware (-L) and module directory (QEMU_MODULE_DIR).
+#   11.1  Debian unstable's packages with every library they need, unpacked under
+#         $QEMU11_PREFIX (default /opt/qemu-11.1) by ci/install-qemu-11.sh, nothing installed
+#         on the machine.
 #
 # Every program is proven to run with ci/check-qemu.sh (the system emulators load display
 # modules and quit over QMP) before the script reports success. Safe to run again: what passes
 # its check is kept, what fails is reinstalled once and checked again.
-# Usage: sudo ci/install-qemu.sh [--only-7.2]
+# Usage: sudo ci/install-qemu.sh [--only-7.2]   (--only-7.2: neither 10.0 nor 11.1)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -30,6 +33,8 @@ fi
 
 bins72=(/usr/bin/qemu-system-x86_64 /usr/bin/qemu-storage-daemon /usr/sbin/qemu-ga)
 bins10=("$prefix/bin/qemu-system-x86_64" "$prefix/bin/qemu-storage-daemon" "$prefix/bin/qemu-ga")
+prefix11=${QEMU11_PREFIX:-/opt/qemu-11.1}
+bins11=("$prefix11/bin/qemu-system-x86_64" "$prefix11/bin/qemu-storage-daemon" "$prefix11/bin/qemu-ga")
 check() { bash "$here/check-qemu.sh" "$@"; }
 passes() { # programs: quiet when they pass, the failures on stderr when not
   local out
@@ -140,10 +145,17 @@ if [[ $with10 == yes ]]; then
   fi
 fi
 
+# --- QEMU 11.1 ------------------------------------------------------------------------------
+
+# A script of its own (it keeps and proves its install the same way); it fails loudly itself.
+if [[ $with10 == yes ]]; then
+  bash "$here/install-qemu-11.sh"
+fi
+
 # --- Proof ----------------------------------------------------------------------------------
 
 all=("${bins72[@]}")
-[[ $with10 == yes ]] && all+=("${bins10[@]}")
+[[ $with10 == yes ]] && all+=("${bins10[@]}" "${bins11[@]}")
 if ! check "${all[@]}"; then
   echo "install-qemu.sh: installed, but the programs above fail their check" >&2
   exit 1
@@ -151,4 +163,5 @@ fi
 echo "QEMU 7.2:  $(/usr/bin/qemu-system-x86_64 --version | head -n1) (/usr/bin, qemu-ga in /usr/sbin)"
 if [[ $with10 == yes ]]; then
   echo "QEMU 10.0: $("${bins10[0]}" --version | head -n1) ($prefix/bin)"
+  echo "QEMU 11.1: $("${bins11[0]}" --version | head -n1) ($prefix11/bin)"
 fi

@@ -1,5 +1,5 @@
-//! Tests against real QEMU 7.2 and 10.0: each `async fn` runs once per
-//! release (see `both_releases!`).
+//! Tests against real QEMU 7.2, 10.0 and 11.1: each `async fn` runs once
+//! per release (see `every_release!`).
 
 mod common;
 
@@ -15,7 +15,7 @@ use qmp_types::qmp::{
 };
 use serde_json::json;
 
-both_releases!(
+every_release!(
     negotiation,
     typed_commands,
     qmp_errors,

@@ -231,6 +231,15 @@ pub(crate) enum Cmd {
     /// An interactive QMP shell with history and completion; `!CMD` or
     /// `hmp` for HMP.
     Shell,
+    /// Compare the QEMU's schema (`query-qmp-schema`) with the bindings
+    /// this `qmp` was built with.
+    ///
+    /// Lists the commands, events, command arguments and enum values of
+    /// arguments the QEMU has that the bindings lack, and the commands and
+    /// required arguments the bindings have that it lacks. Introspection
+    /// numbers type names, so everything is matched by name from the
+    /// commands and events down. Exits 0 whatever the differences.
+    SchemaDiff,
     /// The guest agent (target: --socket AGENT.sock or --vm NAME).
     Ga {
         #[command(subcommand)]

@@ -8,6 +8,7 @@ mod daemon;
 mod forms;
 mod ga;
 mod runtime;
+mod schema_diff;
 mod shell;
 mod vms;
 
@@ -325,6 +326,15 @@ async fn run(cli: Cli) -> CliResult<ExitCode> {
                 let mut out = std::io::stdout().lock();
                 let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
             }
+        }
+        Cmd::SchemaDiff => {
+            let vm = connect(target, timeout).await?;
+            let schema = vm.exec("query-qmp-schema", json!({})).await?;
+            let v = &vm.client().version().qemu;
+            let version = format!("{}.{}.{}", v.major, v.minor, v.micro);
+            let d = schema_diff::diff(schema.as_array().map_or(&[], Vec::as_slice), &version);
+            let value = serde_json::to_value(&d).unwrap_or_default();
+            print(json, &value, || schema_diff::render(&d));
         }
         Cmd::Shell => {
             let vm = connect(target, timeout).await?;

@@ -1,4 +1,4 @@
-//! End to end in a real Linux guest, on QEMU 7.2 and 10.0: what `qmp keys`
+//! End to end in a real Linux guest, on QEMU 7.2, 10.0 and 11.1: what `qmp keys`
 //! and `qmp type` send arrives in the guest byte for byte (read back on
 //! the serial port), screenshots are real PNGs of the screen, and PCI
 //! unplug completes only with the guest's help. Then every example of
@@ -524,4 +524,9 @@ fn guest_qemu_7_2() {
 #[test]
 fn guest_qemu_10_0() {
     within(Duration::from_secs(300), || guest_suite(Release::V10_0));
+}
+
+#[test]
+fn guest_qemu_11_1() {
+    within(Duration::from_secs(300), || guest_suite(Release::V11_1));
 }

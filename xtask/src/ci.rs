@@ -1,7 +1,7 @@
 //! `ci`: everything a change must pass, in the order that fails fastest.
 //!
 //! Formatting, lints, docs, the fuzz crates, then the test suite. The tests
-//! run against real QEMU 7.2 and 10.0; if they are missing or fail
+//! run against real QEMU 7.2, 10.0 and 11.1; if they are missing or fail
 //! `ci/check-qemu.sh`, `ci` installs them when it runs as root (as on CI)
 //! and otherwise stops, naming the command that does.
 
@@ -17,8 +17,8 @@ usage: cargo xtask ci [--no-lint]
 
 Checks formatting (the workspace and the fuzz crates), clippy and rustdoc
 with -D warnings, type-checks the fuzz crates, then runs every test suite
-(--no-fail-fast: all failures are reported). QEMU 7.2 and 10.0 must be
-installed and working; as root, ci installs them first (ci/install-qemu.sh).
+(--no-fail-fast: all failures are reported). QEMU 7.2, 10.0 and 11.1 must
+be installed and working; as root, ci installs them first (ci/install-qemu.sh).
 
   --no-lint   only the QEMU check and the test suite
 ";
@@ -53,7 +53,7 @@ fn is_root() -> bool {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
-/// Every QEMU program the tests start, in both releases.
+/// Every QEMU program the tests start, in every release.
 pub(crate) fn qemu_programs() -> Vec<PathBuf> {
     Release::ALL
         .iter()
@@ -69,14 +69,14 @@ pub(crate) fn ensure_prerequisites() -> Result<(), String> {
     };
     if !is_root() {
         return Err(format!(
-            "{report}the tests need working QEMU 7.2 and 10.0; \
+            "{report}the tests need working QEMU 7.2, 10.0 and 11.1; \
              install them with: sudo ci/install-qemu.sh"
         ));
     }
     eprint!("{report}");
     // The script proves what it installed before it succeeds.
     run(
-        "installing QEMU 7.2 and 10.0 (ci/install-qemu.sh)",
+        "installing QEMU 7.2, 10.0 and 11.1 (ci/install-qemu.sh)",
         Command::new("bash").arg("ci/install-qemu.sh"),
     )
 }
@@ -195,13 +195,13 @@ mod tests {
     }
 
     #[test]
-    fn qemu_programs_are_both_releases_of_each_program() {
+    fn qemu_programs_are_every_release_of_each_program() {
         let programs = qemu_programs();
-        assert_eq!(programs.len(), 6);
+        assert_eq!(programs.len(), 9);
         for name in Release::PROGRAMS {
             assert_eq!(
                 programs.iter().filter(|p| p.ends_with(name)).count(),
-                2,
+                3,
                 "{name}: {programs:?}"
             );
         }

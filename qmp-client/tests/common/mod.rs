@@ -47,10 +47,11 @@ pub async fn with_machine(rel: Release) -> Qemu {
         .expect("launch QEMU with a machine")
 }
 
-/// Generates `mod NAME { fn qemu_7_2(); fn qemu_10_0(); }` for each
-/// `async fn NAME(Release)`.
+/// Generates `mod NAME { fn qemu_7_2(); fn qemu_10_0(); fn qemu_11_1(); }`
+/// for each `async fn NAME(Release)`: one test per release, so that the test
+/// harness runs them in parallel and a failure names its release.
 #[macro_export]
-macro_rules! both_releases {
+macro_rules! every_release {
     ($($name:ident),* $(,)?) => {$(
         mod $name {
             use $crate::common::{Release, timed};
@@ -61,6 +62,10 @@ macro_rules! both_releases {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn qemu_10_0() {
                 timed(super::$name(Release::V10_0)).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn qemu_11_1() {
+                timed(super::$name(Release::V11_1)).await
             }
         }
     )*};

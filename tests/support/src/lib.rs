@@ -2,8 +2,10 @@
 //! releases are, where the reference material (`../shared`) is, and the
 //! workspace root. Nothing else in the workspace decides these paths.
 //!
-//! The tests run against QEMU 7.2 (Debian 12's packages) and 10.0 (unpacked
-//! under `/opt/qemu-10.0` by `ci/install-qemu.sh`). A missing binary or
+//! The tests run against QEMU 7.2 (Debian 12's packages), 10.0 (unpacked
+//! under `/opt/qemu-10.0` by `ci/install-qemu.sh`) and 11.1 (Debian
+//! unstable's, unpacked with its own libraries under `/opt/qemu-11.1` by
+//! `ci/install-qemu-11.sh`, which `ci/install-qemu.sh` runs). A missing binary or
 //! missing reference material is a failure that names the fix, never a
 //! skip.
 
@@ -16,11 +18,14 @@ pub enum Release {
     V7_2,
     /// QEMU 10.0, from bookworm-backports.
     V10_0,
+    /// QEMU 11.1, from Debian unstable: newer than every release the
+    /// bindings are generated from.
+    V11_1,
 }
 
 impl Release {
-    /// Both releases, oldest first.
-    pub const ALL: [Release; 2] = [Release::V7_2, Release::V10_0];
+    /// Every release, oldest first.
+    pub const ALL: [Release; 3] = [Release::V7_2, Release::V10_0, Release::V11_1];
 
     /// The programs the tests start, installed for each release.
     pub const PROGRAMS: [&'static str; 3] =
@@ -31,15 +36,18 @@ impl Release {
         match self {
             Release::V7_2 => (7, 2),
             Release::V10_0 => (10, 0),
+            Release::V11_1 => (11, 1),
         }
     }
 
     /// The directory of the release's binaries: `QEMU_7_2_BIN_DIR` /
-    /// `QEMU_10_0_BIN_DIR`, or where `ci/install-qemu.sh` puts them.
+    /// `QEMU_10_0_BIN_DIR` / `QEMU_11_1_BIN_DIR`, or where
+    /// `ci/install-qemu.sh` puts them.
     fn dir(self) -> PathBuf {
         let (var, default) = match self {
             Release::V7_2 => ("QEMU_7_2_BIN_DIR", "/usr/bin"),
             Release::V10_0 => ("QEMU_10_0_BIN_DIR", "/opt/qemu-10.0/bin"),
+            Release::V11_1 => ("QEMU_11_1_BIN_DIR", "/opt/qemu-11.1/bin"),
         };
         std::env::var_os(var).map_or_else(|| PathBuf::from(default), PathBuf::from)
     }
@@ -67,9 +75,10 @@ impl Release {
             return path;
         }
         let dir = self.dir();
+        let (major, minor) = self.major_minor();
         panic!(
-            "{name} not found for QEMU {self:?} (looked in {}): install it with \
-             `sudo ci/install-qemu.sh`, or point QEMU_7_2_BIN_DIR / QEMU_10_0_BIN_DIR at it",
+            "{name} of QEMU {major}.{minor} not found at {}: run `sudo bash ci/install-qemu.sh`, \
+             or point QEMU_{major}_{minor}_BIN_DIR at a directory holding it",
             dir.display()
         );
     }
