@@ -16,7 +16,7 @@ use common::*;
 use qmp_client::{Launcher, Qemu};
 use qmp_types::qmp::{QmpCommands as _, RunState};
 
-both_releases!(
+every_release!(
     first_status,
     first_hotplug,
     first_send_key,

@@ -16,7 +16,7 @@ use qmp_types::qmp::{
     BlockdevOptions, BlockdevOptionsBranch, BlockdevOptionsFile, QapiErrorClass, QmpCommands as _,
 };
 
-both_releases!(
+every_release!(
     add_fd_backs_a_block_node,
     getfd_names_a_descriptor,
     passing_leaks_no_descriptor,
