@@ -119,9 +119,11 @@ pub(crate) fn pack(verify: bool) -> Result<PathBuf, String> {
     if !verify {
         cmd.arg("--no-verify");
     }
-    for name in unpublished(&root)? {
+    let (published, unpublished) = members(&root)?;
+    for name in unpublished {
         cmd.args(["--exclude", &name]);
     }
+    forget_stale_packages(&published)?;
     run(
         "cargo package --workspace (each crate built from its tarball)",
         &mut cmd,
@@ -151,9 +153,51 @@ pub(crate) fn pack(verify: bool) -> Result<PathBuf, String> {
     Ok(crates)
 }
 
-/// The workspace members marked `publish = false` (xtask, test support):
-/// the only ones `package` leaves out.
-fn unpublished(root: &Path) -> Result<Vec<String>, String> {
+/// A package's name and version.
+type NameVersion = (String, String);
+
+/// Removes what an earlier `cargo package` left of our packages in cargo's
+/// cache of local registries (`$CARGO_HOME/registry/{src,cache}/-*/`).
+/// Verification builds each crate against the others' tarballs through
+/// such a registry, and cargo reuses an extracted `NAME-VERSION` directory
+/// it finds there: with the version unchanged, it would build against the
+/// sources of the previous run. Crates.io's own directories are left
+/// alone.
+fn forget_stale_packages(published: &[NameVersion]) -> Result<(), String> {
+    let home = match std::env::var_os("CARGO_HOME") {
+        Some(h) => PathBuf::from(h),
+        None => match std::env::var_os("HOME") {
+            Some(h) => PathBuf::from(h).join(".cargo"),
+            None => return Ok(()),
+        },
+    };
+    for kind in ["src", "cache"] {
+        let Ok(registries) = std::fs::read_dir(home.join("registry").join(kind)) else {
+            continue;
+        };
+        for registry in registries.flatten() {
+            if !registry.file_name().to_string_lossy().starts_with('-') {
+                continue;
+            }
+            for (name, version) in published {
+                let dir = registry.path().join(format!("{name}-{version}"));
+                if dir.is_dir() {
+                    std::fs::remove_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+                }
+                let file = registry.path().join(format!("{name}-{version}.crate"));
+                if file.is_file() {
+                    std::fs::remove_file(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The workspace members: those to publish (name and version) and the
+/// names of those marked `publish = false` (xtask, test support), the only
+/// ones `package` leaves out.
+fn members(root: &Path) -> Result<(Vec<NameVersion>, Vec<String>), String> {
     let out = cargo()
         .args(["metadata", "--no-deps", "--format-version", "1"])
         .current_dir(root)
@@ -170,12 +214,21 @@ fn unpublished(root: &Path) -> Result<Vec<String>, String> {
     let packages = meta["packages"]
         .as_array()
         .ok_or("cargo metadata: no packages")?;
-    Ok(packages
-        .iter()
+    let mut published = Vec::new();
+    let mut unpublished = Vec::new();
+    for p in packages {
+        let name = p["name"]
+            .as_str()
+            .ok_or("cargo metadata: a package without a name")?;
         // `publish = false` reads as an empty list of allowed registries.
-        .filter(|p| p["publish"].as_array().is_some_and(|a| a.is_empty()))
-        .filter_map(|p| p["name"].as_str().map(str::to_owned))
-        .collect())
+        if p["publish"].as_array().is_some_and(|a| a.is_empty()) {
+            unpublished.push(name.to_owned());
+        } else {
+            let version = p["version"].as_str().ok_or("cargo metadata: no version")?;
+            published.push((name.to_owned(), version.to_owned()));
+        }
+    }
+    Ok((published, unpublished))
 }
 
 /// `cargo xtask package`.
