@@ -153,3 +153,8 @@ fn agent_qemu_7_2() {
 fn agent_qemu_10_0() {
     within(Duration::from_secs(60), || agent_suite(Release::V10_0));
 }
+
+#[test]
+fn agent_qemu_11_1() {
+    within(Duration::from_secs(60), || agent_suite(Release::V11_1));
+}

@@ -566,6 +566,11 @@ fn machine_qemu_10_0() {
     within(Duration::from_secs(120), || machine_suite(Release::V10_0));
 }
 
+#[test]
+fn machine_qemu_11_1() {
+    within(Duration::from_secs(120), || machine_suite(Release::V11_1));
+}
+
 /// Kills the QEMUs `qmp launch` started in `dir`, whatever happens.
 struct Launched(std::path::PathBuf);
 
@@ -682,6 +687,11 @@ fn launch_list_qemu_7_2() {
 #[test]
 fn launch_list_qemu_10_0() {
     within(Duration::from_secs(60), || launch_list(Release::V10_0));
+}
+
+#[test]
+fn launch_list_qemu_11_1() {
+    within(Duration::from_secs(60), || launch_list(Release::V11_1));
 }
 
 #[test]

@@ -666,3 +666,8 @@ fn daemon_qemu_7_2() {
 fn daemon_qemu_10_0() {
     within(Duration::from_secs(120), || daemon_suite(Release::V10_0, 2));
 }
+
+#[test]
+fn daemon_qemu_11_1() {
+    within(Duration::from_secs(120), || daemon_suite(Release::V11_1, 3));
+}
