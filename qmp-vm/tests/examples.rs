@@ -15,33 +15,7 @@ use qemu_test_support::Release;
 
 /// The example's binary, built next to this test's (`target/debug/examples`).
 fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    // target/debug/deps/examples-HASH -> target/debug/examples/NAME
-    let path = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("test binary in target/<profile>/deps")
-        .join("examples")
-        .join(name);
-    assert!(
-        path.is_file(),
-        "example `{name}` not built (looked for {}): run `cargo test -p qmp-vm`, which builds \
-         the examples, or `cargo build -p qmp-vm --examples` first",
-        path.display()
-    );
-    // `cargo test --test examples` runs without building the examples:
-    // refuse a binary older than its source.
-    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("examples")
-        .join(format!("{name}.rs"));
-    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).unwrap();
-    assert!(
-        modified(&path) >= modified(&source),
-        "example `{name}` is older than {}: run `cargo test -p qmp-vm`, which builds the \
-         examples, or `cargo build -p qmp-vm --examples` first",
-        source.display()
-    );
-    path
+    qemu_test_support::example_binary(env!("CARGO_PKG_NAME"), env!("CARGO_MANIFEST_DIR"), name)
 }
 
 /// Runs example `name` with `args`; returns its output and, for messages,

@@ -133,3 +133,38 @@ pub fn check_programs(programs: &[PathBuf]) -> Result<String, String> {
         Err(format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)))
     }
 }
+
+/// The binary of example `name` of package `package` at `manifest_dir`
+/// (pass `env!("CARGO_PKG_NAME")` and `env!("CARGO_MANIFEST_DIR")`), built next to the calling test's binary
+/// (`target/<profile>/examples/NAME`). Fails, naming the command that
+/// builds it, if it is missing or older than its source: `cargo test
+/// --test X` alone does not build examples.
+pub fn example_binary(package: &str, manifest_dir: &str, name: &str) -> PathBuf {
+    let fix = format!(
+        "run `cargo test -p {package}`, which builds the examples, or `cargo build -p {package} \
+         --examples` first"
+    );
+    let exe = std::env::current_exe().expect("current_exe");
+    // target/debug/deps/TEST-HASH -> target/debug/examples/NAME
+    let path = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test binary in target/<profile>/deps")
+        .join("examples")
+        .join(name);
+    assert!(
+        path.is_file(),
+        "example `{name}` not built (looked for {}): {fix}",
+        path.display()
+    );
+    let source = Path::new(manifest_dir)
+        .join("examples")
+        .join(format!("{name}.rs"));
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).unwrap();
+    assert!(
+        modified(&path) >= modified(&source),
+        "example `{name}` is older than {}: {fix}",
+        source.display()
+    );
+    path
+}
