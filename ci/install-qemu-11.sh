@@ -31,13 +31,8 @@ die() { echo "install-qemu-11.sh: $*" >&2; exit 1; }
 
 [[ $(id -u) == 0 ]] || die "run as root (sudo ci/install-qemu-11.sh)"
 
-check() { bash "$here/check-qemu.sh" "$@"; }
-passes() { # programs: quiet when they pass, the failures on stderr when not
-  local out
-  out=$(check "$@" 2>&1) && return 0
-  grep -v '^check-qemu: ok' <<<"$out" >&2
-  return 1
-}
+# shellcheck source=ci/lib.sh
+source "$here/lib.sh"
 
 # Writes $apt_dir/sid.sources: the machine's own Debian mirror and keyring, suite sid. Taken from
 # the deb822 stanza that lists bookworm itself, or else from the first one-line `deb ... bookworm`

@@ -35,13 +35,8 @@ bins72=(/usr/bin/qemu-system-x86_64 /usr/bin/qemu-storage-daemon /usr/sbin/qemu-
 bins10=("$prefix/bin/qemu-system-x86_64" "$prefix/bin/qemu-storage-daemon" "$prefix/bin/qemu-ga")
 prefix11=${QEMU11_PREFIX:-/opt/qemu-11.1}
 bins11=("$prefix11/bin/qemu-system-x86_64" "$prefix11/bin/qemu-storage-daemon" "$prefix11/bin/qemu-ga")
-check() { bash "$here/check-qemu.sh" "$@"; }
-passes() { # programs: quiet when they pass, the failures on stderr when not
-  local out
-  out=$(check "$@" 2>&1) && return 0
-  grep -v '^check-qemu: ok' <<<"$out" >&2
-  return 1
-}
+# shellcheck source=ci/lib.sh
+source "$here/lib.sh"
 
 # --- QEMU 7.2 -------------------------------------------------------------------------------
 
