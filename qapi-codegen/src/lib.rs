@@ -208,7 +208,6 @@ pub fn bindings_with_docs(
         }
         let mut config = qmp_config(qmp, subsets, which.unstable);
         config.local_docs = local_docs.map(|d| d.qmp.clone());
-        check_names(&api, &config)?;
         let code = match &selected {
             Some(s) => rust::generate_selected(&api, s, &config),
             None => rust::generate(&api, &config),
@@ -221,21 +220,9 @@ pub fn bindings_with_docs(
         let api = Api::merge(inputs);
         let mut config = qga_config(which.unstable);
         config.local_docs = local_docs.map(|d| d.qga.clone());
-        check_names(&api, &config)?;
         files.push(("qga.rs".into(), text + &rust::generate(&api, &config)));
     }
     Ok(files)
-}
-
-/// Fails, naming them, if two names of `api` clash (a release brought a
-/// pair of wire names that the rules of `naming` map alike).
-fn check_names(api: &Api, config: &Config) -> Result<(), String> {
-    let clashes = naming::clashes(&rust::names(api, config));
-    if clashes.is_empty() {
-        Ok(())
-    } else {
-        Err(clashes.join("\n"))
-    }
 }
 
 /// The configuration of module `qmp`: with its command trait if `qmp`
