@@ -8,10 +8,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::json::{self, Value};
 use qapi_parser::doc::{Direction, Doc};
 use qapi_parser::model::Schema;
-use serde::ser::{Serialize, SerializeStruct, Serializer};
-use serde_json::{Map, Value};
 
 /// The facts of one schema of one release.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -76,48 +75,26 @@ impl Facts {
     /// Reads facts written by [`Facts::to_json`].
     ///
     /// # Errors
-    /// The JSON error, if `text` is not such a file.
-    pub fn from_json(text: &str) -> Result<Facts, serde_json::Error> {
-        let Value::Object(mut top) = serde_json::from_str(text)? else {
+    /// Where the text is not JSON (line and column), or which definition
+    /// does not have the expected shape.
+    pub fn from_json(text: &str) -> Result<Facts, String> {
+        let Value::Object(top) = json::parse(text).map_err(|e| e.to_string())? else {
             return Err(shape("the file", "an object"));
         };
-        let generated = match top.remove("_generated") {
-            None => String::new(),
-            Some(v) => string(v, "`_generated`")?,
-        };
+        let mut generated = String::new();
         let mut definitions = BTreeMap::new();
-        for (name, def) in object(top.remove("definitions"), "`definitions`")? {
-            let what = format!("definition `{name}`");
-            let mut def = object(Some(def), &what)?;
-            let module = def.remove("module").map(|v| string(v, &what)).transpose()?;
-            let since = def.remove("since").map(|v| string(v, &what)).transpose()?;
-            let mut members = BTreeMap::new();
-            for (m, v) in object(def.remove("members"), &what)? {
-                members.insert(m, string(v, &what)?);
-            }
-            let mut examples = Vec::new();
-            for ex in array(def.remove("examples"), &what)? {
-                let mut messages = Vec::new();
-                for m in array(Some(ex), &what)? {
-                    let mut m = object(Some(m), &what)?;
-                    let mut field = |k: &str| match m.remove(k) {
-                        Some(v) => string(v, &what),
-                        None => Err(shape(&what, &format!("`{k}` in each example message"))),
-                    };
-                    messages.push(Message {
-                        dir: field("dir")?,
-                        json: field("json")?,
-                    });
+        for (key, v) in top {
+            match key.as_str() {
+                "_generated" => generated = string(v, "`_generated`")?,
+                "definitions" => {
+                    for (name, def) in object(v, "`definitions`")? {
+                        let what = format!("definition `{name}`");
+                        let facts = def_facts(def, &what)?;
+                        definitions.insert(name, facts);
+                    }
                 }
-                examples.push(messages);
+                _ => {}
             }
-            let facts = DefFacts {
-                module,
-                since,
-                members,
-                examples,
-            };
-            definitions.insert(name, facts);
         }
         Ok(Facts {
             generated,
@@ -127,79 +104,115 @@ impl Facts {
 
     /// Renders the facts as pretty, deterministic JSON ending in a newline.
     pub fn to_json(&self) -> String {
-        let mut s = serde_json::to_string_pretty(self).expect("facts serialize");
-        s.push('\n');
-        s
+        let s = |v: &str| Value::String(v.to_owned());
+        let mut defs = Vec::new();
+        for (name, d) in &self.definitions {
+            let mut members = Vec::new();
+            if let Some(m) = &d.module {
+                members.push(("module".to_owned(), s(m)));
+            }
+            if let Some(v) = &d.since {
+                members.push(("since".to_owned(), s(v)));
+            }
+            if !d.members.is_empty() {
+                let since = d.members.iter().map(|(k, v)| (k.clone(), s(v))).collect();
+                members.push(("members".to_owned(), Value::Object(since)));
+            }
+            if !d.examples.is_empty() {
+                let examples = d
+                    .examples
+                    .iter()
+                    .map(|ex| {
+                        let messages = ex.iter().map(|m| {
+                            Value::Object(vec![
+                                ("dir".to_owned(), s(&m.dir)),
+                                ("json".to_owned(), s(&m.json)),
+                            ])
+                        });
+                        Value::Array(messages.collect())
+                    })
+                    .collect();
+                members.push(("examples".to_owned(), Value::Array(examples)));
+            }
+            defs.push((name.clone(), Value::Object(members)));
+        }
+        let top = Value::Object(vec![
+            ("_generated".to_owned(), s(&self.generated)),
+            ("definitions".to_owned(), Value::Object(defs)),
+        ]);
+        let mut out = String::new();
+        json::write_pretty(&top, &mut out);
+        out.push('\n');
+        out
     }
 }
 
-// The facts files are read and written by hand rather than through serde's
-// derive: the bindings' build script reads them, and the derive would put
-// syn and serde_derive on the critical path of every user's clean build.
+// The facts files are read and written by hand (`crate::json`) rather
+// than through serde: the bindings' build script reads them, and serde
+// would be compiled a second time for it in every user's clean build.
 
-fn shape(what: &str, expected: &str) -> serde_json::Error {
-    <serde_json::Error as serde::de::Error>::custom(format_args!("{what}: expected {expected}"))
+fn def_facts(def: Value, what: &str) -> Result<DefFacts, String> {
+    let mut facts = DefFacts::default();
+    for (key, v) in object(def, what)? {
+        match key.as_str() {
+            "module" => facts.module = Some(string(v, what)?),
+            "since" => facts.since = Some(string(v, what)?),
+            "members" => {
+                for (m, v) in object(v, what)? {
+                    facts.members.insert(m, string(v, what)?);
+                }
+            }
+            "examples" => {
+                for ex in array(v, what)? {
+                    let mut messages = Vec::new();
+                    for m in array(ex, what)? {
+                        let (mut dir, mut json) = (None, None);
+                        for (k, v) in object(m, what)? {
+                            match k.as_str() {
+                                "dir" => dir = Some(string(v, what)?),
+                                "json" => json = Some(string(v, what)?),
+                                _ => {}
+                            }
+                        }
+                        let field = |v: Option<String>, k: &str| {
+                            v.ok_or_else(|| shape(what, &format!("`{k}` in each example message")))
+                        };
+                        messages.push(Message {
+                            dir: field(dir, "dir")?,
+                            json: field(json, "json")?,
+                        });
+                    }
+                    facts.examples.push(messages);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(facts)
 }
 
-fn string(v: Value, what: &str) -> Result<String, serde_json::Error> {
+fn shape(what: &str, expected: &str) -> String {
+    format!("{what}: expected {expected}")
+}
+
+fn string(v: Value, what: &str) -> Result<String, String> {
     match v {
         Value::String(s) => Ok(s),
         _ => Err(shape(what, "a string")),
     }
 }
 
-/// An object member; absent is empty.
-fn object(v: Option<Value>, what: &str) -> Result<Map<String, Value>, serde_json::Error> {
+fn object(v: Value, what: &str) -> Result<Vec<(String, Value)>, String> {
     match v {
-        None => Ok(Map::new()),
-        Some(Value::Object(m)) => Ok(m),
-        Some(_) => Err(shape(what, "an object")),
+        Value::Object(m) => Ok(m),
+        _ => Err(shape(what, "an object")),
     }
 }
 
-/// An array member; absent is empty.
-fn array(v: Option<Value>, what: &str) -> Result<Vec<Value>, serde_json::Error> {
+fn array(v: Value, what: &str) -> Result<Vec<Value>, String> {
     match v {
-        None => Ok(Vec::new()),
-        Some(Value::Array(a)) => Ok(a),
-        Some(_) => Err(shape(what, "an array")),
-    }
-}
-
-impl Serialize for Facts {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("Facts", 2)?;
-        st.serialize_field("_generated", &self.generated)?;
-        st.serialize_field("definitions", &self.definitions)?;
-        st.end()
-    }
-}
-
-impl Serialize for DefFacts {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("DefFacts", 4)?;
-        if let Some(m) = &self.module {
-            st.serialize_field("module", m)?;
-        }
-        if let Some(v) = &self.since {
-            st.serialize_field("since", v)?;
-        }
-        if !self.members.is_empty() {
-            st.serialize_field("members", &self.members)?;
-        }
-        if !self.examples.is_empty() {
-            st.serialize_field("examples", &self.examples)?;
-        }
-        st.end()
-    }
-}
-
-impl Serialize for Message {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("Message", 2)?;
-        st.serialize_field("dir", &self.dir)?;
-        st.serialize_field("json", &self.json)?;
-        st.end()
+        Value::Array(a) => Ok(a),
+        _ => Err(shape(what, "an array")),
     }
 }
 

@@ -14,6 +14,7 @@
 
 pub mod api;
 pub mod facts;
+mod json;
 pub mod merge;
 pub mod naming;
 pub mod rust;
