@@ -4,7 +4,9 @@
 use std::collections::{HashMap, HashSet};
 use std::io::Write as _;
 use std::ops::Range;
-use std::os::fd::{BorrowedFd, OwnedFd};
+#[cfg(feature = "fd-passing")]
+use std::os::fd::BorrowedFd;
+use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::process::ExitStatus;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -169,6 +171,7 @@ impl Builder {
         R: AsyncRead + Send + Unpin + 'static,
         W: Sink,
     {
+        #[cfg(feature = "fd-passing")]
         let unix = wr.unix().is_some();
         let limit = self.connect_timeout;
         let mut framer = Framer::new(self.max_message);
@@ -197,7 +200,9 @@ impl Builder {
             next_id: AtomicU64::new(1),
             greeting,
             oob,
+            #[cfg(feature = "fd-passing")]
             unix,
+            #[cfg(feature = "fd-passing")]
             fd_lock: tokio::sync::Mutex::new(()),
             commands: RwLock::new(None),
             schema: RwLock::new(None),
@@ -374,10 +379,12 @@ struct Inner {
     oob: bool,
     /// Whether the connection is a Unix socket, which can carry file
     /// descriptors.
+    #[cfg(feature = "fd-passing")]
     unix: bool,
     /// Held by a command that passes file descriptors until its reply
     /// arrives: QEMU keeps only the last descriptors received, so a second
     /// batch must not arrive before the first is taken.
+    #[cfg(feature = "fd-passing")]
     fd_lock: tokio::sync::Mutex<()>,
     commands: RwLock<Option<HashSet<String>>>,
     schema: RwLock<Option<Arc<Schema>>>,
@@ -885,6 +892,7 @@ impl Client {
         self.with_limit(self.call(command, &arguments, oob)).await
     }
 
+    #[cfg(feature = "fd-passing")]
     /// Runs a typed command with file descriptors attached to it, as
     /// `SCM_RIGHTS` ancillary data on the Unix socket: how QEMU's `getfd`
     /// and `add-fd` receive the descriptor they name or add.
@@ -948,6 +956,7 @@ impl Client {
         .await
     }
 
+    #[cfg(feature = "fd-passing")]
     /// Runs any command by name with JSON arguments and file descriptors
     /// attached, and returns the raw `return` value: the untyped form of
     /// [`Client::execute_with_fds`], for a program that relays commands.
@@ -975,12 +984,14 @@ impl Client {
         .await
     }
 
+    #[cfg(feature = "fd-passing")]
     /// Whether this connection can pass file descriptors
     /// ([`Client::execute_with_fds`]): whether it is a Unix socket.
     pub fn can_pass_fds(&self) -> bool {
         self.inner.unix
     }
 
+    #[cfg(feature = "fd-passing")]
     /// Checks that descriptors can travel here, waits for the previous
     /// command with descriptors to be answered, and duplicates `fds`.
     async fn fd_turn(

@@ -2,12 +2,10 @@
 //! of one command, which is how QEMU's `getfd` and `add-fd` receive a
 //! descriptor.
 
-use std::io::{self, IoSlice};
-use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::io;
+use std::os::fd::OwnedFd;
 
-use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
-use tokio::io::{AsyncWrite, Interest};
+use tokio::io::AsyncWrite;
 use tokio::net::UnixStream;
 
 /// The writing half of a connection, and whether it is a Unix socket, the
@@ -31,14 +29,23 @@ impl<S: AsyncWrite + Send + 'static> Sink for tokio::io::WriteHalf<S> {}
 
 /// Duplicates `fds`, so that the writer task owns what it sends and closes
 /// its copies once they are sent (or the message is dropped unsent).
-pub(crate) fn duplicate(fds: &[BorrowedFd<'_>]) -> io::Result<Vec<OwnedFd>> {
+#[cfg(feature = "fd-passing")]
+pub(crate) fn duplicate(fds: &[std::os::fd::BorrowedFd<'_>]) -> io::Result<Vec<OwnedFd>> {
     fds.iter().map(|fd| fd.try_clone_to_owned()).collect()
 }
 
 /// Sends `bytes` on `socket` with `fds` attached to them, once the socket
 /// is writable. Returns how many bytes went out: at least one, with the
 /// descriptors; the caller writes the rest as usual.
+#[cfg(feature = "fd-passing")]
 pub(crate) async fn send(socket: &UnixStream, bytes: &[u8], fds: &[OwnedFd]) -> io::Result<usize> {
+    use std::io::IoSlice;
+    use std::mem::MaybeUninit;
+    use std::os::fd::{AsFd, BorrowedFd};
+
+    use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
+    use tokio::io::Interest;
+
     let fds: Vec<BorrowedFd<'_>> = fds.iter().map(AsFd::as_fd).collect();
     let mut space = vec![MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(fds.len()))];
     loop {
@@ -63,6 +70,13 @@ pub(crate) async fn send(socket: &UnixStream, bytes: &[u8], fds: &[OwnedFd]) -> 
             other => return other,
         }
     }
+}
+
+/// Without the `fd-passing` feature no message carries descriptors (the
+/// methods that take them are not compiled), so this is never reached.
+#[cfg(not(feature = "fd-passing"))]
+pub(crate) async fn send(_: &UnixStream, _: &[u8], _: &[OwnedFd]) -> io::Result<usize> {
+    Err(io::ErrorKind::Unsupported.into())
 }
 
 #[cfg(feature = "fd-helpers")]

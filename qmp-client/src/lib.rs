@@ -15,6 +15,16 @@
 //! [`Client::execute_raw`]. Every failure is an [`Error`]; a malformed or
 //! mistyped reply fails only its own command.
 //!
+//! # Features
+//!
+//! None is on by default; each costs compile time only where it is asked for.
+//!
+//! - `fd-passing`: [`Client::execute_with_fds`] and
+//!   [`Client::execute_raw_with_fds`] pass file descriptors to QEMU
+//!   (`SCM_RIGHTS` on a Unix socket), through rustix.
+//! - `fd-helpers` (implies `fd-passing`): the typed [`Client::getfd`] and
+//!   [`Client::add_fd`], with `qmp-types`' `misc` module.
+//!
 //! # Examples
 //!
 //! ```no_run
