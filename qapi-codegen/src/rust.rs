@@ -1433,6 +1433,7 @@ impl<'a> Gen<'a> {
         let mut variants = Vec::new();
         let mut arms = Vec::new();
         let mut froms = Vec::new();
+        let mut ids = Vec::new();
         for b in &a.branches {
             let id = ident(&variant_name(&b.name));
             let t = self.ty(&b.ty);
@@ -1466,6 +1467,7 @@ impl<'a> Gen<'a> {
                 quote!(p::de_value(v)?)
             };
             arms.push(quote!(#pat => Self::#id(#v),));
+            ids.push(id.clone());
             froms.push((t, id, boxed));
         }
         let from_impls = froms.iter().map(|(t, id, boxed)| {
@@ -1485,14 +1487,23 @@ impl<'a> Gen<'a> {
         quote! {
             #doc
             #dep
-            #[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
-            #[serde(untagged)]
+            #[derive(Clone, Debug, PartialEq)]
             #[non_exhaustive]
             pub enum #name {
                 #(#variants)*
                 /// A value of a JSON type no branch of this build takes (a
                 /// newer QEMU's branch), kept verbatim.
                 Unknown(::serde_json::Value),
+            }
+
+            // Each branch encodes as its value alone (untagged).
+            impl ::serde::Serialize for #name {
+                fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                    match self {
+                        #(Self::#ids(v) => ::serde::Serialize::serialize(v, s),)*
+                        Self::Unknown(v) => ::serde::Serialize::serialize(v, s),
+                    }
+                }
             }
 
             impl<'de> ::serde::Deserialize<'de> for #name {
@@ -1581,9 +1592,9 @@ impl<'a> Gen<'a> {
                 quote! {
                     #doc
                     #cfg
-                    #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-                    #[serde(transparent)]
+                    #[derive(Clone, Debug, PartialEq)]
                     pub struct #name(pub #inner);
+                    #krate::__private::impl_transparent!(#name);
                 }
             }
         };

@@ -23,6 +23,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 use tracing::Instrument as _;
 
 use crate::Error;
+use crate::de;
 use crate::error::Closed;
 use crate::event::{self, Events, Hub, RawEvent, lock};
 use crate::fds::{self, Sink};
@@ -217,17 +218,20 @@ impl Builder {
             .execute_raw("qmp_capabilities", serde_json::json!({ "enable": enable }))
             .await?;
         if self.check_commands {
-            #[derive(Deserialize)]
-            struct Info {
-                name: String,
-            }
-            let list: Vec<Info> = client.call("query-commands", &(), false).await?;
+            let list: Vec<serde_json::Value> = client.call("query-commands", &(), false).await?;
+            let names = list
+                .iter()
+                .map(|info| info.get("name").and_then(serde_json::Value::as_str))
+                .map(|name| name.map(str::to_owned))
+                .collect::<Option<_>>()
+                .ok_or_else(|| {
+                    Error::Protocol("`query-commands` returned an entry without a name".into())
+                })?;
             *client
                 .inner
                 .commands
                 .write()
-                .unwrap_or_else(|e| e.into_inner()) =
-                Some(list.into_iter().map(|i| i.name).collect());
+                .unwrap_or_else(|e| e.into_inner()) = Some(names);
         }
         Ok(Client {
             timeout: self.timeout,
@@ -273,7 +277,7 @@ async fn read_greeting<R: AsyncRead + Unpin>(
 }
 
 /// The server's greeting: its version and the capabilities it offers.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct Greeting {
     /// QEMU's version, as `query-version` reports it.
@@ -283,7 +287,7 @@ pub struct Greeting {
 }
 
 /// A QEMU version, in the form of `query-version`'s reply.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Version {
     /// The upstream version numbers.
@@ -293,7 +297,7 @@ pub struct Version {
 }
 
 /// `major.minor.micro`.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
 pub struct VersionTriple {
     /// Major version.
@@ -302,6 +306,37 @@ pub struct VersionTriple {
     pub minor: u32,
     /// Micro version.
     pub micro: u32,
+}
+
+impl<'de> Deserialize<'de> for Greeting {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Greeting, D::Error> {
+        let mut m = de::object(d)?;
+        Ok(Greeting {
+            version: de::required(&mut m, "version")?,
+            capabilities: de::required(&mut m, "capabilities")?,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Version {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Version, D::Error> {
+        let mut m = de::object(d)?;
+        Ok(Version {
+            qemu: de::required(&mut m, "qemu")?,
+            package: de::required(&mut m, "package")?,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for VersionTriple {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<VersionTriple, D::Error> {
+        let mut m = de::object(d)?;
+        Ok(VersionTriple {
+            major: de::required(&mut m, "major")?,
+            minor: de::required(&mut m, "minor")?,
+            micro: de::required(&mut m, "micro")?,
+        })
+    }
 }
 
 impl std::fmt::Display for Version {

@@ -49,23 +49,17 @@ impl RawEvent {
 
 impl<'de> Deserialize<'de> for RawEvent {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<RawEvent, D::Error> {
-        #[derive(Deserialize)]
-        struct Timestamp {
-            seconds: i64,
-            microseconds: i64,
-        }
-        #[derive(Deserialize)]
-        struct Wire {
-            event: String,
-            #[serde(default)]
-            data: serde_json::Value,
-            timestamp: Timestamp,
-        }
-        let w = Wire::deserialize(d)?;
+        let mut m = crate::de::object(d)?;
+        let data = m.remove("data").unwrap_or(serde_json::Value::Null);
+        let mut timestamp: serde_json::Map<String, serde_json::Value> =
+            crate::de::required(&mut m, "timestamp")?;
         Ok(RawEvent {
-            name: w.event,
-            data: w.data,
-            timestamp: (w.timestamp.seconds, w.timestamp.microseconds),
+            name: crate::de::required(&mut m, "event")?,
+            data,
+            timestamp: (
+                crate::de::required(&mut timestamp, "seconds")?,
+                crate::de::required(&mut timestamp, "microseconds")?,
+            ),
         })
     }
 }

@@ -57,6 +57,7 @@
 
 mod agent;
 mod client;
+mod de;
 mod error;
 mod event;
 mod fds;

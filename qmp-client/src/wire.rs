@@ -5,7 +5,10 @@
 //! with arbitrary bytes.
 
 use bytes::{Buf, Bytes, BytesMut};
-use serde::Deserialize;
+use std::fmt;
+
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
 /// Bytes kept from each end of an oversized line, to find its `id`.
@@ -179,22 +182,103 @@ pub(crate) enum Message<'a> {
     Event { name: String },
 }
 
-#[derive(Deserialize)]
+/// The members of a server message that say what it is. Borrowed values
+/// stay undecoded until a waiter asks for them.
+#[derive(Default)]
 struct Envelope<'a> {
-    #[serde(borrow, rename = "QMP")]
     greeting: Option<&'a RawValue>,
-    #[serde(borrow, rename = "return")]
     ret: Option<&'a RawValue>,
     error: Option<ErrorBody>,
     event: Option<String>,
-    #[serde(borrow)]
     id: Option<&'a RawValue>,
 }
 
-#[derive(Deserialize)]
 struct ErrorBody {
     class: String,
     desc: String,
+}
+
+// Decoded by hand rather than derived, so that users' builds do not
+// compile serde_derive; this is the hot path of every reply.
+
+/// A member name of a server message; others are skipped.
+enum Key {
+    Greeting,
+    Return,
+    Error,
+    Event,
+    Id,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Key, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Key;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key, E> {
+                Ok(match v {
+                    "QMP" => Key::Greeting,
+                    "return" => Key::Return,
+                    "error" => Key::Error,
+                    "event" => Key::Event,
+                    "id" => Key::Id,
+                    _ => Key::Other,
+                })
+            }
+        }
+        d.deserialize_identifier(V)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Envelope<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Envelope<'a>, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Envelope<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Envelope<'a>, A::Error> {
+                fn once<T, E: de::Error>(
+                    slot: &mut Option<T>,
+                    v: T,
+                    name: &'static str,
+                ) -> Result<(), E> {
+                    if slot.replace(v).is_some() {
+                        return Err(E::duplicate_field(name));
+                    }
+                    Ok(())
+                }
+                let mut env = Envelope::default();
+                while let Some(key) = map.next_key::<Key>()? {
+                    match key {
+                        Key::Greeting => once(&mut env.greeting, map.next_value()?, "QMP")?,
+                        Key::Return => once(&mut env.ret, map.next_value()?, "return")?,
+                        Key::Id => once(&mut env.id, map.next_value()?, "id")?,
+                        Key::Event => once(&mut env.event, map.next_value()?, "event")?,
+                        Key::Error => {
+                            let mut body: serde_json::Map<String, serde_json::Value> =
+                                map.next_value()?;
+                            let error = ErrorBody {
+                                class: crate::de::required(&mut body, "class")?,
+                                desc: crate::de::required(&mut body, "desc")?,
+                            };
+                            once(&mut env.error, error, "error")?;
+                        }
+                        Key::Other => {
+                            map.next_value::<de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(env)
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
 }
 
 /// Why a line is not a valid server message.

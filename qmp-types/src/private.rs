@@ -8,6 +8,33 @@ use serde_json::{Map, Value};
 use crate::UnknownBranch;
 
 pub use crate::__impl_enum as impl_enum;
+pub use crate::__impl_transparent as impl_transparent;
+
+/// Implements `Serialize` and `Deserialize` for a one-field tuple struct
+/// as its field's (a boxed command's arguments), as
+/// `#[serde(transparent)]` would without compiling serde's derive.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __impl_transparent {
+    ($name:ident) => {
+        impl ::serde::Serialize for $name {
+            fn serialize<S: ::serde::Serializer>(
+                &self,
+                s: S,
+            ) -> ::std::result::Result<S::Ok, S::Error> {
+                ::serde::Serialize::serialize(&self.0, s)
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for $name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(
+                d: D,
+            ) -> ::std::result::Result<Self, D::Error> {
+                ::serde::Deserialize::deserialize(d).map(Self)
+            }
+        }
+    };
+}
 
 /// Implements `Serialize`, `Deserialize`, `Display` and `FromStr` for a
 /// generated enum from its `as_str` and `From<&str>`.
