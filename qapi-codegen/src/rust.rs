@@ -1799,6 +1799,8 @@ impl<'a> Gen<'a> {
         let mut des = Vec::new();
         let mut name_variants = Vec::new();
         let mut name_strs = Vec::new();
+        let mut name_ids = Vec::new();
+        let mut name_releases = Vec::new();
         for d in &self.api.defs {
             let Entity::Event(e) = &d.entity else {
                 continue;
@@ -1828,6 +1830,9 @@ impl<'a> Gen<'a> {
             });
             name_variants.push(quote!(#vdoc #dep #id,));
             name_strs.push(quote!(Self::#id => #wire,));
+            name_ids.push(id.clone());
+            let releases = self.releases_const(d);
+            name_releases.push(quote!(Self::#id => #releases,));
             match payload {
                 Some(t) => {
                     variants.push(quote!(#vdoc #dep #id(#t),));
@@ -1871,11 +1876,23 @@ impl<'a> Gen<'a> {
                 }
 
                 impl EventName {
+                    /// Every event this build knows, in schema order.
+                    #[allow(deprecated)]
+                    pub const ALL: &'static [EventName] = &[#(Self::#name_ids),*];
+
                     /// The wire name, e.g. `STOP`.
                     #[allow(deprecated)]
                     pub const fn as_str(self) -> &'static str {
                         match self {
                             #(#name_strs)*
+                        }
+                    }
+
+                    /// The releases of the bindings that have this event.
+                    #[allow(deprecated)]
+                    pub const fn releases(self) -> #krate::Releases {
+                        match self {
+                            #(#name_releases)*
                         }
                     }
                 }

@@ -17,8 +17,8 @@
 //! generated type ignores members it does not know), and an enum value the
 //! bindings do not know decodes into the type's `Unknown` variant. An event
 //! is known if the generated `Event` does not decode it as
-//! `Event::Unknown`. The generated code lists no events, so events the
-//! bindings have and this QEMU lacks cannot be listed.
+//! `Event::Unknown`, and its data members are known if they survive the
+//! same round trip; `EventName::ALL` lists the bindings' events.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -94,6 +94,9 @@ pub(crate) struct Diff {
     pub qemu_only_commands: Vec<String>,
     /// Events this QEMU has that the bindings lack.
     pub qemu_only_events: Vec<String>,
+    /// Data members (`EVENT.member`) of known events that this QEMU sends
+    /// and the bindings lack.
+    pub qemu_only_event_members: Vec<String>,
     /// Arguments (`command.argument`) this QEMU takes that the bindings lack.
     pub qemu_only_arguments: Vec<String>,
     /// Enum values (`command.argument=value`) this QEMU accepts that the
@@ -102,6 +105,10 @@ pub(crate) struct Diff {
     /// Commands the bindings have that this QEMU lacks, each with why if
     /// the bindings know (`removed in X.Y`, `only with CONDITION`).
     pub bindings_only_commands: Vec<String>,
+    /// Events the bindings have that this QEMU lacks, each with why if the
+    /// bindings know (`removed in X.Y`); a QEMU built without a feature
+    /// also lacks its events.
+    pub bindings_only_events: Vec<String>,
     /// Arguments (`command.argument`) the bindings require that this QEMU
     /// lacks.
     pub bindings_only_arguments: Vec<String>,
@@ -157,11 +164,31 @@ pub(crate) fn diff(schema: &[Value], version: &str) -> Diff {
         }
         // A decoding error means the bindings know the event (an unknown
         // one is kept verbatim) and disagree about its data.
-        if let Ok(qmp_types::qmp::Event::Unknown { .. }) =
-            serde_json::from_value::<qmp_types::qmp::Event>(msg)
-        {
-            d.qemu_only_events.push(name.clone());
+        match serde_json::from_value::<qmp_types::qmp::Event>(msg.clone()) {
+            Ok(qmp_types::qmp::Event::Unknown { .. }) => d.qemu_only_events.push(name.clone()),
+            Ok(event) => {
+                // Members the generated data type dropped are unknown to it.
+                let kept = serde_json::to_value(&event).unwrap_or_default();
+                let kept = kept.get("data").and_then(Value::as_object);
+                let sent = msg.get("data").and_then(Value::as_object);
+                for member in sent.into_iter().flat_map(|m| m.keys()) {
+                    if !kept.is_some_and(|k| k.contains_key(member)) {
+                        d.qemu_only_event_members.push(format!("{name}.{member}"));
+                    }
+                }
+            }
+            Err(_) => {}
         }
+    }
+    for event in qmp_types::qmp::EventName::ALL {
+        if idx.events.contains_key(event.as_str()) {
+            continue;
+        }
+        let why = match event.releases().removed {
+            Some(r) => format!(" (removed in {}.{})", r.major, r.minor),
+            None => String::new(),
+        };
+        d.bindings_only_events.push(format!("{event}{why}"));
     }
     d
 }
@@ -479,6 +506,10 @@ pub(crate) fn render(d: &Diff) -> String {
         &d.qemu_only_events,
     );
     section(
+        "Event data members this QEMU sends that the bindings lack",
+        &d.qemu_only_event_members,
+    );
+    section(
         "Arguments this QEMU takes that the bindings lack",
         &d.qemu_only_arguments,
     );
@@ -491,6 +522,10 @@ pub(crate) fn render(d: &Diff) -> String {
         &d.bindings_only_commands,
     );
     section(
+        "Events the bindings have that this QEMU lacks",
+        &d.bindings_only_events,
+    );
+    section(
         "Arguments the bindings require that this QEMU lacks",
         &d.bindings_only_arguments,
     );
@@ -500,8 +535,5 @@ pub(crate) fn render(d: &Diff) -> String {
             &d.not_compared,
         );
     }
-    out.push_str(
-        "\n(The bindings list no events, so events they have and this QEMU lacks are not shown.)",
-    );
     out
 }

@@ -6,7 +6,8 @@
 //! `query-qmp-schema` with `qmp-types/schema/10.2/API.txt`: `query-block`
 //! takes a new argument `flat`; `object-add` accepts the new object types
 //! `monitor-hmp` and `monitor-qmp` (values of its `qom-type` tag); and
-//! `query-migrationthreads`, deprecated in 10.2, is gone.
+//! `query-migrationthreads`, deprecated in 10.2, is gone; the event
+//! `MEM_UNPLUG_ERROR`, which the bindings have until 9.2, is gone too.
 
 mod common;
 
@@ -56,6 +57,17 @@ fn qemu_11_1_additions_are_reported() {
             !values.iter().any(|v| v.ends_with("=memory-backend-ram")),
             "{values:?}"
         );
+        // The bindings list their events: one removed before 11.1 is
+        // reported with its release, one 11.1 sends is not.
+        let gone_events = list(&diff, "bindings_only_events");
+        assert!(
+            gone_events.contains(&"MEM_UNPLUG_ERROR (removed in 10.0)"),
+            "{gone_events:?}"
+        );
+        assert!(
+            !gone_events.iter().any(|e| e.starts_with("STOP")),
+            "{gone_events:?}"
+        );
         let gone = list(&diff, "bindings_only_commands");
         assert!(gone.contains(&"query-migrationthreads"), "{gone:?}");
         // Commands both have are in neither list.
@@ -90,6 +102,7 @@ fn qemu_10_0_has_nothing_the_bindings_lack() {
         for key in [
             "qemu_only_commands",
             "qemu_only_events",
+            "qemu_only_event_members",
             "qemu_only_arguments",
             "qemu_only_values",
         ] {
