@@ -93,6 +93,13 @@ pub enum EventError {
         /// The full event message.
         raw: serde_json::Value,
     },
+    /// The connection was lost and the client is reconnecting (see
+    /// [`Builder::reconnect`](crate::Builder::reconnect)): events QEMU
+    /// sent meanwhile are not seen, and the events after this one come
+    /// from the new connection, maybe from a restarted QEMU. If the client
+    /// gives up, the stream ends instead.
+    #[error("connection lost; reconnecting")]
+    Reconnecting,
 }
 
 /// One event as the reader hands it out, shared by all subscribers.
@@ -102,8 +109,16 @@ pub(crate) struct Shared {
     pub(crate) message: serde_json::Value,
 }
 
+/// What a subscriber's queue holds.
+enum Item {
+    Event(Arc<Shared>),
+    /// The connection was lost here. Never two in a row, so that the
+    /// queue stays bounded however often the client reconnects.
+    Reconnecting,
+}
+
 struct Queue {
-    buf: VecDeque<Arc<Shared>>,
+    buf: VecDeque<Item>,
     lost: u64,
     closed: bool,
     waker: Option<Waker>,
@@ -162,13 +177,31 @@ impl Hub {
             if sub.wants(&event.name) {
                 let mut q = lock(&sub.queue);
                 if q.buf.len() >= sub.capacity {
-                    q.buf.pop_front();
-                    q.lost += 1;
+                    q.drop_oldest_event();
                 }
-                q.buf.push_back(event.clone());
+                q.buf.push_back(Item::Event(event.clone()));
                 if let Some(w) = q.waker.take() {
                     w.wake();
                 }
+            }
+            true
+        });
+    }
+
+    /// Tells every subscriber, in order with the events, that the
+    /// connection was lost and the client is reconnecting.
+    pub(crate) fn mark_reconnecting(&self) {
+        let mut subs = lock(&self.subs);
+        subs.retain(|weak| {
+            let Some(sub) = weak.upgrade() else {
+                return false;
+            };
+            let mut q = lock(&sub.queue);
+            if !matches!(q.buf.back(), Some(Item::Reconnecting)) {
+                q.buf.push_back(Item::Reconnecting);
+            }
+            if let Some(w) = q.waker.take() {
+                w.wake();
             }
             true
         });
@@ -187,6 +220,25 @@ impl Hub {
     }
 }
 
+impl Queue {
+    /// Makes room for an event: drops the oldest one and counts it lost.
+    /// Markers stay (they are few: never two in a row).
+    fn drop_oldest_event(&mut self) {
+        let Some(i) = self.buf.iter().position(|i| matches!(i, Item::Event(_))) else {
+            return;
+        };
+        self.buf.remove(i);
+        self.lost += 1;
+        // Two markers that met say no more than one.
+        if i > 0
+            && matches!(self.buf.get(i - 1), Some(Item::Reconnecting))
+            && matches!(self.buf.get(i), Some(Item::Reconnecting))
+        {
+            self.buf.remove(i);
+        }
+    }
+}
+
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -194,9 +246,11 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// A stream of events, decoded as `E`.
 ///
 /// Yields `Ok(event)` for each event, [`EventError::Lagged`] when events
-/// were dropped because the buffer was full, and
+/// were dropped because the buffer was full,
 /// [`EventError::Decode`] for an event that does not decode as `E` (the
-/// stream goes on). It ends when the connection closes.
+/// stream goes on), and [`EventError::Reconnecting`] where a client with a
+/// [reconnect policy](crate::Builder::reconnect) lost its connection. It
+/// ends when the connection closes (for good, with a reconnect policy).
 ///
 /// Each subscriber has its own bounded buffer, so a slow subscriber never
 /// delays command replies or other subscribers. Created by
@@ -270,8 +324,10 @@ impl<E: DeserializeOwned> Events<E> {
     /// # Errors
     ///
     /// [`Error::Timeout`] if none arrives in time, [`Error::Disconnected`] if
-    /// the connection closes first, [`Error::Decode`] if an event does not
-    /// decode as `E`.
+    /// the connection closes first (or is lost, with a
+    /// [reconnect policy](crate::Builder::reconnect): the awaited event may
+    /// have been missed; calling again waits on the new connection),
+    /// [`Error::Decode`] if an event does not decode as `E`.
     ///
     /// # Cancel safety
     ///
@@ -281,7 +337,9 @@ impl<E: DeserializeOwned> Events<E> {
         let wait = async {
             loop {
                 match std::future::poll_fn(|cx| self.poll_next_event(cx)).await {
-                    None => return Err(Error::Disconnected { status: None }),
+                    None | Some(Err(EventError::Reconnecting)) => {
+                        return Err(Error::Disconnected { status: None });
+                    }
                     Some(Ok(e)) if matches(&e) => return Ok(e),
                     Some(Ok(_)) | Some(Err(EventError::Lagged { .. })) => {}
                     Some(Err(EventError::Decode {
@@ -316,7 +374,10 @@ impl<E: DeserializeOwned> Events<E> {
                 return Poll::Ready(Some(Err(EventError::Lagged { lost })));
             }
             match q.buf.pop_front() {
-                Some(e) => e,
+                Some(Item::Event(e)) => e,
+                Some(Item::Reconnecting) => {
+                    return Poll::Ready(Some(Err(EventError::Reconnecting)));
+                }
                 None if q.closed => return Poll::Ready(None),
                 None => {
                     q.waker = Some(cx.waker().clone());

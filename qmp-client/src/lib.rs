@@ -51,6 +51,8 @@ mod error;
 mod event;
 mod fds;
 mod launcher;
+mod listen;
+mod reconnect;
 mod typed;
 mod wire;
 
@@ -64,6 +66,10 @@ pub use crate::error::Error;
 pub use crate::event::{EventError, Events, RawEvent};
 #[doc(inline)]
 pub use crate::launcher::{Launcher, Qemu};
+#[doc(inline)]
+pub use crate::listen::Listener;
+#[doc(inline)]
+pub use crate::reconnect::Reconnect;
 
 /// The top-level README's code runs as doc tests against real QEMU.
 #[cfg(doctest)]
