@@ -119,6 +119,9 @@ enum Item {
 
 struct Queue {
     buf: VecDeque<Item>,
+    /// How many of `buf` are markers; they do not count against the
+    /// capacity, which is in events.
+    markers: usize,
     lost: u64,
     closed: bool,
     waker: Option<Waker>,
@@ -153,6 +156,7 @@ impl Hub {
             capacity: capacity.max(1),
             queue: Mutex::new(Queue {
                 buf: VecDeque::new(),
+                markers: 0,
                 lost: 0,
                 closed,
                 waker: None,
@@ -176,7 +180,7 @@ impl Hub {
             };
             if sub.wants(&event.name) {
                 let mut q = lock(&sub.queue);
-                if q.buf.len() >= sub.capacity {
+                if q.buf.len() - q.markers >= sub.capacity {
                     q.drop_oldest_event();
                 }
                 q.buf.push_back(Item::Event(event.clone()));
@@ -199,6 +203,7 @@ impl Hub {
             let mut q = lock(&sub.queue);
             if !matches!(q.buf.back(), Some(Item::Reconnecting)) {
                 q.buf.push_back(Item::Reconnecting);
+                q.markers += 1;
             }
             if let Some(w) = q.waker.take() {
                 w.wake();
@@ -235,6 +240,7 @@ impl Queue {
             && matches!(self.buf.get(i), Some(Item::Reconnecting))
         {
             self.buf.remove(i);
+            self.markers -= 1;
         }
     }
 }
@@ -376,6 +382,7 @@ impl<E: DeserializeOwned> Events<E> {
             match q.buf.pop_front() {
                 Some(Item::Event(e)) => e,
                 Some(Item::Reconnecting) => {
+                    q.markers -= 1;
                     return Poll::Ready(Some(Err(EventError::Reconnecting)));
                 }
                 None if q.closed => return Poll::Ready(None),
@@ -402,5 +409,59 @@ impl<E: DeserializeOwned> futures_core::Stream for Events<E> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.get_mut().poll_next_event(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds `script` to a hub with one subscriber of `capacity`: `M`
+    /// marks a reconnect, any other word is an event of that name. Then
+    /// checks what the subscriber reads: `lost=N`, `M` or event names.
+    fn check(capacity: usize, script: &str, expect: &str) {
+        let hub = Hub::default();
+        let sub = hub.subscribe(None, capacity);
+        for word in script.split_whitespace() {
+            match word {
+                "M" => hub.mark_reconnecting(),
+                name => hub.publish(Shared {
+                    name: name.to_owned(),
+                    message: serde_json::json!({
+                        "event": name,
+                        "timestamp": { "seconds": 0, "microseconds": 0 },
+                    }),
+                }),
+            }
+        }
+        hub.close();
+        let mut events: Events<RawEvent> = Events::new(sub, None);
+        let waker = Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        let mut got = Vec::new();
+        loop {
+            match events.poll_next_event(&mut cx) {
+                Poll::Ready(None) => break,
+                Poll::Ready(Some(Ok(e))) => got.push(e.name),
+                Poll::Ready(Some(Err(EventError::Lagged { lost }))) => {
+                    got.push(format!("lost={lost}"))
+                }
+                Poll::Ready(Some(Err(EventError::Reconnecting))) => got.push("M".into()),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(got.join(" "), expect);
+    }
+
+    #[test]
+    fn reconnect_markers() {
+        check(4, "A M B", "A M B");
+        // Repeated losses with no event between read as one.
+        check(4, "A M M M B", "A M B");
+        // A full queue drops the oldest event, never a marker.
+        check(2, "A M B C", "lost=1 M B C");
+        // Markers that meet when the event between them is dropped merge.
+        check(2, "M A M B C", "lost=1 M B C");
+        check(1, "M", "M");
     }
 }

@@ -13,7 +13,9 @@ use crate::{Builder, Client, Error};
 /// How the monitor socket is put on the command line.
 #[derive(Clone, Copy, Debug)]
 enum Kind {
-    /// `qemu-system-*`: `-chardev socket,...,server=off -mon chardev=...`.
+    /// `qemu-system-*`: `-qmp unix:PATH,server=off`. (The long form,
+    /// `-chardev` with `-mon`, makes QEMU 11.1 warn that `-mon` is
+    /// deprecated.)
     System,
     /// `qemu-storage-daemon`: `--chardev socket,...,server=off --monitor chardev=...`.
     StorageDaemon,
@@ -115,16 +117,11 @@ impl Launcher {
         let mut cmd = tokio::process::Command::new(&self.program);
         // QEMU's option syntax escapes a comma by doubling it.
         let sock = socket.display().to_string().replace(',', ",,");
-        let chardev = format!("socket,id={MONITOR_ID},path={sock},server=off");
         match self.kind {
-            Kind::System => cmd
-                .arg("-chardev")
-                .arg(chardev)
-                .arg("-mon")
-                .arg(format!("chardev={MONITOR_ID},mode=control")),
+            Kind::System => cmd.arg("-qmp").arg(format!("unix:{sock},server=off")),
             Kind::StorageDaemon => cmd
                 .arg("--chardev")
-                .arg(chardev)
+                .arg(format!("socket,id={MONITOR_ID},path={sock},server=off"))
                 .arg("--monitor")
                 .arg(format!("chardev={MONITOR_ID}")),
         };

@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 use crate::{Builder, Client, Error};
 
 /// A Unix socket that QEMU connects to, for a monitor in client mode:
-/// `-chardev socket,id=mon,path=PATH,server=off -mon chardev=mon,mode=control`.
+/// `-qmp unix:PATH,server=off`, or in long form
+/// `-chardev socket,id=mon,path=PATH,server=off -mon chardev=mon,mode=control`
+/// (from QEMU 11.1, `-object monitor-qmp,id=qmp0,chardev=mon` instead of
+/// the deprecated `-mon`).
 ///
 /// Listening first and starting QEMU second removes the race of connecting
 /// to a socket QEMU has not created yet. Made by [`Builder::listen_unix`];
@@ -23,8 +26,7 @@ use crate::{Builder, Client, Error};
 /// let listener = qmp_client::Client::builder().listen_unix("/tmp/vm1.qmp").await?;
 /// let qemu = tokio::process::Command::new("qemu-system-x86_64")
 ///     .args(["-machine", "none", "-nodefaults", "-display", "none"])
-///     .args(["-chardev", "socket,id=mon,path=/tmp/vm1.qmp,server=off"])
-///     .args(["-mon", "chardev=mon,mode=control"])
+///     .args(["-qmp", "unix:/tmp/vm1.qmp,server=off"])
 ///     .kill_on_drop(true)
 ///     .spawn()?;
 /// let qmp = listener.accept().await?;
