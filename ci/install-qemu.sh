@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install the three QEMU releases the test suites use, on Debian 12 (bookworm). Run as root.
+# Install the three QEMU releases the test suites use, on Debian 12 (bookworm), and libvirt
+# (ci/install-libvirt.sh). Run as root.
 #
 #   7.2   Debian 12's packages: qemu-system-x86_64 and qemu-storage-daemon in /usr/bin,
 #         qemu-ga in /usr/sbin.

@@ -3,11 +3,12 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write as _;
+use std::net::SocketAddr;
 use std::ops::Range;
 #[cfg(feature = "fd-passing")]
 use std::os::fd::BorrowedFd;
 use std::os::fd::OwnedFd;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -20,14 +21,15 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
 use tracing::Instrument as _;
 
-use crate::Error;
 use crate::de;
 use crate::error::Closed;
 use crate::event::{self, Events, Hub, RawEvent, lock};
 use crate::fds::{self, Sink};
 use crate::wire::{self, Frame, Framer, Id, Message};
+use crate::{Error, Reconnect};
 
 /// QMP's limit on in-band commands in flight.
 const MAX_IN_BAND: usize = 8;
@@ -46,6 +48,7 @@ pub struct Builder {
     oob: bool,
     check_commands: bool,
     connect_timeout: Duration,
+    reconnect: Option<Reconnect>,
 }
 
 impl Default for Builder {
@@ -57,6 +60,7 @@ impl Default for Builder {
             oob: true,
             check_commands: true,
             connect_timeout: Duration::from_secs(10),
+            reconnect: None,
         }
     }
 }
@@ -111,6 +115,64 @@ impl Builder {
         self
     }
 
+    /// Makes the client reconnect when it loses its connection (it does
+    /// not by default): for QEMU restarted on the same socket, or a
+    /// monitor connection that broke. See [`Reconnect`] for the timing.
+    ///
+    /// Only [`Builder::connect_unix`] and [`Builder::connect_tcp`] can
+    /// reconnect: they know the address to dial again. A client made by
+    /// [`Builder::connect_stream`], a [`Listener`](crate::Listener) or the
+    /// [`Launcher`](crate::Launcher) (whose QEMU does not come back)
+    /// ignores the policy. The first connection is not retried: if it
+    /// fails, `connect_*` fails.
+    ///
+    /// While the client reconnects:
+    ///
+    /// - commands in flight when the connection broke fail with
+    ///   [`Error::Disconnected`]: the client cannot know whether QEMU ran
+    ///   them;
+    /// - commands issued after the loss, or not yet sent when it happened,
+    ///   wait for the new connection within their timeout
+    ///   ([`Builder::timeout`]) and then run on it;
+    /// - every [`Events`] stream yields [`EventError::Reconnecting`](crate::EventError::Reconnecting)
+    ///   once, then the events of the new connection;
+    /// - [`Client::is_connected`] is `false`.
+    ///
+    /// The new connection is negotiated like the first (out-of-band
+    /// execution, the command list); [`Client::greeting`] and
+    /// [`Client::version`] then describe the new QEMU, and a schema
+    /// loaded with [`Client::load_schema`] is forgotten. If no attempt
+    /// succeeds within [`Reconnect::give_up_after`], the client is
+    /// disconnected for good: commands fail with [`Error::Disconnected`]
+    /// and the event streams end.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), qmp_client::Error> {
+    /// use qmp_client::{Client, EventError, Reconnect};
+    ///
+    /// let qmp = Client::builder().reconnect(Reconnect::new()).connect_unix("/run/qemu/vm1.qmp").await?;
+    /// let mut events = qmp.subscribe();
+    /// while let Some(event) = events.next().await {
+    ///     match event {
+    ///         Ok(event) => println!("{}", event.name),
+    ///         Err(EventError::Reconnecting) => println!("QEMU went away; events may be missed"),
+    ///         Err(e) => println!("{e}"),
+    ///     }
+    /// }
+    /// println!("gave up reconnecting");
+    /// # Ok(()) }
+    /// ```
+    pub fn reconnect(mut self, policy: Reconnect) -> Builder {
+        self.reconnect = Some(policy);
+        self
+    }
+
+    /// The same settings without a reconnect policy.
+    pub(crate) fn without_reconnect(mut self) -> Builder {
+        self.reconnect = None;
+        self
+    }
+
     /// Connects to a QMP monitor listening on a Unix socket.
     ///
     /// # Errors
@@ -118,36 +180,50 @@ impl Builder {
     /// [`Error::Io`] if the socket cannot be reached; the errors of
     /// [`Builder::connect_stream`].
     pub async fn connect_unix(self, path: impl AsRef<Path>) -> Result<Client, Error> {
+        let path = path.as_ref();
         let stream = tokio::net::UnixStream::connect(path).await?;
-        self.connect_unix_stream(stream).await
+        let (rd, wr) = stream.into_split();
+        self.start(rd, wr, Target::Unix(path.to_owned())).await
     }
 
     /// Speaks QMP over a connected Unix socket, on which
-    /// [`Client::execute_with_fds`] can pass file descriptors.
+    /// [`Client::execute_with_fds`] can pass file descriptors. It cannot
+    /// reconnect.
     pub(crate) async fn connect_unix_stream(
         self,
         stream: tokio::net::UnixStream,
     ) -> Result<Client, Error> {
         let (rd, wr) = stream.into_split();
-        self.start(rd, wr).await
+        self.start(rd, wr, Target::None).await
     }
 
     /// Connects to a QMP monitor listening on TCP.
+    ///
+    /// With a [reconnect policy](Builder::reconnect), `addr` is resolved
+    /// once and the client reconnects to the addresses found then.
     ///
     /// # Errors
     ///
     /// [`Error::Io`] if the address cannot be reached; the errors of
     /// [`Builder::connect_stream`].
     pub async fn connect_tcp(self, addr: impl tokio::net::ToSocketAddrs) -> Result<Client, Error> {
-        let stream = tokio::net::TcpStream::connect(addr).await?;
+        let (stream, target) = if self.reconnect.is_some() {
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host(addr).await?.collect();
+            (tcp_connect(&addrs).await?, Target::Tcp(addrs))
+        } else {
+            (tokio::net::TcpStream::connect(addr).await?, Target::None)
+        };
         stream.set_nodelay(true)?;
         let (rd, wr) = stream.into_split();
-        self.start(rd, wr).await
+        self.start(rd, wr, target).await
     }
 
     /// Speaks QMP over any byte stream: reads the greeting, negotiates
     /// capabilities and starts the background reader and writer tasks
     /// (on the current tokio runtime).
+    ///
+    /// Such a client cannot [reconnect](Builder::reconnect): it has no
+    /// way to make a new stream.
     ///
     /// # Errors
     ///
@@ -164,80 +240,149 @@ impl Builder {
         S: AsyncRead + AsyncWrite + Send + 'static,
     {
         let (rd, wr) = tokio::io::split(stream);
-        self.start(rd, wr).await
+        self.start(rd, wr, Target::None).await
     }
 
-    async fn start<R, W>(self, mut rd: R, wr: W) -> Result<Client, Error>
+    async fn start<R, W>(self, rd: R, wr: W, target: Target) -> Result<Client, Error>
     where
         R: AsyncRead + Send + Unpin + 'static,
         W: Sink,
     {
         #[cfg(feature = "fd-passing")]
         let unix = wr.unix().is_some();
-        let limit = self.connect_timeout;
-        let mut framer = Framer::new(self.max_message);
-        let mut buf = BytesMut::with_capacity(READ_CHUNK);
-        let greeting = tokio::time::timeout(limit, read_greeting(&mut rd, &mut framer, &mut buf))
-            .await
-            .map_err(|_| Error::NoGreeting { after: limit })??;
-        let state = Arc::new(State {
-            pending: Mutex::new(Pending {
-                map: HashMap::new(),
-                closed: None,
+        let hub = Arc::new(Hub::default());
+        let redial = match (target, &self.reconnect) {
+            (Target::None, _) | (_, None) => None,
+            (target, Some(policy)) => Some(Redial {
+                target,
+                policy: policy.clone(),
+                settings: self.clone(),
+                hub: hub.clone(),
             }),
-            inband: Arc::new(Semaphore::new(MAX_IN_BAND)),
-            hub: Hub::default(),
-            exit: Mutex::new(None),
-            max_message: self.max_message,
-        });
-        let (tx, rx) = mpsc::unbounded_channel();
-        let reader = tokio::spawn(read_loop(state.clone(), rd, buf, framer)).abort_handle();
-        tokio::spawn(write_loop(state.clone(), wr, rx));
-        let oob = self.oob && greeting.capabilities.iter().any(|c| c == "oob");
-        let inner = Arc::new(Inner {
-            state,
-            tx,
-            reader,
-            next_id: AtomicU64::new(1),
-            greeting,
-            oob,
-            #[cfg(feature = "fd-passing")]
-            unix,
-            #[cfg(feature = "fd-passing")]
-            fd_lock: tokio::sync::Mutex::new(()),
-            commands: RwLock::new(None),
-            schema: RwLock::new(None),
-            event_buffer: self.event_buffer,
-        });
-        let client = Client {
-            inner,
-            timeout: Some(limit),
         };
-        let enable: &[&str] = if oob { &["oob"] } else { &[] };
-        client
-            .execute_raw("qmp_capabilities", serde_json::json!({ "enable": enable }))
-            .await?;
-        if self.check_commands {
-            let list: Vec<serde_json::Value> = client.call("query-commands", &(), false).await?;
-            let names = list
-                .iter()
-                .map(|info| info.get("name").and_then(serde_json::Value::as_str))
-                .map(|name| name.map(str::to_owned))
-                .collect::<Option<_>>()
-                .ok_or_else(|| {
-                    Error::Protocol("`query-commands` returned an entry without a name".into())
-                })?;
-            *client
-                .inner
-                .commands
-                .write()
-                .unwrap_or_else(|e| e.into_inner()) = Some(names);
-        }
+        let (conn, reader) = open(&self, rd, wr, hub.clone(), redial.is_none()).await?;
+        let (link_tx, link) = watch::channel(Link {
+            conn,
+            phase: Phase::Up,
+        });
+        let supervisor = redial.map(|r| tokio::spawn(supervise(r, link_tx, reader)).abort_handle());
         Ok(Client {
+            inner: Arc::new(Inner {
+                link,
+                supervisor,
+                hub,
+                #[cfg(feature = "fd-passing")]
+                unix,
+                #[cfg(feature = "fd-passing")]
+                fd_lock: tokio::sync::Mutex::new(()),
+                event_buffer: self.event_buffer,
+            }),
             timeout: self.timeout,
-            ..client
         })
     }
+}
+
+/// Where a client can dial again to reconnect.
+#[derive(Clone, Debug)]
+enum Target {
+    /// Nowhere: the stream was given, or accepted.
+    None,
+    Unix(PathBuf),
+    Tcp(Vec<SocketAddr>),
+}
+
+/// Connects to the first of `addrs` that accepts, as
+/// `TcpStream::connect` does with what it resolves.
+async fn tcp_connect(addrs: &[SocketAddr]) -> std::io::Result<tokio::net::TcpStream> {
+    let mut last = None;
+    for addr in addrs {
+        match tokio::net::TcpStream::connect(addr).await {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the address resolved to nothing",
+        )
+    }))
+}
+
+/// Reads the greeting on a new connection, starts its reader and writer
+/// tasks and negotiates capabilities (and reads the command list).
+/// `ends_events`: whether the end of this connection ends the client's
+/// event streams (it does unless the client reconnects).
+async fn open<R, W>(
+    settings: &Builder,
+    mut rd: R,
+    wr: W,
+    hub: Arc<Hub>,
+    ends_events: bool,
+) -> Result<(Arc<Conn>, JoinHandle<()>), Error>
+where
+    R: AsyncRead + Send + Unpin + 'static,
+    W: Sink,
+{
+    let limit = settings.connect_timeout;
+    let mut framer = Framer::new(settings.max_message);
+    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let greeting = tokio::time::timeout(limit, read_greeting(&mut rd, &mut framer, &mut buf))
+        .await
+        .map_err(|_| Error::NoGreeting { after: limit })??;
+    let state = Arc::new(State {
+        pending: Mutex::new(Pending {
+            map: HashMap::new(),
+            closed: None,
+        }),
+        closed: watch::Sender::new(false),
+        inband: Arc::new(Semaphore::new(MAX_IN_BAND)),
+        hub,
+        ends_events,
+        exit: Mutex::new(None),
+        max_message: settings.max_message,
+    });
+    let (tx, rx) = mpsc::unbounded_channel();
+    let reader = tokio::spawn(read_loop(state.clone(), rd, buf, framer));
+    tokio::spawn(write_loop(state.clone(), wr, rx));
+    let oob = settings.oob && greeting.capabilities.iter().any(|c| c == "oob");
+    // From here, dropping `conn` on an error stops both tasks.
+    let conn = Arc::new(Conn {
+        state,
+        tx,
+        reader: reader.abort_handle(),
+        next_id: AtomicU64::new(1),
+        greeting: Arc::new(greeting),
+        oob,
+        commands: RwLock::new(None),
+        schema: RwLock::new(None),
+    });
+    let enable: &[&str] = if oob { &["oob"] } else { &[] };
+    let caps = serde_json::json!({ "enable": enable });
+    within(
+        limit,
+        conn.call::<_, serde::de::IgnoredAny>("qmp_capabilities", &caps),
+    )
+    .await?;
+    if settings.check_commands {
+        let list: Vec<serde_json::Value> = within(limit, conn.call("query-commands", &())).await?;
+        let names = list
+            .iter()
+            .map(|info| info.get("name").and_then(serde_json::Value::as_str))
+            .map(|name| name.map(str::to_owned))
+            .collect::<Option<_>>()
+            .ok_or_else(|| {
+                Error::Protocol("`query-commands` returned an entry without a name".into())
+            })?;
+        *conn.commands.write().unwrap_or_else(|e| e.into_inner()) = Some(names);
+    }
+    Ok((conn, reader))
+}
+
+async fn within<T>(limit: Duration, f: impl Future<Output = Result<T, Error>>) -> Result<T, Error> {
+    tokio::time::timeout(limit, f)
+        .await
+        .map_err(|_| Error::Timeout { after: limit })?
 }
 
 async fn read_greeting<R: AsyncRead + Unpin>(
@@ -378,7 +523,9 @@ impl Schema {
 /// A QMP connection. Cheap to clone; clones share the connection, and any
 /// number of tasks may run commands on it at once.
 ///
-/// The connection closes when the last clone is dropped.
+/// The connection closes when the last clone is dropped. With a
+/// [reconnect policy](Builder::reconnect), the client replaces a lost
+/// connection with a new one.
 ///
 /// # Examples
 ///
@@ -397,21 +544,26 @@ pub struct Client {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let link = self.inner.link.borrow();
         f.debug_struct("Client")
-            .field("version", &self.inner.greeting.version.qemu)
-            .field("oob", &self.inner.oob)
+            .field("version", &link.conn.greeting.version.qemu)
+            .field("oob", &link.conn.oob)
+            .field("phase", &link.phase)
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
 }
 
+/// What the clones of a client share: the current connection and what
+/// outlives it.
 struct Inner {
-    state: Arc<State>,
-    tx: mpsc::UnboundedSender<Outgoing>,
-    reader: tokio::task::AbortHandle,
-    next_id: AtomicU64,
-    greeting: Greeting,
-    oob: bool,
+    /// The current (or, while reconnecting, the last) connection.
+    link: watch::Receiver<Link>,
+    /// The task that reconnects, if the client has a reconnect policy.
+    supervisor: Option<tokio::task::AbortHandle>,
+    /// The event streams; they outlive a connection when the client
+    /// reconnects.
+    hub: Arc<Hub>,
     /// Whether the connection is a Unix socket, which can carry file
     /// descriptors.
     #[cfg(feature = "fd-passing")]
@@ -421,23 +573,79 @@ struct Inner {
     /// batch must not arrive before the first is taken.
     #[cfg(feature = "fd-passing")]
     fd_lock: tokio::sync::Mutex<()>,
-    commands: RwLock<Option<HashSet<String>>>,
-    schema: RwLock<Option<Arc<Schema>>>,
     event_buffer: usize,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        self.reader.abort();
-        self.state.close(Closed { status: None });
+        if let Some(s) = &self.supervisor {
+            s.abort();
+        }
+        self.link.borrow().conn.shutdown();
+        self.hub.close();
     }
 }
 
-/// What the reader and writer tasks share with the clients.
+#[derive(Clone)]
+struct Link {
+    conn: Arc<Conn>,
+    phase: Phase,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// `conn` carries commands (or has just closed, and the supervisor,
+    /// if any, has yet to notice).
+    Up,
+    /// `conn` is closed; the supervisor is making a new one.
+    Reconnecting,
+    /// `conn` is closed and the supervisor gave up.
+    GaveUp,
+}
+
+/// One connection: its tasks, its negotiated state and what QEMU told it.
+struct Conn {
+    state: Arc<State>,
+    tx: mpsc::UnboundedSender<Outgoing>,
+    reader: tokio::task::AbortHandle,
+    /// Ids are unique per connection.
+    next_id: AtomicU64,
+    greeting: Arc<Greeting>,
+    oob: bool,
+    commands: RwLock<Option<HashSet<String>>>,
+    schema: RwLock<Option<Arc<Schema>>>,
+}
+
+impl Conn {
+    /// Stops the reader, fails every waiter and (through `closed`) stops
+    /// the writer.
+    fn shutdown(&self) {
+        self.reader.abort();
+        self.state.close(Closed { status: None });
+    }
+
+    fn supports(&self, command: &str) -> bool {
+        let known = self.commands.read().unwrap_or_else(|e| e.into_inner());
+        known.as_ref().is_none_or(|c| c.contains(command))
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// What the reader and writer tasks of one connection share with the
+/// clients.
 struct State {
     pending: Mutex<Pending>,
+    /// Becomes `true` when the connection closes; stops the writer.
+    closed: watch::Sender<bool>,
     inband: Arc<Semaphore>,
-    hub: Hub,
+    hub: Arc<Hub>,
+    /// Whether closing this connection ends the event streams.
+    ends_events: bool,
     exit: Mutex<Option<watch::Receiver<Option<ExitStatus>>>>,
     max_message: usize,
 }
@@ -477,6 +685,10 @@ impl State {
         }
     }
 
+    fn is_closed(&self) -> bool {
+        lock(&self.pending).closed.is_some()
+    }
+
     /// Marks the connection closed and fails every waiter; the first
     /// reason wins.
     fn close(&self, reason: Closed) {
@@ -489,10 +701,13 @@ impl State {
             p.map.drain().map(|(_, w)| w).collect()
         };
         self.inband.close();
+        self.closed.send_replace(true);
         for w in waiters {
             let _ = w.tx.send(Err((&reason).into()));
         }
-        self.hub.close();
+        if self.ends_events {
+            self.hub.close();
+        }
     }
 
     fn complete(&self, id: u64, reply: Result<Reply, Error>) {
@@ -659,7 +874,18 @@ async fn write_loop<W: Sink>(
 ) {
     let mut batch = Vec::new();
     let mut acks = Vec::new();
-    while let Some(first) = rx.recv().await {
+    let mut closed = state.closed.subscribe();
+    loop {
+        // A closed connection stops the writer even while clients hold
+        // its sender (a reconnecting client keeps the last connection).
+        let first = tokio::select! {
+            biased;
+            _ = closed.wait_for(|c| *c) => return,
+            first = rx.recv() => match first {
+                Some(first) => first,
+                None => break,
+            },
+        };
         let mut next = Some(first);
         let mut result = Ok(());
         while let Some(msg) = next.take() {
@@ -742,6 +968,107 @@ async fn write_with_fds<W: Sink>(wr: &mut W, state: &State, msg: Outgoing) -> st
     Ok(())
 }
 
+/// How a client makes a new connection after losing one.
+struct Redial {
+    target: Target,
+    policy: Reconnect,
+    settings: Builder,
+    hub: Arc<Hub>,
+}
+
+impl Redial {
+    /// Tries to reconnect, as the policy says, until it succeeds or gives
+    /// up (`None`).
+    async fn run(&self) -> Option<(Arc<Conn>, JoinHandle<()>)> {
+        let deadline = self
+            .policy
+            .give_up_after
+            .map(|d| tokio::time::Instant::now() + d);
+        let mut delay = self.policy.initial_delay;
+        for attempt in 1u64.. {
+            let wake = tokio::time::Instant::now() + delay;
+            if let Some(d) = deadline.filter(|d| wake >= *d) {
+                tokio::time::sleep_until(d).await;
+                return None;
+            }
+            tokio::time::sleep_until(wake).await;
+            let result = match deadline {
+                Some(d) => tokio::time::timeout_at(d, self.dial())
+                    .await
+                    .unwrap_or_else(|_| Err(Error::Timeout { after: delay })),
+                None => self.dial().await,
+            };
+            match result {
+                Ok(new) => return Some(new),
+                Err(e) => tracing::debug!(attempt, error = %e, "reconnect attempt failed"),
+            }
+            delay = self.policy.next_delay(delay);
+        }
+        None
+    }
+
+    async fn dial(&self) -> Result<(Arc<Conn>, JoinHandle<()>), Error> {
+        let settings = &self.settings;
+        let hub = self.hub.clone();
+        match &self.target {
+            Target::None => Err(Error::Disconnected { status: None }),
+            Target::Unix(path) => {
+                let (rd, wr) = tokio::net::UnixStream::connect(path).await?.into_split();
+                open(settings, rd, wr, hub, false).await
+            }
+            Target::Tcp(addrs) => {
+                let stream = tcp_connect(addrs).await?;
+                stream.set_nodelay(true)?;
+                let (rd, wr) = stream.into_split();
+                open(settings, rd, wr, hub, false).await
+            }
+        }
+    }
+}
+
+/// Watches the current connection and replaces it when it closes, until
+/// the policy gives up. Aborted when the client is dropped.
+async fn supervise(redial: Redial, link: watch::Sender<Link>, mut reader: JoinHandle<()>) {
+    loop {
+        let conn = link.borrow().conn.clone();
+        let mut closed = conn.state.closed.subscribe();
+        let reader_done = tokio::select! {
+            _ = &mut reader => true,
+            _ = closed.wait_for(|c| *c) => false,
+        };
+        // The old reader must be finished before the marker goes out, so
+        // that no event of the old connection follows it.
+        if !reader_done {
+            reader.abort();
+            let _ = reader.await;
+        }
+        conn.shutdown();
+        drop(conn);
+        link.send_modify(|l| l.phase = Phase::Reconnecting);
+        redial.hub.mark_reconnecting();
+        tracing::warn!("QMP connection lost; reconnecting");
+        match redial.run().await {
+            Some((conn, new_reader)) => {
+                tracing::info!(version = %conn.greeting.version, "QMP connection made again");
+                reader = new_reader;
+                link.send_replace(Link {
+                    conn,
+                    phase: Phase::Up,
+                });
+            }
+            None => {
+                tracing::warn!(
+                    after = ?redial.policy.give_up_after,
+                    "gave up reconnecting; the client is disconnected"
+                );
+                link.send_modify(|l| l.phase = Phase::GaveUp);
+                redial.hub.close();
+                return;
+            }
+        }
+    }
+}
+
 /// Removes a waiter whose future was dropped, so its late reply is
 /// discarded and its in-flight slot is freed.
 struct PendingGuard<'a> {
@@ -817,36 +1144,61 @@ impl Client {
         Builder::default().connect_unix(path).await
     }
 
-    /// The greeting QEMU sent when the connection opened.
-    pub fn greeting(&self) -> &Greeting {
-        &self.inner.greeting
+    /// The greeting QEMU sent when the connection opened: after a
+    /// [reconnect](Builder::reconnect), the new connection's.
+    pub fn greeting(&self) -> Arc<Greeting> {
+        self.current().greeting.clone()
     }
 
     /// QEMU's version (from the greeting, which carries `query-version`'s
-    /// reply).
-    pub fn version(&self) -> &Version {
-        &self.inner.greeting.version
+    /// reply): after a [reconnect](Builder::reconnect), the new QEMU's.
+    pub fn version(&self) -> Version {
+        self.current().greeting.version.clone()
     }
 
-    /// Whether out-of-band execution was negotiated.
+    /// Whether out-of-band execution was negotiated (on the last
+    /// connection, while reconnecting).
     pub fn oob_enabled(&self) -> bool {
-        self.inner.oob
+        self.current().oob
     }
 
-    /// Whether the connection is still open.
+    /// Whether the connection is open: `false` once it closed, including
+    /// while the client [reconnects](Builder::reconnect).
     pub fn is_connected(&self) -> bool {
-        lock(&self.inner.state.pending).closed.is_none()
+        let link = self.inner.link.borrow();
+        link.phase == Phase::Up && !link.conn.state.is_closed()
     }
 
     /// Whether this QEMU has `command`, as far as the client knows: `true`
-    /// if it never asked (see [`Builder::check_commands`]).
+    /// if it never asked (see [`Builder::check_commands`]). While
+    /// reconnecting, what the last connection said.
     pub fn supports(&self, command: &str) -> bool {
-        let known = self
-            .inner
-            .commands
-            .read()
-            .unwrap_or_else(|e| e.into_inner());
-        known.as_ref().is_none_or(|c| c.contains(command))
+        self.current().supports(command)
+    }
+
+    /// The current connection, or the last one while reconnecting.
+    fn current(&self) -> Arc<Conn> {
+        self.inner.link.borrow().conn.clone()
+    }
+
+    /// The connection to send a command on: the current one, or the next
+    /// one if the client is reconnecting.
+    async fn connection(&self) -> Result<Arc<Conn>, Error> {
+        let mut link = self.inner.link.clone();
+        loop {
+            let current = link.borrow_and_update().clone();
+            match current.phase {
+                Phase::Up if self.inner.supervisor.is_none() || !current.conn.state.is_closed() => {
+                    return Ok(current.conn);
+                }
+                Phase::GaveUp => return Err(Error::Disconnected { status: None }),
+                Phase::Up | Phase::Reconnecting => {}
+            }
+            if link.changed().await.is_err() {
+                // The supervisor is gone: the client is being dropped.
+                return Err(current.conn.state.closed_error());
+            }
+        }
     }
 
     /// A handle on the same connection whose commands time out after
@@ -889,9 +1241,9 @@ impl Client {
         &self,
         command: C,
     ) -> Result<C::Output, Error> {
-        let oob = C::ALLOW_OOB && self.inner.oob;
+        let oob = if C::ALLOW_OOB { Oob::Allowed } else { Oob::No };
         if !C::SUCCESS_RESPONSE {
-            self.with_limit(self.inner.send_only(C::NAME, &command, oob, Vec::new()))
+            self.with_limit(self.send_only(C::NAME, &command, oob, Vec::new()))
                 .await?;
             return decode(C::NAME, b"null", b"null");
         }
@@ -916,15 +1268,8 @@ impl Client {
         command: &str,
         arguments: serde_json::Value,
     ) -> Result<serde_json::Value, Error> {
-        let oob = self.inner.oob
-            && self
-                .inner
-                .schema
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .as_ref()
-                .is_some_and(|s| s.allows_oob(command));
-        self.with_limit(self.call(command, &arguments, oob)).await
+        self.with_limit(self.call(command, &arguments, Oob::FromSchema))
+            .await
     }
 
     #[cfg(feature = "fd-passing")]
@@ -979,14 +1324,14 @@ impl Client {
         if fds.is_empty() {
             return self.execute(command).await;
         }
-        let oob = C::ALLOW_OOB && self.inner.oob;
+        let oob = if C::ALLOW_OOB { Oob::Allowed } else { Oob::No };
         self.with_limit(async {
             let (_turn, fds) = self.fd_turn(fds).await?;
             if !C::SUCCESS_RESPONSE {
-                self.inner.send_only(C::NAME, &command, oob, fds).await?;
+                self.send_only(C::NAME, &command, oob, fds).await?;
                 return decode(C::NAME, b"null", b"null");
             }
-            self.call_with_fds(C::NAME, &command, oob, fds).await
+            Ok(self.call_with_fds(C::NAME, &command, oob, fds).await?.1)
         })
         .await
     }
@@ -1014,7 +1359,10 @@ impl Client {
         }
         self.with_limit(async {
             let (_turn, fds) = self.fd_turn(fds).await?;
-            self.call_with_fds(command, &arguments, false, fds).await
+            Ok(self
+                .call_with_fds(command, &arguments, Oob::No, fds)
+                .await?
+                .1)
         })
         .await
     }
@@ -1044,10 +1392,7 @@ impl Client {
     /// not seen.
     pub fn subscribe(&self) -> Events<RawEvent> {
         Events::new(
-            self.inner
-                .state
-                .hub
-                .subscribe(None, self.inner.event_buffer),
+            self.inner.hub.subscribe(None, self.inner.event_buffer),
             self.timeout,
         )
     }
@@ -1063,7 +1408,6 @@ impl Client {
         let names = names.into_iter().map(|n| n.as_ref().to_owned()).collect();
         Events::new(
             self.inner
-                .state
                 .hub
                 .subscribe(Some(names), self.inner.event_buffer),
             self.timeout,
@@ -1115,9 +1459,12 @@ impl Client {
     /// # Cancel safety
     ///
     /// Cancel safe; nothing is stored unless the schema arrives.
+    ///
+    /// After a [reconnect](Builder::reconnect) the schema is forgotten (the
+    /// new QEMU may differ); load it again.
     pub async fn load_schema(&self) -> Result<Arc<Schema>, Error> {
-        let entries: Vec<serde_json::Value> = self
-            .with_limit(self.call("query-qmp-schema", &(), false))
+        let (conn, entries): (_, Vec<serde_json::Value>) = self
+            .with_limit(self.call_with_fds("query-qmp-schema", &(), Oob::No, Vec::new()))
             .await?;
         let mut commands = HashSet::new();
         let mut oob = HashSet::new();
@@ -1137,18 +1484,14 @@ impl Client {
             commands: commands.clone(),
             oob,
         });
-        *self
-            .inner
-            .commands
-            .write()
-            .unwrap_or_else(|e| e.into_inner()) = Some(commands);
-        *self.inner.schema.write().unwrap_or_else(|e| e.into_inner()) = Some(schema.clone());
+        *conn.commands.write().unwrap_or_else(|e| e.into_inner()) = Some(commands);
+        *conn.schema.write().unwrap_or_else(|e| e.into_inner()) = Some(schema.clone());
         Ok(schema)
     }
 
     /// Lets the reader report QEMU's exit status in [`Error::Disconnected`].
     pub(crate) fn watch_exit(&self, rx: watch::Receiver<Option<ExitStatus>>) {
-        *lock(&self.inner.state.exit) = Some(rx);
+        *lock(&self.current().state.exit) = Some(rx);
     }
 
     async fn with_limit<T>(&self, f: impl Future<Output = Result<T, Error>>) -> Result<T, Error> {
@@ -1164,67 +1507,147 @@ impl Client {
         &self,
         name: &str,
         args: &A,
-        oob: bool,
+        oob: Oob,
     ) -> Result<T, Error> {
-        self.call_with_fds(name, args, oob, Vec::new()).await
+        Ok(self.call_with_fds(name, args, oob, Vec::new()).await?.1)
     }
 
+    /// Runs a command on the current connection, or, if it is lost before
+    /// the command is sent, on the next one; returns the connection that
+    /// answered, with the answer.
     async fn call_with_fds<A: Serialize + ?Sized, T: DeserializeOwned>(
         &self,
         name: &str,
         args: &A,
-        oob: bool,
-        fds: Vec<OwnedFd>,
-    ) -> Result<T, Error> {
-        if !self.supports(name) {
-            return Err(Error::Unsupported {
-                command: name.to_owned(),
-            });
-        }
+        oob: Oob,
+        mut fds: Vec<OwnedFd>,
+    ) -> Result<(Arc<Conn>, T), Error> {
         let span = tracing::debug_span!(
             "qmp.command",
             command = name,
             id = tracing::field::Empty,
-            oob
+            oob = tracing::field::Empty,
         );
         async {
-            let reply = self.inner.request(name, args, oob, fds).await?;
-            decode(name, &reply.line, &reply.line[reply.value])
+            loop {
+                let conn = self.connection().await?;
+                if !conn.supports(name) {
+                    return Err(Error::Unsupported {
+                        command: name.to_owned(),
+                    });
+                }
+                let oob = oob.on(&conn, name);
+                tracing::Span::current().record("oob", oob);
+                match conn.request(name, args, oob, fds).await {
+                    Ok(reply) => {
+                        let reply = reply?;
+                        let value = decode(name, &reply.line, &reply.line[reply.value])?;
+                        return Ok((conn, value));
+                    }
+                    Err(Unsent(back)) if self.inner.supervisor.is_some() => fds = back,
+                    Err(Unsent(_)) => return Err(conn.state.closed_error()),
+                }
+            }
         }
         .instrument(span)
         .await
     }
+
+    /// Sends a command that gets no reply, on the current connection or,
+    /// if it is lost before the command is sent, on the next one.
+    async fn send_only<A: Serialize + ?Sized>(
+        &self,
+        name: &str,
+        args: &A,
+        oob: Oob,
+        mut fds: Vec<OwnedFd>,
+    ) -> Result<(), Error> {
+        loop {
+            let conn = self.connection().await?;
+            match conn.send_only(name, args, oob.on(&conn, name), fds).await {
+                Ok(sent) => return sent,
+                Err(Unsent(back)) if self.inner.supervisor.is_some() => fds = back,
+                Err(Unsent(_)) => return Err(conn.state.closed_error()),
+            }
+        }
+    }
 }
 
-impl Inner {
+/// Whether a command goes out of band.
+#[derive(Clone, Copy, Debug)]
+enum Oob {
+    /// Never.
+    No,
+    /// If out-of-band execution was negotiated: the command allows it.
+    Allowed,
+    /// If out-of-band execution was negotiated and the schema loaded on
+    /// the connection says the command allows it.
+    FromSchema,
+}
+
+impl Oob {
+    fn on(self, conn: &Conn, name: &str) -> bool {
+        conn.oob
+            && match self {
+                Oob::No => false,
+                Oob::Allowed => true,
+                Oob::FromSchema => conn
+                    .schema
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .as_ref()
+                    .is_some_and(|s| s.allows_oob(name)),
+            }
+    }
+}
+
+/// A command that never left: the connection closed first. The
+/// descriptors it was to carry come back.
+struct Unsent(Vec<OwnedFd>);
+
+impl Conn {
+    /// Runs a command during negotiation.
+    async fn call<A: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        name: &str,
+        args: &A,
+    ) -> Result<T, Error> {
+        match self.request(name, args, false, Vec::new()).await {
+            Ok(reply) => {
+                let reply = reply?;
+                decode(name, &reply.line, &reply.line[reply.value])
+            }
+            Err(Unsent(_)) => Err(self.state.closed_error()),
+        }
+    }
+
     async fn request<A: Serialize + ?Sized>(
         &self,
         name: &str,
         args: &A,
         oob: bool,
         fds: Vec<OwnedFd>,
-    ) -> Result<Reply, Error> {
+    ) -> Result<Result<Reply, Error>, Unsent> {
         let state = &*self.state;
         let permit = if oob {
             None
         } else {
-            Some(
-                state
-                    .inband
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .map_err(|_| state.closed_error())?,
-            )
+            match state.inband.clone().acquire_owned().await {
+                Ok(permit) => Some(permit),
+                Err(_) => return Err(Unsent(fds)),
+            }
         };
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         tracing::Span::current().record("id", id);
-        let bytes = encode(name, args, id, oob)?;
+        let bytes = match encode(name, args, id, oob) {
+            Ok(bytes) => bytes,
+            Err(e) => return Ok(Err(e)),
+        };
         let (tx, rx) = oneshot::channel();
         {
             let mut p = lock(&state.pending);
-            if let Some(c) = &p.closed {
-                return Err(c.into());
+            if p.closed.is_some() {
+                return Err(Unsent(fds));
             }
             p.map.insert(
                 id,
@@ -1235,24 +1658,23 @@ impl Inner {
             );
         }
         let guard = PendingGuard { state, id };
-        if self
-            .tx
-            .send(Outgoing {
-                bytes,
-                written: None,
-                fds,
-                id: Some(id),
-            })
-            .is_err()
-        {
-            return Err(state.closed_error());
+        let sent = self.tx.send(Outgoing {
+            bytes,
+            written: None,
+            fds,
+            id: Some(id),
+        });
+        if let Err(mpsc::error::SendError(msg)) = sent {
+            // The writer is gone, so nothing was written; the guard
+            // removes the waiter.
+            return Err(Unsent(msg.fds));
         }
         let reply = rx.await;
         std::mem::forget(guard);
-        match reply {
+        Ok(match reply {
             Ok(r) => r,
             Err(_) => Err(state.closed_error()),
-        }
+        })
     }
 
     async fn send_only<A: Serialize + ?Sized>(
@@ -1261,23 +1683,26 @@ impl Inner {
         args: &A,
         oob: bool,
         fds: Vec<OwnedFd>,
-    ) -> Result<(), Error> {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let bytes = encode(name, args, id, oob)?;
-        let (tx, rx) = oneshot::channel();
-        if self
-            .tx
-            .send(Outgoing {
-                bytes,
-                written: Some(tx),
-                fds,
-                id: None,
-            })
-            .is_err()
-        {
-            return Err(self.state.closed_error());
+    ) -> Result<Result<(), Error>, Unsent> {
+        if self.state.is_closed() {
+            return Err(Unsent(fds));
         }
-        rx.await.map_err(|_| self.state.closed_error())
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let bytes = match encode(name, args, id, oob) {
+            Ok(bytes) => bytes,
+            Err(e) => return Ok(Err(e)),
+        };
+        let (tx, rx) = oneshot::channel();
+        let sent = self.tx.send(Outgoing {
+            bytes,
+            written: Some(tx),
+            fds,
+            id: None,
+        });
+        if let Err(mpsc::error::SendError(msg)) = sent {
+            return Err(Unsent(msg.fds));
+        }
+        Ok(rx.await.map_err(|_| self.state.closed_error()))
     }
 }
 

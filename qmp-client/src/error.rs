@@ -45,7 +45,10 @@ pub enum Error {
     /// Reading from or writing to the socket failed.
     #[error("i/o error")]
     Io(#[from] std::io::Error),
-    /// The connection is closed; no reply will come.
+    /// The connection is closed; no reply will come. With a
+    /// [reconnect policy](crate::Builder::reconnect): the command was in
+    /// flight when the connection was lost (QEMU may have run it), or the
+    /// client gave up reconnecting.
     #[error("disconnected{}", match status { Some(s) => format!(" (QEMU {s})"), None => String::new() })]
     Disconnected {
         /// QEMU's exit status, when the client's [`Qemu`](crate::Qemu) owns

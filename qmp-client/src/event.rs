@@ -87,6 +87,13 @@ pub enum EventError {
         /// The full event message.
         raw: serde_json::Value,
     },
+    /// The connection was lost and the client is reconnecting (see
+    /// [`Builder::reconnect`](crate::Builder::reconnect)): events QEMU
+    /// sent meanwhile are not seen, and the events after this one come
+    /// from the new connection, maybe from a restarted QEMU. If the client
+    /// gives up, the stream ends instead.
+    #[error("connection lost; reconnecting")]
+    Reconnecting,
 }
 
 /// One event as the reader hands it out, shared by all subscribers.
@@ -96,8 +103,19 @@ pub(crate) struct Shared {
     pub(crate) message: serde_json::Value,
 }
 
+/// What a subscriber's queue holds.
+enum Item {
+    Event(Arc<Shared>),
+    /// The connection was lost here. Never two in a row, so that the
+    /// queue stays bounded however often the client reconnects.
+    Reconnecting,
+}
+
 struct Queue {
-    buf: VecDeque<Arc<Shared>>,
+    buf: VecDeque<Item>,
+    /// How many of `buf` are markers; they do not count against the
+    /// capacity, which is in events.
+    markers: usize,
     lost: u64,
     closed: bool,
     waker: Option<Waker>,
@@ -132,6 +150,7 @@ impl Hub {
             capacity: capacity.max(1),
             queue: Mutex::new(Queue {
                 buf: VecDeque::new(),
+                markers: 0,
                 lost: 0,
                 closed,
                 waker: None,
@@ -155,14 +174,33 @@ impl Hub {
             };
             if sub.wants(&event.name) {
                 let mut q = lock(&sub.queue);
-                if q.buf.len() >= sub.capacity {
-                    q.buf.pop_front();
-                    q.lost += 1;
+                if q.buf.len() - q.markers >= sub.capacity {
+                    q.drop_oldest_event();
                 }
-                q.buf.push_back(event.clone());
+                q.buf.push_back(Item::Event(event.clone()));
                 if let Some(w) = q.waker.take() {
                     w.wake();
                 }
+            }
+            true
+        });
+    }
+
+    /// Tells every subscriber, in order with the events, that the
+    /// connection was lost and the client is reconnecting.
+    pub(crate) fn mark_reconnecting(&self) {
+        let mut subs = lock(&self.subs);
+        subs.retain(|weak| {
+            let Some(sub) = weak.upgrade() else {
+                return false;
+            };
+            let mut q = lock(&sub.queue);
+            if !matches!(q.buf.back(), Some(Item::Reconnecting)) {
+                q.buf.push_back(Item::Reconnecting);
+                q.markers += 1;
+            }
+            if let Some(w) = q.waker.take() {
+                w.wake();
             }
             true
         });
@@ -181,6 +219,26 @@ impl Hub {
     }
 }
 
+impl Queue {
+    /// Makes room for an event: drops the oldest one and counts it lost.
+    /// Markers stay (they are few: never two in a row).
+    fn drop_oldest_event(&mut self) {
+        let Some(i) = self.buf.iter().position(|i| matches!(i, Item::Event(_))) else {
+            return;
+        };
+        self.buf.remove(i);
+        self.lost += 1;
+        // Two markers that met say no more than one.
+        if i > 0
+            && matches!(self.buf.get(i - 1), Some(Item::Reconnecting))
+            && matches!(self.buf.get(i), Some(Item::Reconnecting))
+        {
+            self.buf.remove(i);
+            self.markers -= 1;
+        }
+    }
+}
+
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -188,9 +246,11 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// A stream of events, decoded as `E`.
 ///
 /// Yields `Ok(event)` for each event, [`EventError::Lagged`] when events
-/// were dropped because the buffer was full, and
+/// were dropped because the buffer was full,
 /// [`EventError::Decode`] for an event that does not decode as `E` (the
-/// stream goes on). It ends when the connection closes.
+/// stream goes on), and [`EventError::Reconnecting`] where a client with a
+/// [reconnect policy](crate::Builder::reconnect) lost its connection. It
+/// ends when the connection closes (for good, with a reconnect policy).
 ///
 /// Each subscriber has its own bounded buffer, so a slow subscriber never
 /// delays command replies or other subscribers. Created by
@@ -264,8 +324,10 @@ impl<E: DeserializeOwned> Events<E> {
     /// # Errors
     ///
     /// [`Error::Timeout`] if none arrives in time, [`Error::Disconnected`] if
-    /// the connection closes first, [`Error::Decode`] if an event does not
-    /// decode as `E`.
+    /// the connection closes first (or is lost, with a
+    /// [reconnect policy](crate::Builder::reconnect): the awaited event may
+    /// have been missed; calling again waits on the new connection),
+    /// [`Error::Decode`] if an event does not decode as `E`.
     ///
     /// # Cancel safety
     ///
@@ -275,7 +337,9 @@ impl<E: DeserializeOwned> Events<E> {
         let wait = async {
             loop {
                 match std::future::poll_fn(|cx| self.poll_next_event(cx)).await {
-                    None => return Err(Error::Disconnected { status: None }),
+                    None | Some(Err(EventError::Reconnecting)) => {
+                        return Err(Error::Disconnected { status: None });
+                    }
                     Some(Ok(e)) if matches(&e) => return Ok(e),
                     Some(Ok(_)) | Some(Err(EventError::Lagged { .. })) => {}
                     Some(Err(EventError::Decode {
@@ -310,7 +374,11 @@ impl<E: DeserializeOwned> Events<E> {
                 return Poll::Ready(Some(Err(EventError::Lagged { lost })));
             }
             match q.buf.pop_front() {
-                Some(e) => e,
+                Some(Item::Event(e)) => e,
+                Some(Item::Reconnecting) => {
+                    q.markers -= 1;
+                    return Poll::Ready(Some(Err(EventError::Reconnecting)));
+                }
                 None if q.closed => return Poll::Ready(None),
                 None => {
                     q.waker = Some(cx.waker().clone());
@@ -335,5 +403,59 @@ impl<E: DeserializeOwned> futures_core::Stream for Events<E> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.get_mut().poll_next_event(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds `script` to a hub with one subscriber of `capacity`: `M`
+    /// marks a reconnect, any other word is an event of that name. Then
+    /// checks what the subscriber reads: `lost=N`, `M` or event names.
+    fn check(capacity: usize, script: &str, expect: &str) {
+        let hub = Hub::default();
+        let sub = hub.subscribe(None, capacity);
+        for word in script.split_whitespace() {
+            match word {
+                "M" => hub.mark_reconnecting(),
+                name => hub.publish(Shared {
+                    name: name.to_owned(),
+                    message: serde_json::json!({
+                        "event": name,
+                        "timestamp": { "seconds": 0, "microseconds": 0 },
+                    }),
+                }),
+            }
+        }
+        hub.close();
+        let mut events: Events<RawEvent> = Events::new(sub, None);
+        let waker = Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        let mut got = Vec::new();
+        loop {
+            match events.poll_next_event(&mut cx) {
+                Poll::Ready(None) => break,
+                Poll::Ready(Some(Ok(e))) => got.push(e.name),
+                Poll::Ready(Some(Err(EventError::Lagged { lost }))) => {
+                    got.push(format!("lost={lost}"))
+                }
+                Poll::Ready(Some(Err(EventError::Reconnecting))) => got.push("M".into()),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(got.join(" "), expect);
+    }
+
+    #[test]
+    fn reconnect_markers() {
+        check(4, "A M B", "A M B");
+        // Repeated losses with no event between read as one.
+        check(4, "A M M M B", "A M B");
+        // A full queue drops the oldest event, never a marker.
+        check(2, "A M B C", "lost=1 M B C");
+        // Markers that meet when the event between them is dropped merge.
+        check(2, "M A M B C", "lost=1 M B C");
+        check(1, "M", "M");
     }
 }

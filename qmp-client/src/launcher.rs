@@ -4,7 +4,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::{oneshot, watch};
 
@@ -13,14 +13,23 @@ use crate::{Builder, Client, Error};
 /// How the monitor socket is put on the command line.
 #[derive(Clone, Copy, Debug)]
 enum Kind {
-    /// `qemu-system-*`: `-qmp unix:PATH,server=on,wait=off`.
+    /// `qemu-system-*`: `-qmp unix:PATH,server=off`. (The long form,
+    /// `-chardev` with `-mon`, makes QEMU 11.1 warn that `-mon` is
+    /// deprecated.)
     System,
-    /// `qemu-storage-daemon`: `--chardev socket,... --monitor chardev=...`.
+    /// `qemu-storage-daemon`: `--chardev socket,...,server=off --monitor chardev=...`.
     StorageDaemon,
 }
 
-/// Starts `qemu-system-*` or `qemu-storage-daemon` with a QMP monitor on a
-/// Unix socket in a private (0700) temporary directory, and connects to it.
+/// The chardev id of the launcher's monitor.
+const MONITOR_ID: &str = "qmp-client-monitor";
+
+/// Starts `qemu-system-*` or `qemu-storage-daemon` with a QMP monitor that
+/// connects to a Unix socket the launcher listens on (see
+/// [`Listener`](crate::Listener)), in a private (0700) temporary directory.
+///
+/// Since the socket exists before QEMU starts, there is nothing to wait
+/// or poll for: QEMU connects as it sets up its monitor.
 ///
 /// # Examples
 ///
@@ -74,25 +83,27 @@ impl Launcher {
         self
     }
 
-    /// Settings for the client.
+    /// Settings for the client. A [reconnect policy](Builder::reconnect)
+    /// is not used: the launched QEMU does not come back.
     pub fn client(mut self, builder: Builder) -> Launcher {
         self.client = builder;
         self
     }
 
-    /// How long QEMU may take to open its monitor (10 s).
+    /// How long QEMU may take to connect to its monitor socket (10 s).
     pub fn start_timeout(mut self, timeout: Duration) -> Launcher {
         self.start_timeout = timeout;
         self
     }
 
-    /// Starts QEMU, waits for its monitor socket and connects.
+    /// Listens on the monitor socket, starts QEMU and accepts its
+    /// connection.
     ///
     /// # Errors
     ///
     /// [`Error::Launch`] if QEMU cannot start, exits early (its standard
-    /// error is quoted) or opens no monitor in time; the errors of
-    /// [`Builder::connect_stream`].
+    /// error is quoted) or does not connect in time; [`Error::Io`] if the
+    /// socket cannot be made; the errors of [`Builder::connect_stream`].
     ///
     /// # Cancel safety
     ///
@@ -101,19 +112,18 @@ impl Launcher {
         let dir = PrivateDir::new()?;
         let socket = dir.path.join("qmp.sock");
         let stderr_path = dir.path.join("stderr.log");
+        let client = self.client.without_reconnect();
+        let listener = client.clone().listen_unix(&socket).await?;
         let mut cmd = tokio::process::Command::new(&self.program);
-        let sock = socket.display();
+        // QEMU's option syntax escapes a comma by doubling it.
+        let sock = socket.display().to_string().replace(',', ",,");
         match self.kind {
-            Kind::System => cmd
-                .arg("-qmp")
-                .arg(format!("unix:{sock},server=on,wait=off")),
+            Kind::System => cmd.arg("-qmp").arg(format!("unix:{sock},server=off")),
             Kind::StorageDaemon => cmd
                 .arg("--chardev")
-                .arg(format!(
-                    "socket,path={sock},server=on,wait=off,id=qmp-client-monitor"
-                ))
+                .arg(format!("socket,id={MONITOR_ID},path={sock},server=off"))
                 .arg("--monitor")
-                .arg("chardev=qmp-client-monitor"),
+                .arg(format!("chardev={MONITOR_ID}")),
         };
         let stderr = std::fs::File::create(&stderr_path)?;
         let mut child = cmd
@@ -140,30 +150,26 @@ impl Launcher {
             }
         });
 
-        let deadline = Instant::now() + self.start_timeout;
-        let stream = loop {
-            if let Some(s) = *status.borrow_and_update() {
+        let accepted = tokio::select! {
+            accepted = tokio::time::timeout(self.start_timeout, listener.accept_stream()) => accepted,
+            exited = status.wait_for(Option::is_some) => {
+                let s = exited.ok().and_then(|s| *s).unwrap_or_else(default_status);
                 let err = std::fs::read_to_string(&stderr_path).unwrap_or_default();
                 return Err(Error::Launch(format!(
-                    "QEMU exited ({s}) before opening its monitor: {}",
+                    "QEMU exited ({s}) before connecting to its monitor: {}",
                     err.trim()
                 )));
             }
-            match tokio::net::UnixStream::connect(&socket).await {
-                Ok(s) => break s,
-                Err(_) if Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                }
-                Err(e) => {
-                    return Err(Error::Launch(format!(
-                        "no monitor socket after {:?}: {e}",
-                        self.start_timeout
-                    )));
-                }
-            }
         };
+        let stream = accepted.map_err(|_| {
+            Error::Launch(format!(
+                "QEMU did not connect to its monitor socket within {:?}",
+                self.start_timeout
+            ))
+        })??;
+        drop(listener);
         // Until `Qemu` owns `kill_tx`, an early return drops it, which kills QEMU.
-        let client = self.client.connect_unix_stream(stream).await?;
+        let client = client.connect_unix_stream(stream).await?;
         client.watch_exit(status.clone());
         Ok(Qemu {
             client,
@@ -199,8 +205,9 @@ impl Qemu {
         self.pid
     }
 
-    /// The private directory holding the monitor socket; it is removed
-    /// with `self`. A place for other sockets and files QEMU needs.
+    /// The private directory the monitor socket was made in; it is
+    /// removed with `self`. A place for other sockets and files QEMU
+    /// needs.
     pub fn dir(&self) -> &Path {
         &self.dir.path
     }

@@ -6,8 +6,14 @@
 //!   replies to requests by `id` so that any number of tasks can share one
 //!   connection, keeps at most eight in-band commands in flight, and hands
 //!   events to any number of bounded [`Events`] streams.
-//! - [`Launcher`] starts QEMU with a private monitor socket and returns a
-//!   [`Qemu`] that kills it when dropped.
+//!   With a [`Reconnect`] policy ([`Builder::reconnect`]) it survives QEMU
+//!   restarting on the same socket: commands in flight fail, later ones
+//!   wait for the new connection, event streams go on after an
+//!   [`EventError::Reconnecting`] marker.
+//! - [`Listener`] ([`Builder::listen_unix`]) is listen mode: QEMU, started
+//!   with `-qmp unix:PATH,server=off`, connects to the client.
+//! - [`Launcher`] starts QEMU with a private monitor socket (in listen
+//!   mode) and returns a [`Qemu`] that kills it when dropped.
 //! - [`GuestAgent`] talks to `qemu-ga`, one command at a time, with
 //!   `guest-sync-delimited` resynchronisation.
 //!
@@ -62,6 +68,8 @@ mod error;
 mod event;
 mod fds;
 mod launcher;
+mod listen;
+mod reconnect;
 mod typed;
 mod wire;
 
@@ -75,14 +83,18 @@ pub use crate::error::Error;
 pub use crate::event::{EventError, Events, RawEvent};
 #[doc(inline)]
 pub use crate::launcher::{Launcher, Qemu};
+#[doc(inline)]
+pub use crate::listen::Listener;
+#[doc(inline)]
+pub use crate::reconnect::Reconnect;
 
 /// The top-level README's code runs as doc tests against real QEMU.
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 struct ReadmeTour;
 
-/// This crate's README (file descriptor passing) runs as doc tests against
-/// real QEMU.
+/// This crate's README (file descriptor passing, reconnecting, listen
+/// mode) runs as doc tests against real QEMU.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ClientReadme;
