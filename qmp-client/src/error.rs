@@ -7,11 +7,10 @@ use std::time::Duration;
 ///
 /// Match on the variants you act on and keep a catch-all arm: new variants
 /// may be added in minor releases.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
     /// QEMU ran the command and reported an error.
-    #[error("{class}: {desc}")]
     Qmp {
         /// QEMU's error class, e.g. `GenericError` or `CommandNotFound`;
         /// a class this build does not know is kept in `Unknown`.
@@ -22,7 +21,6 @@ pub enum Error {
     /// QEMU answered, but the reply does not have the expected type.
     ///
     /// Only the command concerned fails; the connection stays usable.
-    #[error("cannot decode the reply to `{command}` at `{path}`: {message}")]
     Decode {
         /// The command whose reply failed to decode.
         command: String,
@@ -35,7 +33,6 @@ pub enum Error {
         raw: String,
     },
     /// The arguments could not be serialized to JSON.
-    #[error("cannot encode the arguments of `{command}`: {message}")]
     Encode {
         /// The command whose arguments failed to serialize.
         command: String,
@@ -43,13 +40,11 @@ pub enum Error {
         message: String,
     },
     /// Reading from or writing to the socket failed.
-    #[error("i/o error")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
     /// The connection is closed; no reply will come. With a
     /// [reconnect policy](crate::Builder::reconnect): the command was in
     /// flight when the connection was lost (QEMU may have run it), or the
     /// client gave up reconnecting.
-    #[error("disconnected{}", match status { Some(s) => format!(" (QEMU {s})"), None => String::new() })]
     Disconnected {
         /// QEMU's exit status, when the client's [`Qemu`](crate::Qemu) owns
         /// the process and it has exited.
@@ -57,7 +52,6 @@ pub enum Error {
     },
     /// No reply arrived in time. The connection stays usable; a late
     /// reply is discarded.
-    #[error("timed out after {after:?}")]
     Timeout {
         /// The limit that elapsed.
         after: Duration,
@@ -66,10 +60,6 @@ pub enum Error {
     /// client at a time on each monitor socket and greets the next only
     /// when the first leaves, so this usually means another client holds
     /// the monitor.
-    #[error(
-        "no QMP greeting within {after:?}: another client may hold this monitor \
-         (QEMU serves one client at a time on each monitor socket)"
-    )]
     NoGreeting {
         /// The connect timeout that elapsed.
         after: Duration,
@@ -77,10 +67,8 @@ pub enum Error {
     /// The peer broke the protocol: a malformed or oversized message, an
     /// unexpected greeting, or an error that cannot be matched to one
     /// command.
-    #[error("protocol violation: {0}")]
     Protocol(String),
     /// The connected QEMU has no such command; nothing was sent.
-    #[error("command `{command}` is not supported by this QEMU")]
     Unsupported {
         /// The command's wire name.
         command: String,
@@ -89,11 +77,63 @@ pub enum Error {
     /// connection is not one (TCP, or a stream given to
     /// [`Builder::connect_stream`](crate::Builder::connect_stream)); nothing
     /// was sent.
-    #[error("file descriptors can only be passed on a Unix socket connection")]
     FdPassingUnsupported,
     /// A QEMU process could not be started or did not open its monitor.
-    #[error("cannot launch QEMU: {0}")]
     Launch(String),
+}
+
+// Written out rather than derived with thiserror: its macro crate would
+// be compiled in every user's build for these two types.
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Qmp { class, desc } => write!(f, "{class}: {desc}"),
+            Error::Decode {
+                command,
+                path,
+                message,
+                ..
+            } => write!(
+                f,
+                "cannot decode the reply to `{command}` at `{path}`: {message}"
+            ),
+            Error::Encode { command, message } => {
+                write!(f, "cannot encode the arguments of `{command}`: {message}")
+            }
+            Error::Io(_) => f.write_str("i/o error"),
+            Error::Disconnected { status: None } => f.write_str("disconnected"),
+            Error::Disconnected { status: Some(s) } => write!(f, "disconnected (QEMU {s})"),
+            Error::Timeout { after } => write!(f, "timed out after {after:?}"),
+            Error::NoGreeting { after } => write!(
+                f,
+                "no QMP greeting within {after:?}: another client may hold this monitor \
+                 (QEMU serves one client at a time on each monitor socket)"
+            ),
+            Error::Protocol(why) => write!(f, "protocol violation: {why}"),
+            Error::Unsupported { command } => {
+                write!(f, "command `{command}` is not supported by this QEMU")
+            }
+            Error::FdPassingUnsupported => {
+                f.write_str("file descriptors can only be passed on a Unix socket connection")
+            }
+            Error::Launch(why) => write!(f, "cannot launch QEMU: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Error {
+        Error::Io(e)
+    }
 }
 
 impl Error {

@@ -65,18 +65,16 @@ impl<'de> Deserialize<'de> for RawEvent {
 }
 
 /// Why an [`Events`] stream yielded no event.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum EventError {
     /// The subscriber's buffer was full: this many events (older than the
     /// ones still buffered) were dropped.
-    #[error("lagged behind: {lost} events lost")]
     Lagged {
         /// How many events were dropped.
         lost: u64,
     },
     /// One event did not decode as the stream's type; the stream goes on.
-    #[error("cannot decode event `{name}` at `{path}`: {message}")]
     Decode {
         /// The event's name.
         name: String,
@@ -92,9 +90,25 @@ pub enum EventError {
     /// sent meanwhile are not seen, and the events after this one come
     /// from the new connection, maybe from a restarted QEMU. If the client
     /// gives up, the stream ends instead.
-    #[error("connection lost; reconnecting")]
     Reconnecting,
 }
+
+impl fmt::Display for EventError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EventError::Lagged { lost } => write!(f, "lagged behind: {lost} events lost"),
+            EventError::Decode {
+                name,
+                path,
+                message,
+                ..
+            } => write!(f, "cannot decode event `{name}` at `{path}`: {message}"),
+            EventError::Reconnecting => f.write_str("connection lost; reconnecting"),
+        }
+    }
+}
+
+impl std::error::Error for EventError {}
 
 /// One event as the reader hands it out, shared by all subscribers.
 #[derive(Debug)]
