@@ -217,16 +217,16 @@ fn join(path: &str, name: &str) -> String {
 /// branch by the value's JSON type).
 fn fits_json_type(ty: &TypeRef, value: &Value) -> bool {
     use qapi_parser::model::JsonType as J;
-    match (ty.json_type(), value) {
-        (J::String, Value::String(_)) => true,
-        (J::Int | J::Number, Value::Number(_)) => true,
-        (J::Boolean, Value::Bool(_)) => true,
-        (J::Null, Value::Null) => true,
-        (J::Object, Value::Object(_)) => true,
-        (J::Array, Value::Array(_)) => true,
-        (J::Value, _) => true,
-        _ => false,
-    }
+    matches!(
+        (ty.json_type(), value),
+        (J::String, Value::String(_))
+            | (J::Int | J::Number, Value::Number(_))
+            | (J::Boolean, Value::Bool(_))
+            | (J::Null, Value::Null)
+            | (J::Object, Value::Object(_))
+            | (J::Array, Value::Array(_))
+            | (J::Value, _)
+    )
 }
 
 fn check_builtin(b: Builtin, value: &Value, path: &str, bare: &str) -> Result<(), String> {

@@ -122,7 +122,7 @@ async fn script<W: AsyncWrite + Unpin>(
                 let reply = request(inner, &mut state, &line);
                 // Events a scripted reply emitted go out before the reply,
                 // as QEMU sends STOP before `stop`'s return.
-                while let Some(event) = state.events.as_mut().and_then(|rx| next_now(rx)) {
+                while let Some(event) = state.events.as_mut().and_then(next_now) {
                     send(wr, &event).await?;
                 }
                 send(wr, &reply).await?;
