@@ -403,6 +403,11 @@ pub(crate) enum DaemonCmd {
         /// Stay in the foreground; stop with Ctrl-C or SIGTERM.
         #[arg(long)]
         foreground: bool,
+        /// Record each client's session in DIR/VM.N.jsonl (N counts the
+        /// VM's clients from 1): what it sent and what the daemon sent it,
+        /// as a transcript `qmp_fake::FakeQemu::replay_file` plays back.
+        #[arg(long, value_name = "DIR")]
+        record: Option<PathBuf>,
     },
     /// Stop the daemon; VMs keep running and get their sockets back.
     Stop,

@@ -118,7 +118,10 @@ fn main() -> ExitCode {
     let rt = if matches!(
         &cli.command,
         Cmd::Daemon {
-            command: DaemonCmd::Start { foreground: true }
+            command: DaemonCmd::Start {
+                foreground: true,
+                ..
+            }
         }
     ) {
         tokio::runtime::Builder::new_multi_thread()

@@ -8,6 +8,7 @@ use std::io::BufRead as _;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::runtime;
 use common::*;
 use qmp_client::Client;
 use qmp_fake::FakeQemu;
@@ -132,5 +133,113 @@ fn a_recorded_session_replays_through_the_fake() {
         });
         let err = fake.verify().unwrap_err().to_string();
         assert!(err.contains("request 3: expected"), "{err}");
+    });
+}
+
+/// Kills the daemon and the VMs of a runtime directory, whatever the test
+/// did (as in `daemon.rs`).
+struct Cleanup(std::path::PathBuf);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let dir = self.0.join("qmp");
+        if let Some(pid) = runtime::live_pid(&runtime::daemon_pid(&dir)) {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+        }
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(vm) = name.strip_suffix(".pid")
+                && vm != "daemon"
+                && let Some(pid) = runtime::live_pid(&entry.path())
+            {
+                let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+            }
+        }
+    }
+}
+
+/// `qmp daemon start --record DIR` writes each client's session; the
+/// `qmp status` session replays through the fake on a Unix socket, to the
+/// same `qmp status`.
+#[test]
+fn the_daemon_records_each_client() {
+    within(Duration::from_secs(60), || {
+        let tmp = TempDir::new("daemon-record");
+        let run_dir = tmp.join("run");
+        std::fs::create_dir_all(&run_dir).unwrap();
+        let _cleanup = Cleanup(run_dir.clone());
+        let env = [("XDG_RUNTIME_DIR", run_dir.as_path())];
+        let run = |args: &[&str]| qmp_env(args, &env);
+        let qemu = Release::V10_0.qemu();
+        ok(run(&[
+            "launch",
+            "vm",
+            "--qemu",
+            qemu.to_str().unwrap(),
+            "--",
+            "-machine",
+            "none",
+            "-nodefaults",
+            "-display",
+            "none",
+        ]));
+        let records = tmp.join("records");
+        ok(run(&[
+            "daemon",
+            "start",
+            "--record",
+            records.to_str().unwrap(),
+        ]));
+        let end = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let st: Value =
+                serde_json::from_str(&ok(run(&["--json", "daemon", "status"]))).unwrap();
+            if st["vms"][0]["state"] == "running" {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < end,
+                "the daemon never took over the VM: {st}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(ok(run(&["--vm", "vm", "status"])).trim(), "running");
+        ok(run(&["daemon", "stop"]));
+
+        let mut files: Vec<_> = std::fs::read_dir(&records)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        assert_eq!(
+            files,
+            [records.join("vm.1.jsonl")],
+            "one transcript for the one client"
+        );
+        let recorded = qmp_fake::Transcript::from_path(&files[0]).unwrap();
+        let requests: Vec<&Value> = recorded
+            .entries
+            .iter()
+            .filter(|e| e.side == Side::Client)
+            .map(|e| &e.message["execute"])
+            .collect();
+        assert_eq!(
+            requests,
+            [&json!("qmp_capabilities"), &json!("query-status")]
+        );
+
+        let fake = FakeQemu::replay_file(&files[0]).unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let socket = tmp.join("fake.sock");
+        let server = rt.block_on(fake.listen_unix(&socket)).unwrap();
+        let out = ok(qmp(&["--socket", socket.to_str().unwrap(), "status"]));
+        assert_eq!(out.trim(), "running");
+        drop(server);
+        fake.verify()
+            .expect("qmp status replayed the recorded session");
     });
 }
