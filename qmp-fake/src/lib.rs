@@ -16,8 +16,10 @@
 //! [`QmpError`]; scripted replies are checked against the release's schema
 //! too. Events go out with [`FakeQemu::emit`]. A command nobody scripted
 //! fails with a `GenericError` that says so (`qmp-fake: no reply scripted
-//! for 'query-status' ...`); `query-commands` (the release's command list)
-//! and `query-version` (the release) answer by themselves.
+//! for 'query-status' ...`); `query-commands` (the release's command list),
+//! `query-qmp-schema` (the release's introspection, so that `qmp_vm::Vm`
+//! checks arguments and key names as on QEMU) and `query-version` (the
+//! release) answer by themselves.
 //!
 //! Or the fake replays a session recorded from a real QEMU with `qmp
 //! record` ([`FakeQemu::replay`], format in [`transcript`]): each request
@@ -71,9 +73,11 @@
 //!   configurations (`if` in the schema) all exist in the fake.
 //! - No state: `query-status` answers what the script says, whatever
 //!   `stop` did before. Closures can keep state of their own.
-//! - `query-qmp-schema` is not built in (script it if the code under test
-//!   needs it); neither are the checks a command makes after decoding its
-//!   arguments (a `device_add` of an unknown driver is QEMU's business).
+//! - The checks a command makes after decoding its arguments (a
+//!   `device_add` of an unknown driver) are QEMU's business, not the
+//!   schema's: script the error if the test needs it.
+//! - `query-qmp-schema` numbers types its own way (QEMU's numbers differ
+//!   between builds too); names, members and values are the release's.
 //! - Events emitted while no client has negotiated go nowhere, as in QEMU.
 #![warn(missing_docs)]
 
@@ -89,6 +93,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::broadcast;
 
 mod error;
+mod introspect;
 mod schema;
 mod session;
 pub mod transcript;

@@ -20,6 +20,8 @@ use crate::Error;
 pub(crate) struct ReleaseSchema {
     pub(crate) release: Release,
     model: Schema,
+    /// `query-qmp-schema`'s reply, built on first use.
+    introspection: OnceLock<Value>,
 }
 
 impl std::fmt::Debug for ReleaseSchema {
@@ -46,7 +48,11 @@ pub(crate) fn load(release: Release) -> Result<Arc<ReleaseSchema>, Error> {
         release,
         message: e.to_string(),
     })?;
-    let schema = Arc::new(ReleaseSchema { release, model });
+    let schema = Arc::new(ReleaseSchema {
+        release,
+        model,
+        introspection: OnceLock::new(),
+    });
     cache.insert(release, schema.clone());
     Ok(schema)
 }
@@ -69,6 +75,12 @@ impl ReleaseSchema {
             }),
             _ => None,
         }
+    }
+
+    /// What `query-qmp-schema` answers.
+    pub(crate) fn introspection(&self) -> &Value {
+        self.introspection
+            .get_or_init(|| Value::Array(crate::introspect::introspect(&self.model)))
     }
 
     /// Every command name, in definition order.

@@ -286,6 +286,7 @@ fn execute(inner: &Inner, state: &mut State, req: &Map<String, Value>) -> Result
                     .map(|n| json!({ "name": n }))
                     .collect(),
             ),
+            "query-qmp-schema" => schema.introspection().clone(),
             "query-version" => {
                 let r = schema.release;
                 json!({"qemu": {"major": r.major, "minor": r.minor, "micro": 0}, "package": "qmp-fake"})

@@ -84,3 +84,34 @@ async fn replies_that_do_not_fit_the_release_are_refused_and_reported() {
             .contains("'query-status' does not fit")
     );
 }
+
+/// `qmp_vm::Vm` reads `query-qmp-schema` to check arguments and key names
+/// before sending: the fake's introspection serves it.
+#[tokio::test]
+async fn qmp_vm_works_on_the_fake() {
+    let fake = FakeQemu::new(Release::new(10, 0)).unwrap();
+    fake.on::<commands::SendKey>(|_| Empty {});
+    let vm = qmp_vm::Vm::new(fake.client().await.unwrap());
+    vm.keys(&["ctrl", "alt", "f2"], None).await.unwrap();
+    let sent = fake.received();
+    let send_key = sent.iter().find(|r| r["execute"] == "send-key").unwrap();
+    assert_eq!(
+        send_key["arguments"]["keys"],
+        json!([
+            {"type": "qcode", "data": "ctrl"},
+            {"type": "qcode", "data": "alt"},
+            {"type": "qcode", "data": "f2"}
+        ])
+    );
+    let err = vm.keys(&["nosuchkey"], None).await.unwrap_err().to_string();
+    assert!(err.contains("unknown key `nosuchkey`"), "{err}");
+    let err = vm
+        .exec("query-status", json!({"bogus": 1}))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("bogus"), "{err}");
+    // Neither reached the fake.
+    assert_eq!(fake.received().len(), sent.len());
+    fake.verify().unwrap();
+}
