@@ -225,8 +225,9 @@ impl FakeQemu {
         let release = match greeting {
             Some((transcript::Side::Qemu, Value::Object(m))) if m.contains_key("QMP") => {
                 let v = &m["QMP"]["version"]["qemu"];
-                match (v["major"].as_u64(), v["minor"].as_u64()) {
-                    (Some(major), Some(minor)) => Some(Release::new(major as u16, minor as u16)),
+                let part = |key: &str| v[key].as_u64().and_then(|n| u16::try_from(n).ok());
+                match (part("major"), part("minor")) {
+                    (Some(major), Some(minor)) => Some(Release::new(major, minor)),
                     _ => None,
                 }
             }

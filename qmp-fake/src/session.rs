@@ -256,7 +256,9 @@ fn execute(inner: &Inner, state: &mut State, req: &Map<String, Value>) -> Result
     }
     let empty = Value::Object(Map::new());
     let args = req.get("arguments").unwrap_or(&empty);
-    let members = args.as_object().expect("checked above");
+    let Some(members) = args.as_object() else {
+        return Err(generic("QMP input member 'arguments' must be an object"));
+    };
     schema
         .check_members(command.args, members)
         .map_err(generic)?;
