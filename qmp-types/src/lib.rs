@@ -119,6 +119,40 @@ pub use command::{Command, Empty, Execute, GuestAgent, Protocol, Qmp, Release, R
 pub use decode::{DecodeError, decode};
 pub use value::{EventMessage, Timestamp, UnknownBranch, UnknownValue};
 
+/// The QAPI schema text the bindings were generated from, one file per
+/// release (feature `schema-source`).
+///
+/// For tools that hold messages against what one particular release
+/// accepts, such as a fake QEMU for tests: parse the text with
+/// `qemu-qapi-parser`. The text is the `qmp.json` of `schema/<release>/`
+/// in the repository (definitions only, QAPI syntax, includes resolved).
+#[cfg(feature = "schema-source")]
+pub mod schema_source {
+    use crate::Release;
+
+    /// The releases whose schema this build carries, oldest first.
+    pub const RELEASES: [Release; 3] =
+        [Release::new(7, 2), Release::new(10, 0), Release::new(10, 2)];
+
+    /// The QMP schema of `release` (`qemu-system-*`'s monitor), or `None`
+    /// if this build has no schema for that release.
+    ///
+    /// ```
+    /// use qmp_types::{Release, schema_source};
+    /// let text = schema_source::qmp(Release::new(10, 0)).unwrap();
+    /// assert!(text.contains("'command': 'query-status'"));
+    /// assert!(schema_source::qmp(Release::new(9, 0)).is_none());
+    /// ```
+    pub fn qmp(release: Release) -> Option<&'static str> {
+        Some(match (release.major, release.minor) {
+            (7, 2) => include_str!("../schema/7.2/qmp.json"),
+            (10, 0) => include_str!("../schema/10.0/qmp.json"),
+            (10, 2) => include_str!("../schema/10.2/qmp.json"),
+            _ => return None,
+        })
+    }
+}
+
 /// The QEMU Machine Protocol: types, commands ([`QmpCommands`](qmp::QmpCommands))
 /// and events ([`Event`](qmp::Event)).
 #[cfg(qmp_bindings)]

@@ -263,6 +263,21 @@ pub(crate) enum Cmd {
         #[arg(last = true)]
         args: Vec<OsString>,
     },
+    /// Record a QMP session for tests: a proxy that listens on --listen,
+    /// passes the one client that connects to the monitor (--socket,
+    /// --tcp or --vm) and writes every message both ways to FILE.
+    ///
+    /// FILE is a transcript (JSON Lines, `{"client": ...}` and `{"qemu":
+    /// ...}`) that `qmp_fake::FakeQemu::replay_file` plays back to a test.
+    /// Prints `listening on PATH` once the client may connect, and exits
+    /// when either side closes.
+    Record {
+        /// The transcript to write.
+        file: PathBuf,
+        /// The Unix socket the client connects to instead of the monitor.
+        #[arg(long, value_name = "PATH")]
+        listen: PathBuf,
+    },
     /// List the VMs of the runtime directory.
     List,
     /// The daemon that lets any number of clients share each VM's monitor.
@@ -388,6 +403,11 @@ pub(crate) enum DaemonCmd {
         /// Stay in the foreground; stop with Ctrl-C or SIGTERM.
         #[arg(long)]
         foreground: bool,
+        /// Record each client's session in DIR/VM.N.jsonl (N counts the
+        /// VM's clients from 1): what it sent and what the daemon sent it,
+        /// as a transcript `qmp_fake::FakeQemu::replay_file` plays back.
+        #[arg(long, value_name = "DIR")]
+        record: Option<PathBuf>,
     },
     /// Stop the daemon; VMs keep running and get their sockets back.
     Stop,

@@ -46,6 +46,7 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{OnceCell, mpsc, watch};
 
 use crate::runtime;
+use qmp_fake::transcript::{Side, TranscriptWriter};
 
 /// Messages queued for one client before it is disconnected as too slow.
 const CLIENT_QUEUE: usize = 4096;
@@ -147,6 +148,8 @@ struct Daemon {
     vms: Mutex<HashMap<String, Arc<Proxy>>>,
     adopting: tokio::sync::Mutex<()>,
     stop: watch::Sender<bool>,
+    /// Where clients' sessions are recorded (`daemon start --record`).
+    record: Option<PathBuf>,
 }
 
 /// One proxied VM.
@@ -166,12 +169,16 @@ struct Proxy {
     released: AtomicBool,
     close: watch::Sender<bool>,
     schema: OnceCell<Arc<[u8]>>,
+    /// Where clients' sessions are recorded (`daemon start --record`).
+    record: Option<PathBuf>,
 }
 
 /// One connected client.
 #[derive(Clone)]
 struct Conn {
     tx: mpsc::Sender<Arc<[u8]>>,
+    /// The client's transcript, with `daemon start --record`.
+    record: Option<Recorder>,
     negotiated: Arc<AtomicBool>,
     kill: watch::Sender<bool>,
 }
@@ -183,7 +190,15 @@ struct Conn {
 ///
 /// An I/O error if the control socket cannot be created, for instance
 /// because another daemon runs.
-pub(crate) async fn run(dir: PathBuf, stop: impl Future<Output = ()>) -> std::io::Result<()> {
+pub(crate) async fn run(
+    dir: PathBuf,
+    record: Option<PathBuf>,
+    stop: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    if let Some(r) = &record {
+        std::fs::create_dir_all(r)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", r.display())))?;
+    }
     let ctl_path = runtime::daemon_ctl(&dir);
     if UnixStream::connect(&ctl_path).await.is_ok() {
         return Err(std::io::Error::new(
@@ -206,6 +221,7 @@ pub(crate) async fn run(dir: PathBuf, stop: impl Future<Output = ()>) -> std::io
         vms: Mutex::new(HashMap::new()),
         adopting: tokio::sync::Mutex::new(()),
         stop: stop_tx,
+        record,
     });
     daemon.recover();
     tracing::info!(dir = %dir.display(), "daemon started");
@@ -334,6 +350,7 @@ impl Daemon {
             released: AtomicBool::new(false),
             close,
             schema: OnceCell::new(),
+            record: self.record.clone(),
         });
         lock(&self.vms).insert(name.to_owned(), proxy.clone());
         tokio::spawn(proxy.clone().fan_out());
@@ -557,12 +574,23 @@ impl Proxy {
         let (rd, mut wr) = stream.into_split();
         let (tx, mut rx) = mpsc::channel::<Arc<[u8]>>(CLIENT_QUEUE);
         let (kill, mut killed) = watch::channel(false);
+        let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
+        let record = self.record.as_ref().and_then(|dir| {
+            let path = dir.join(format!("{}.{id}.jsonl", self.name));
+            match std::fs::File::create(&path) {
+                Ok(f) => Some(Arc::new(Mutex::new(TranscriptWriter::new(f)))),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), "cannot record: {e}");
+                    None
+                }
+            }
+        });
         let conn = Conn {
             tx: tx.clone(),
+            record: record.clone(),
             negotiated: Arc::new(AtomicBool::new(false)),
             kill: kill.clone(),
         };
-        let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
         lock(&self.conns).insert(id, conn.clone());
         let _ = tx.try_send(self.greeting.clone());
         let mut writer_killed = killed.clone();
@@ -572,6 +600,9 @@ impl Proxy {
                     () = flagged(&mut writer_killed) => break,
                     msg = rx.recv() => {
                         let Some(msg) = msg else { break };
+                        if let Some(r) = &record {
+                            record_line(r, Side::Qemu, &msg);
+                        }
                         if wr.write_all(&msg).await.is_err() {
                             break;
                         }
@@ -637,6 +668,11 @@ impl Proxy {
     }
 
     fn handle(self: &Arc<Self>, msg: Value, conn: &Conn, fds: &mut Vec<OwnedFd>) {
+        if let Some(r) = &conn.record
+            && let Err(e) = lock(r).write(Side::Client, &msg)
+        {
+            tracing::warn!("cannot record: {e}");
+        }
         let reply = |r: Arc<[u8]>| {
             let _ = conn.tx.try_send(r);
         };
@@ -751,6 +787,21 @@ impl Proxy {
                 "error": { "class": "GenericError", "desc": format!("qmp daemon: {e}") }
             })),
         }
+    }
+}
+
+/// A client's transcript (qmp-fake's format).
+type Recorder = Arc<Mutex<TranscriptWriter<std::fs::File>>>;
+
+/// Records one message the daemon sends a client.
+fn record_line(r: &Recorder, side: Side, bytes: &[u8]) {
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(v) => {
+            if let Err(e) = lock(r).write(side, &v) {
+                tracing::warn!("cannot record: {e}");
+            }
+        }
+        Err(e) => tracing::warn!("not recorded, not JSON: {e}"),
     }
 }
 

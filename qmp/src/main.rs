@@ -7,6 +7,7 @@ mod cli;
 mod daemon;
 mod forms;
 mod ga;
+mod record;
 mod runtime;
 mod schema_diff;
 mod shell;
@@ -117,7 +118,10 @@ fn main() -> ExitCode {
     let rt = if matches!(
         &cli.command,
         Cmd::Daemon {
-            command: DaemonCmd::Start { foreground: true }
+            command: DaemonCmd::Start {
+                foreground: true,
+                ..
+            }
         }
     ) {
         tokio::runtime::Builder::new_multi_thread()
@@ -349,6 +353,9 @@ async fn run(cli: Cli) -> CliResult<ExitCode> {
             args,
         } => return vms::launch(&name, qemu, ga, foreground, args, json).await,
         Cmd::List => vms::list(json).await?,
+        Cmd::Record { file, listen } => {
+            record::record(target.resolve_qmp()?, &listen, &file).await?
+        }
         Cmd::Daemon { command } => return vms::daemon(command, json).await,
         Cmd::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();

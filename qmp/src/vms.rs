@@ -203,17 +203,23 @@ pub(crate) async fn daemon(command: DaemonCmd, json: bool) -> CliResult<ExitCode
     let status_req = json!({ "cmd": "status" });
     let status = || crate::daemon::control(&dir, &status_req);
     match command {
-        DaemonCmd::Start { foreground: true } => {
+        DaemonCmd::Start {
+            foreground: true,
+            record,
+        } => {
             let _ = tracing_subscriber::fmt()
                 .with_max_level(tracing::Level::INFO)
                 .with_writer(std::io::stderr)
                 .with_ansi(false)
                 .try_init();
-            crate::daemon::run(dir.clone(), stop_signal())
+            crate::daemon::run(dir.clone(), record, stop_signal())
                 .await
                 .map_err(|e| Failure::msg(format!("daemon: {e}")))?;
         }
-        DaemonCmd::Start { foreground: false } => {
+        DaemonCmd::Start {
+            foreground: false,
+            record,
+        } => {
             if let Ok(st) = status().await {
                 return Err(Failure::msg(format!(
                     "the daemon is already running (pid {})",
@@ -223,8 +229,14 @@ pub(crate) async fn daemon(command: DaemonCmd, json: bool) -> CliResult<ExitCode
             let log_path = runtime::daemon_log(&dir);
             let log = std::fs::File::create(&log_path)?;
             let exe = std::env::current_exe()?;
-            let mut child = std::process::Command::new(exe)
-                .args(["daemon", "start", "--foreground"])
+            let mut cmd = std::process::Command::new(exe);
+            cmd.args(["daemon", "start", "--foreground"]);
+            if let Some(record) = record {
+                // The daemon runs from the same directory, but an
+                // absolute path says so in `ps` too.
+                cmd.arg("--record").arg(std::path::absolute(&record)?);
+            }
+            let mut child = cmd
                 .stdin(Stdio::null())
                 .stdout(log.try_clone()?)
                 .stderr(log)
