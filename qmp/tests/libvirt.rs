@@ -1,0 +1,187 @@
+//! `qmp --libvirt URI --domain NAME …` against a private libvirtd running
+//! the test guest on QEMU 7.2: the guest end-to-end checks of `guest.rs`
+//! (keys and typing read back on the serial port, screenshots, PCI
+//! unplug), run control, `exec`, `list --libvirt`, the environment
+//! variables, a remote-style `qemu+tcp://` URI on loopback, and the guest
+//! agent refused by libvirt.
+
+mod common;
+
+#[cfg(not(feature = "libvirt"))]
+#[test]
+fn libvirt_feature_is_on() {
+    panic!(
+        "these tests need qmp built with libvirt: run `cargo test -p qmp-cli --features libvirt` \
+         (needs libvirt: sudo bash ci/install-libvirt.sh)"
+    );
+}
+
+#[cfg(feature = "libvirt")]
+mod with_libvirt {
+    use std::os::unix::net::UnixStream;
+    use std::path::Path;
+    use std::process::Output;
+    use std::time::Duration;
+
+    use super::common::checks::*;
+    use super::common::*;
+    use qemu_test_support::libvirt::{Libvirtd, guest_domain_xml};
+
+    /// The test guest as a libvirt domain, reached with `--libvirt URI
+    /// --domain NAME`.
+    struct Domain {
+        uri: String,
+        name: String,
+        serial: UnixStream,
+        scratch: TempDir,
+    }
+
+    impl Domain {
+        fn boot(daemon: &Libvirtd, name: &str) -> Domain {
+            let g = guest_dir();
+            let scratch = TempDir::new("libvirt-guest");
+            let serial = scratch.join("serial.sock");
+            let xml = guest_domain_xml(
+                name,
+                &Release::V7_2.qemu(),
+                &g.join("vmlinuz"),
+                &g.join("initrd.img"),
+                &serial,
+            );
+            // Paused until the serial port is connected, so that no output
+            // is lost.
+            daemon.create(name, &xml, true);
+            let serial = UnixStream::connect(&serial)
+                .unwrap_or_else(|e| panic!("serial socket: {e}\n{}", daemon.log_tail()));
+            let out = daemon.virsh(&["resume", name]);
+            assert!(out.status.success(), "{out:?}");
+            let mut dom = Domain {
+                uri: daemon.uri.clone(),
+                name: name.to_owned(),
+                serial,
+                scratch,
+            };
+            dom.wait_serial("GUEST-READY", Duration::from_secs(60));
+            dom
+        }
+    }
+
+    impl Guest for Domain {
+        fn qmp(&self, args: &[&str]) -> Output {
+            let mut all = vec!["--libvirt", &self.uri, "--domain", &self.name];
+            all.extend_from_slice(args);
+            qmp(&all)
+        }
+
+        fn wait_serial(&mut self, marker: &str, limit: Duration) -> Vec<u8> {
+            read_until(&mut self.serial, marker, limit)
+        }
+
+        fn scratch(&self) -> &Path {
+            &self.scratch.path
+        }
+    }
+
+    #[test]
+    fn guest_through_libvirt() {
+        within(Duration::from_secs(300), || {
+            let daemon = Libvirtd::start_tcp("cli");
+            let mut dom = Domain::boot(&daemon, "guest1");
+            keys_arrive(&mut dom);
+            type_arrives(&mut dom);
+            screendump(&dom);
+            pci_unplug(&dom);
+            run_control(&dom);
+            environment(&dom);
+            listing(&daemon);
+            remote_uri(&daemon);
+            agent_refused(&dom);
+        });
+    }
+
+    fn run_control(dom: &Domain) {
+        ok(dom.qmp(&["pause"]));
+        assert!(ok(dom.qmp(&["status"])).contains("paused"));
+        ok(dom.qmp(&["resume"]));
+        assert!(ok(dom.qmp(&["status"])).contains("running"));
+        let name = ok(dom.qmp(&["--json", "exec", "query-name"]));
+        assert!(name.contains("guest1"), "{name}");
+        let props = ok(dom.qmp(&["qom", "ls", "/machine"]));
+        assert!(props.contains("type"), "{props}");
+        // QEMU's errors arrive as for any monitor.
+        let err = fails(dom.qmp(&["qom", "ls", "/nonesuch"]));
+        assert!(err.contains("nonesuch"), "{err}");
+    }
+
+    fn environment(dom: &Domain) {
+        let env = |vars: &[(&str, &str)], args: &[&str]| {
+            let mut cmd = std::process::Command::new(qmp_bin());
+            cmd.args(args)
+                .env_remove("QMP_SOCKET")
+                .env_remove("QMP_VM")
+                .env_remove("QMP_LIBVIRT_URI")
+                .env_remove("QMP_DOMAIN")
+                .env_remove("LIBVIRT_DEFAULT_URI");
+            for (k, v) in vars {
+                cmd.env(k, v);
+            }
+            run_limited(cmd, Duration::from_secs(60))
+        };
+        let out = ok(env(
+            &[("QMP_LIBVIRT_URI", &dom.uri), ("QMP_DOMAIN", &dom.name)],
+            &["status"],
+        ));
+        assert!(out.contains("running"), "{out}");
+        let out = ok(env(
+            &[("LIBVIRT_DEFAULT_URI", &dom.uri)],
+            &["--domain", &dom.name, "status"],
+        ));
+        assert!(out.contains("running"), "{out}");
+        let err = fails(env(&[], &["--domain", &dom.name, "status"]));
+        assert!(err.contains("--libvirt URI"), "{err}");
+        let err = fails(env(&[], &["--libvirt", &dom.uri, "status"]));
+        assert!(err.contains("--domain"), "{err}");
+        let err = fails(qmp(&[
+            "--libvirt",
+            &dom.uri,
+            "--domain",
+            "nonesuch",
+            "status",
+        ]));
+        assert!(
+            err.contains("no domain `nonesuch`") && err.contains("guest1"),
+            "{err}"
+        );
+    }
+
+    fn listing(daemon: &Libvirtd) {
+        let out = ok(qmp(&["list", "--libvirt", &daemon.uri]));
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with("guest1") && l.contains("running")),
+            "{out}"
+        );
+        let json = ok(qmp(&["--json", "list", "--libvirt", &daemon.uri]));
+        assert!(json.contains("\"status\":\"running\""), "{json}");
+    }
+
+    /// The same guest over `qemu+tcp://127.0.0.1:PORT/system`.
+    fn remote_uri(daemon: &Libvirtd) {
+        let uri = daemon.tcp_uri.clone().unwrap();
+        let base = ["--libvirt", uri.as_str(), "--domain", "guest1"];
+        let with = |args: &[&str]| qmp(&[&base[..], args].concat());
+        ok(with(&["pause"]));
+        assert!(ok(with(&["status"])).contains("paused"));
+        ok(with(&["resume"]));
+        assert!(ok(with(&["status"])).contains("running"));
+        let out = ok(qmp(&["list", "--libvirt", &uri]));
+        assert!(out.contains("guest1"), "{out}");
+    }
+
+    /// The guest runs no agent: libvirt refuses, and says so.
+    fn agent_refused(dom: &Domain) {
+        let err = fails(dom.qmp(&["ga", "ping"]));
+        assert!(err.contains("libvirt refused `guest-ping`"), "{err}");
+        assert!(err.contains("agent"), "{err}");
+    }
+}
