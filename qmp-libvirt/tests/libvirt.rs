@@ -206,3 +206,43 @@ async fn domain_stop_disconnects() {
         other => panic!("{other:?}"),
     }
 }
+
+/// The documented example queries every domain of every URI given.
+#[test]
+fn fleet_status_example() {
+    let exe = qemu_test_support::example_binary(
+        env!("CARGO_PKG_NAME"),
+        env!("CARGO_MANIFEST_DIR"),
+        "fleet_status",
+    );
+    let daemon = Libvirtd::start_tcp("example");
+    for name in ["f1", "f2"] {
+        daemon.create(name, &empty_domain_xml(name, &emulator()), false);
+    }
+    let out = daemon.virsh(&["suspend", "f2"]);
+    assert!(out.status.success(), "{out:?}");
+    let tcp = daemon.tcp_uri.clone().unwrap();
+    let out = std::process::Command::new(&exe)
+        .args([&daemon.uri, &tcp])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for uri in [&daemon.uri, &tcp] {
+        assert!(text.contains(&format!("{uri} f1 running")), "{text}");
+        assert!(text.contains(&format!("{uri} f2 paused")), "{text}");
+    }
+    // A URI that cannot be reached is reported on its line.
+    let out = std::process::Command::new(&exe)
+        .args([&daemon.uri, "qemu:///system?socket=/nonexistent/sock"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("/nonexistent/sock - error: "), "{text}");
+    assert!(text.contains("f1 running"), "{text}");
+}
