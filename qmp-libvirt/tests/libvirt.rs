@@ -87,6 +87,18 @@ async fn exercise(uri: &str) {
     let schema = vm.load_schema().await.unwrap();
     assert!(schema.entries().len() > 1000, "{}", schema.entries().len());
     assert!(schema.commands().any(|c| c == "query-status"));
+    // The domain has no agent channel: libvirt refuses, and says so.
+    let ga = host
+        .guest_agent("vm1", Some(std::time::Duration::from_secs(5)))
+        .await
+        .unwrap();
+    match ga.execute_raw("guest-ping", serde_json::json!({})).await {
+        Err(Error::Qmp { class, desc }) => {
+            assert_eq!(class, QapiErrorClass::GenericError);
+            assert!(desc.starts_with("libvirt refused `guest-ping`: "), "{desc}");
+        }
+        other => panic!("{other:?}"),
+    }
     // Concurrent commands all complete.
     let all = futures_join(&vm).await;
     assert!(all.iter().all(|s| *s == RunState::Running));

@@ -3,7 +3,7 @@
 //! (keys and typing read back on the serial port, screenshots, PCI
 //! unplug), run control, `exec`, `list --libvirt`, the environment
 //! variables, a remote-style `qemu+tcp://` URI on loopback, and the guest
-//! agent refused by libvirt.
+//! agent (qemu-ga in the guest, reached through libvirt's agent channel).
 
 mod common;
 
@@ -95,7 +95,7 @@ mod with_libvirt {
             environment(&dom);
             listing(&daemon);
             remote_uri(&daemon);
-            agent_refused(&dom);
+            agent(&dom, &daemon);
         });
     }
 
@@ -178,10 +178,24 @@ mod with_libvirt {
         assert!(out.contains("guest1"), "{out}");
     }
 
-    /// The guest runs no agent: libvirt refuses, and says so.
-    fn agent_refused(dom: &Domain) {
-        let err = fails(dom.qmp(&["ga", "ping"]));
-        assert!(err.contains("libvirt refused `guest-ping`"), "{err}");
-        assert!(err.contains("agent"), "{err}");
+    /// The guest's qemu-ga, through libvirt (`virDomainQemuAgentCommand`),
+    /// on both URIs.
+    fn agent(dom: &Domain, daemon: &Libvirtd) {
+        ok(dom.qmp(&["ga", "ping"]));
+        let info = ok(dom.qmp(&["ga", "info"]));
+        assert!(info.contains("7.2"), "{info}");
+        let out = ok(dom.qmp(&["ga", "cat", "/proc/version"]));
+        assert!(out.contains("Linux version"), "{out}");
+        let out = ok(dom.qmp(&["ga", "exec", "/bin/echo", "hello", "agent"]));
+        assert!(out.contains("hello agent"), "{out}");
+        let tcp = daemon.tcp_uri.clone().unwrap();
+        ok(qmp(&[
+            "--libvirt",
+            &tcp,
+            "--domain",
+            "guest1",
+            "ga",
+            "ping",
+        ]));
     }
 }

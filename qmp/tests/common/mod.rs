@@ -74,7 +74,11 @@ pub fn guest_dir() -> PathBuf {
     static LOCK: Mutex<()> = Mutex::new(());
     let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let dir = workspace().join("target/guest");
-    if dir.join("vmlinuz").is_file() && dir.join("initrd.img").is_file() {
+    // `guest-agent`: built with qemu-ga (an older build lacks it).
+    if dir.join("vmlinuz").is_file()
+        && dir.join("initrd.img").is_file()
+        && dir.join("guest-agent").exists()
+    {
         return dir;
     }
     let script = workspace().join("ci/make-guest.sh");
