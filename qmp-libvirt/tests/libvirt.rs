@@ -258,3 +258,28 @@ fn fleet_status_example() {
     assert!(text.contains("/nonexistent/sock - error: "), "{text}");
     assert!(text.contains("f1 running"), "{text}");
 }
+
+/// A lost connection (libvirtd gone) closes the clients' streams too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_connection_disconnects() {
+    let daemon = Libvirtd::start("lost");
+    daemon.create("vm1", &empty_domain_xml("vm1", &emulator()), false);
+    let host = qmp_libvirt::Libvirt::open(&daemon.uri).await.unwrap();
+    let vm = host.connect("vm1").await.unwrap();
+    let mut events = vm.subscribe();
+    assert!(vm.query_status().await.is_ok());
+    drop(daemon);
+    let end = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while let Some(e) = events.next().await {
+            if e.is_err() {
+                break;
+            }
+        }
+    });
+    end.await
+        .expect("the event stream ends once the connection is lost");
+    match vm.query_status().await {
+        Err(Error::Disconnected { .. }) => {}
+        other => panic!("expected Disconnected, got {other:?}"),
+    }
+}

@@ -222,13 +222,18 @@ impl Vm {
         let proc = Proc(child);
         wait_socket(&qmp, Duration::from_secs(20));
         wait_socket(&aux, Duration::from_secs(20));
+        // The socket file appears when QEMU binds it, a moment before it
+        // listens: until then a connection is refused.
         let end = Instant::now() + Duration::from_secs(20);
-        while !serial.exists() {
-            assert!(Instant::now() < end, "no serial socket");
+        let stream = loop {
+            match UnixStream::connect(&serial) {
+                Ok(s) => break s,
+                Err(e) => assert!(Instant::now() < end, "serial socket: {e}"),
+            }
             std::thread::sleep(Duration::from_millis(10));
-        }
+        };
         Vm {
-            serial: Some(UnixStream::connect(&serial).expect("serial socket")),
+            serial: Some(stream),
             dir,
             proc,
             release,
