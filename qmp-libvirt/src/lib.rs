@@ -382,7 +382,8 @@ impl Libvirt {
 /// ```
 #[derive(Debug, Default)]
 pub struct Hosts {
-    open: tokio::sync::Mutex<HashMap<String, Libvirt>>,
+    /// One slot per URI, so that opening one URI never waits for another.
+    open: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<Libvirt>>>>>,
 }
 
 impl Hosts {
@@ -398,14 +399,21 @@ impl Hosts {
     ///
     /// Those of [`Libvirt::open`].
     pub async fn host(&self, uri: &str) -> Result<Libvirt, Error> {
-        let mut open = self.open.lock().await;
-        if let Some(h) = open.get(uri)
+        let slot = self
+            .open
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(uri.to_owned())
+            .or_default()
+            .clone();
+        let mut slot = slot.lock().await;
+        if let Some(h) = slot.as_ref()
             && !*h.host.closed.borrow()
         {
             return Ok(h.clone());
         }
         let h = Libvirt::open(uri).await?;
-        open.insert(uri.to_owned(), h.clone());
+        *slot = Some(h.clone());
         Ok(h)
     }
 
