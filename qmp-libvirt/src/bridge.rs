@@ -118,6 +118,21 @@ pub(crate) async fn open_qmp(target: Target) -> Result<DuplexStream, Error> {
     // between the two.
     let t = target.clone();
     let feed = blocking(move || t.host.subscribe(&t.dom, note_tx)).await??;
+    let greeting = match greeting(&target).await {
+        Ok(g) => g,
+        Err(e) => {
+            // Deregistering is a libvirt call: not on this thread.
+            let _ = blocking(move || drop(feed)).await;
+            return Err(e);
+        }
+    };
+    let (client, server) = tokio::io::duplex(STREAM_BUFFER);
+    tokio::spawn(serve_qmp(server, target, notes, feed, greeting));
+    Ok(client)
+}
+
+/// The greeting line: QEMU's version from `query-version`, no capability.
+async fn greeting(target: &Target) -> Result<String, Error> {
     let t = target.clone();
     let version = blocking(move || {
         t.dom
@@ -134,13 +149,10 @@ pub(crate) async fn open_qmp(target: Target) -> Result<DuplexStream, Error> {
         )));
     };
     // No `oob`: libvirt's passthrough has no out-of-band execution.
-    let greeting = format!(
+    Ok(format!(
         "{}\n",
         json!({ "QMP": { "version": version, "capabilities": [] } })
-    );
-    let (client, server) = tokio::io::duplex(STREAM_BUFFER);
-    tokio::spawn(serve_qmp(server, target, notes, feed, greeting));
-    Ok(client)
+    ))
 }
 
 /// What a command task hands back to the bridge.

@@ -167,8 +167,19 @@ impl Host {
 
 impl Drop for Host {
     fn drop(&mut self) {
-        ffi::unwatch_close(&self.conn);
+        // Closing the last reference may talk to the daemon: on tokio's
+        // blocking pool when there is a runtime. Dropping this reference
+        // while `last` holds another is only a count.
+        let mut last = self.conn.clone();
         let _ = self.conn.close();
+        let mut close = move || {
+            ffi::unwatch_close(&last);
+            let _ = last.close();
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => drop(rt.spawn_blocking(close)),
+            Err(_) => close(),
+        }
     }
 }
 
