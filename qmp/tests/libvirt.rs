@@ -92,6 +92,7 @@ mod with_libvirt {
             screendump(&dom);
             pci_unplug(&dom);
             run_control(&dom);
+            events_and_shell(&dom);
             environment(&dom);
             listing(&daemon);
             remote_uri(&daemon);
@@ -111,6 +112,50 @@ mod with_libvirt {
         // QEMU's errors arrive as for any monitor.
         let err = fails(dom.qmp(&["qom", "ls", "/nonesuch"]));
         assert!(err.contains("nonesuch"), "{err}");
+    }
+
+    /// `events` prints what libvirt forwards; `shell` runs commands.
+    fn events_and_shell(dom: &Domain) {
+        // `--wait 60` bounds the events client whatever happens.
+        let mut events = std::process::Command::new(qmp_bin())
+            .args(["--libvirt", &dom.uri, "--domain", &dom.name, "--json"])
+            .args(["events", "STOP", "--wait", "60"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // It subscribes some time after it starts: pause and resume until
+        // it has seen a STOP and exited (at most 100 times).
+        let mut exited = false;
+        for _ in 0..100 {
+            ok(dom.qmp(&["pause"]));
+            ok(dom.qmp(&["resume"]));
+            if events.try_wait().unwrap().is_some() {
+                exited = true;
+                break;
+            }
+        }
+        assert!(exited, "`qmp events STOP` saw no STOP after 100 pauses");
+        let text = ok(events.wait_with_output().unwrap());
+        assert!(text.contains("\"STOP\""), "{text}");
+        let script = dom.scratch().join("shell.txt");
+        std::fs::write(&script, "query-status\nquery-name\nquit\n").unwrap();
+        let mut shell = std::process::Command::new(qmp_bin());
+        shell
+            .args([
+                "--libvirt",
+                &dom.uri,
+                "--domain",
+                &dom.name,
+                "--json",
+                "shell",
+            ])
+            .stdin(std::fs::File::open(&script).unwrap());
+        let text = ok(run_limited(shell, Duration::from_secs(60)));
+        assert!(
+            text.contains("\"running\"") && text.contains("guest1"),
+            "{text}"
+        );
     }
 
     fn environment(dom: &Domain) {
