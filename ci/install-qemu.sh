@@ -148,6 +148,12 @@ if [[ $with10 == yes ]]; then
   bash "$here/install-qemu-11.sh"
 fi
 
+# --- libvirt -------------------------------------------------------------------------------
+
+# For qmp-libvirt and `qmp --libvirt` (built and tested with the workspace); a script of its
+# own, which proves its install and fails loudly itself.
+bash "$here/install-libvirt.sh"
+
 # --- Proof ----------------------------------------------------------------------------------
 
 all=("${bins72[@]}")

@@ -39,12 +39,26 @@ pub(crate) struct Target {
     /// `NAME.ga.sock`).
     #[arg(long, global = true, value_name = "NAME", env = "QMP_VM")]
     pub(crate) vm: Option<String>,
+    /// A libvirt connection URI (`qemu:///system`, `qemu+ssh://root@host/system`,
+    /// `qemu+tcp://…`): reach --domain through libvirt's QEMU passthrough
+    /// (default with --domain: `LIBVIRT_DEFAULT_URI`). Needs a `qmp` built
+    /// with the `libvirt` feature.
+    #[arg(long, global = true, value_name = "URI", env = "QMP_LIBVIRT_URI")]
+    pub(crate) libvirt: Option<String>,
+    /// A libvirt domain, by name or UUID (see --libvirt).
+    #[arg(long, global = true, value_name = "NAME", env = "QMP_DOMAIN")]
+    pub(crate) domain: Option<String>,
 }
 
 /// Where to connect.
 pub(crate) enum Endpoint {
     Unix(PathBuf),
     Tcp(String),
+    /// A libvirt domain on the libvirt URI.
+    Libvirt {
+        uri: String,
+        domain: String,
+    },
 }
 
 impl Target {
@@ -57,6 +71,18 @@ impl Target {
         }
         if let Some(t) = &self.tcp {
             return Ok(Endpoint::Tcp(t.clone()));
+        }
+        if let Some(domain) = &self.domain {
+            return Ok(Endpoint::Libvirt {
+                uri: self.libvirt_uri()?,
+                domain: domain.clone(),
+            });
+        }
+        if self.libvirt.is_some() && self.vm.is_none() {
+            return Err(Failure::msg(
+                "--libvirt needs --domain NAME (or QMP_DOMAIN); `qmp list --libvirt URI` lists \
+                 the domains",
+            ));
         }
         let dir = crate::runtime::dir()?;
         if let Some(name) = &self.vm {
@@ -84,6 +110,21 @@ impl Target {
                 many.join(", ")
             ))),
         }
+    }
+
+    /// The libvirt URI: --libvirt (or `QMP_LIBVIRT_URI`), else
+    /// `LIBVIRT_DEFAULT_URI`.
+    pub(crate) fn libvirt_uri(&self) -> CliResult<String> {
+        self.libvirt
+            .clone()
+            .or_else(|| std::env::var("LIBVIRT_DEFAULT_URI").ok())
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| {
+                Failure::msg(
+                    "--domain needs a libvirt URI: pass --libvirt URI (e.g. qemu:///system) or \
+                     set QMP_LIBVIRT_URI or LIBVIRT_DEFAULT_URI",
+                )
+            })
     }
 
     /// The QMP endpoint.
@@ -278,7 +319,8 @@ pub(crate) enum Cmd {
         #[arg(long, value_name = "PATH")]
         listen: PathBuf,
     },
-    /// List the VMs of the runtime directory.
+    /// List the VMs of the runtime directory, or with --libvirt URI the
+    /// domains of that libvirt connection.
     List,
     /// The daemon that lets any number of clients share each VM's monitor.
     Daemon {

@@ -26,6 +26,11 @@ async fn connect(target: &Target) -> CliResult<Agent> {
                 .map_err(|e| Failure::msg(format!("cannot connect to {addr}: {e}")))?;
             qmp_client::GuestAgent::connect_stream(stream, timeout).await
         }
+        Endpoint::Libvirt { uri, domain } => {
+            return Ok(Agent::new(
+                crate::libvirt::guest_agent(&uri, &domain, timeout).await?,
+            ));
+        }
     }
     .map_err(|e| Failure::msg(format!("guest agent: {}", chain(&e))))?;
     Ok(Agent::new(ga))

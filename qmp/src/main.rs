@@ -7,6 +7,7 @@ mod cli;
 mod daemon;
 mod forms;
 mod ga;
+mod libvirt;
 mod record;
 mod runtime;
 mod schema_diff;
@@ -190,6 +191,7 @@ async fn connect(target: &Target, timeout: Option<Duration>) -> CliResult<Vm> {
             .connect_tcp(addr.as_str())
             .await
             .map_err(|e| Failure::msg(format!("cannot connect to {addr}: {}", chain(&e))))?,
+        cli::Endpoint::Libvirt { uri, domain } => libvirt::connect(&uri, &domain, builder).await?,
     };
     Ok(Vm::new(client))
 }
@@ -352,6 +354,9 @@ async fn run(cli: Cli) -> CliResult<ExitCode> {
             foreground,
             args,
         } => return vms::launch(&name, qemu, ga, foreground, args, json).await,
+        Cmd::List if target.libvirt.is_some() => {
+            libvirt::list(&target.libvirt_uri()?, json).await?
+        }
         Cmd::List => vms::list(json).await?,
         Cmd::Record { file, listen } => {
             record::record(target.resolve_qmp()?, &listen, &file).await?

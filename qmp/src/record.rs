@@ -21,6 +21,9 @@ const MAX_LINE: usize = 64 << 20;
 type Writer = Arc<Mutex<TranscriptWriter<std::fs::File>>>;
 
 pub(crate) async fn record(upstream: Endpoint, listen: &Path, file: &Path) -> CliResult<()> {
+    if let Endpoint::Libvirt { domain, .. } = &upstream {
+        return Err(not_a_socket(domain));
+    }
     let out = std::fs::File::create(file)
         .map_err(|e| Failure::msg(format!("cannot write {}: {e}", file.display())))?;
     let writer: Writer = Arc::new(Mutex::new(TranscriptWriter::new(out)));
@@ -53,6 +56,7 @@ pub(crate) async fn record(upstream: Endpoint, listen: &Path, file: &Path) -> Cl
             let (rd, wr) = qemu.into_split();
             pump_both(client_rd, client_wr, rd, wr, writer).await
         }
+        Endpoint::Libvirt { domain, .. } => Err(not_a_socket(&domain)),
     }
 }
 
@@ -133,4 +137,13 @@ where
             ),
         }
     }
+}
+
+/// libvirt owns a domain's monitor and relays one command at a time: there
+/// is no byte stream to proxy.
+fn not_a_socket(domain: &str) -> Failure {
+    Failure::msg(format!(
+        "qmp record needs a monitor socket (--socket, --tcp or --vm); \
+         libvirt owns the monitor of domain `{domain}`"
+    ))
 }

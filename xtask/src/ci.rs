@@ -62,8 +62,39 @@ pub(crate) fn qemu_programs() -> Vec<PathBuf> {
 }
 
 /// Makes sure the QEMU programs the tests start are there and work
-/// (`ci/check-qemu.sh`), installing them if not and we may.
+/// (`ci/check-qemu.sh`), and libvirt too (`ci/install-libvirt.sh --check`:
+/// qmp-libvirt links against it and its tests start private daemons),
+/// installing them if not and we may.
 pub(crate) fn ensure_prerequisites() -> Result<(), String> {
+    ensure_qemu()?;
+    ensure_libvirt()
+}
+
+fn ensure_libvirt() -> Result<(), String> {
+    let script = root().join("ci/install-libvirt.sh");
+    let check = Command::new("bash")
+        .arg(&script)
+        .arg("--check")
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+    if check.status.success() {
+        return Ok(());
+    }
+    let report = String::from_utf8_lossy(&check.stderr).into_owned();
+    if !is_root() {
+        return Err(format!(
+            "{report}qmp-libvirt and its tests need libvirt; install it with: \
+             sudo bash ci/install-libvirt.sh"
+        ));
+    }
+    eprint!("{report}");
+    run(
+        "installing libvirt (ci/install-libvirt.sh)",
+        Command::new("bash").arg(&script),
+    )
+}
+
+fn ensure_qemu() -> Result<(), String> {
     let Err(report) = qemu_test_support::check_programs(&qemu_programs()) else {
         return Ok(());
     };
@@ -164,7 +195,14 @@ pub(crate) fn ci(args: &[String]) -> Result<(), String> {
     let results = [
         run(
             "cargo test",
-            cargo().args(["test", "--workspace", "--no-fail-fast"]),
+            // `qmp --libvirt` is a feature of the CLI; its tests need it.
+            cargo().args([
+                "test",
+                "--workspace",
+                "--no-fail-fast",
+                "--features",
+                "qmp-cli/libvirt",
+            ]),
         ),
         crate::package::package(&[]),
         crate::package::features(&[]),

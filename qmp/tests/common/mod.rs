@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 pub use qemu_test_support::{Release, workspace};
 
+pub mod checks;
+
 /// The binary's own module for the runtime directory's file names, so
 /// that the tests and `qmp` agree on them.
 #[path = "../../src/runtime.rs"]
@@ -72,7 +74,11 @@ pub fn guest_dir() -> PathBuf {
     static LOCK: Mutex<()> = Mutex::new(());
     let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let dir = workspace().join("target/guest");
-    if dir.join("vmlinuz").is_file() && dir.join("initrd.img").is_file() {
+    // `guest-agent`: built with qemu-ga (an older build lacks it).
+    if dir.join("vmlinuz").is_file()
+        && dir.join("initrd.img").is_file()
+        && dir.join("guest-agent").exists()
+    {
         return dir;
     }
     let script = workspace().join("ci/make-guest.sh");
@@ -103,7 +109,11 @@ pub fn qmp_env(args: &[&str], env: &[(&str, &Path)]) -> Output {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    cmd.env_remove("QMP_SOCKET").env_remove("QMP_VM");
+    cmd.env_remove("QMP_SOCKET")
+        .env_remove("QMP_VM")
+        .env_remove("QMP_LIBVIRT_URI")
+        .env_remove("QMP_DOMAIN")
+        .env_remove("LIBVIRT_DEFAULT_URI");
     run_limited(cmd, Duration::from_secs(60))
 }
 
@@ -212,13 +222,18 @@ impl Vm {
         let proc = Proc(child);
         wait_socket(&qmp, Duration::from_secs(20));
         wait_socket(&aux, Duration::from_secs(20));
+        // The socket file appears when QEMU binds it, a moment before it
+        // listens: until then a connection is refused.
         let end = Instant::now() + Duration::from_secs(20);
-        while !serial.exists() {
-            assert!(Instant::now() < end, "no serial socket");
+        let stream = loop {
+            match UnixStream::connect(&serial) {
+                Ok(s) => break s,
+                Err(e) => assert!(Instant::now() < end, "serial socket: {e}"),
+            }
             std::thread::sleep(Duration::from_millis(10));
-        }
+        };
         Vm {
-            serial: Some(UnixStream::connect(&serial).expect("serial socket")),
+            serial: Some(stream),
             dir,
             proc,
             release,
@@ -292,29 +307,34 @@ impl Vm {
     /// Reads the serial port until `marker` has been seen; returns all
     /// bytes read.
     pub fn wait_serial(&mut self, marker: &str, limit: Duration) -> Vec<u8> {
-        let s = self.serial.as_mut().expect("serial");
-        s.set_read_timeout(Some(Duration::from_millis(200)))
-            .unwrap();
-        let end = Instant::now() + limit;
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 4096];
-        loop {
-            if buf.windows(marker.len()).any(|w| w == marker.as_bytes()) {
-                return buf;
-            }
-            assert!(
-                Instant::now() < end,
-                "no {marker:?} on the serial port within {limit:?}; got {:?}",
+        read_until(self.serial.as_mut().expect("serial"), marker, limit)
+    }
+}
+
+/// Reads the serial port `s` until `marker` has been seen; returns all
+/// bytes read.
+pub fn read_until(s: &mut UnixStream, marker: &str, limit: Duration) -> Vec<u8> {
+    s.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let end = Instant::now() + limit;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if buf.windows(marker.len()).any(|w| w == marker.as_bytes()) {
+            return buf;
+        }
+        assert!(
+            Instant::now() < end,
+            "no {marker:?} on the serial port within {limit:?}; got {:?}",
+            String::from_utf8_lossy(&buf)
+        );
+        match s.read(&mut chunk) {
+            Ok(0) => panic!(
+                "serial port closed; got {:?}",
                 String::from_utf8_lossy(&buf)
-            );
-            match s.read(&mut chunk) {
-                Ok(0) => panic!(
-                    "serial port closed; got {:?}",
-                    String::from_utf8_lossy(&buf)
-                ),
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                Err(_) => {}
-            }
+            ),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(_) => {}
         }
     }
 }

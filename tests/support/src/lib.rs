@@ -7,9 +7,11 @@
 //! unstable's, unpacked with its own libraries under `/opt/qemu-11.1` by
 //! `ci/install-qemu-11.sh`, which `ci/install-qemu.sh` runs). A missing binary or
 //! missing reference material is a failure that names the fix, never a
-//! skip.
+//! skip. [`libvirt`] starts private libvirt daemons.
 
 use std::path::{Path, PathBuf};
+
+pub mod libvirt;
 
 /// A QEMU release the tests run against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
