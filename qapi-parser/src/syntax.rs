@@ -208,14 +208,15 @@ pub(crate) enum Item<'a> {
 pub(crate) fn parse(src: &Source) -> Result<Vec<Item<'_>>, Error> {
     let text = src.text.as_str();
     let mut items = Vec::new();
+    let mut scratch = Scratch::default();
     let mut pos = skip_blanks(text, 0);
     while pos < text.len() {
         if text.as_bytes().get(pos..pos + 2) == Some(b"##") {
-            let block = doc_block(text, pos);
+            let block = doc_block(text, pos, &mut scratch.lines);
             pos = skip_blanks(text, block.lines.last().map_or(pos, |(p, l)| p + l.len()));
             items.push(Item::Doc(block));
         } else {
-            pos = parse_expr(src, pos, &mut items)?;
+            pos = parse_expr(src, pos, &mut items, &mut scratch)?;
         }
     }
     Ok(items)
@@ -246,7 +247,12 @@ fn skip_blanks(text: &str, mut pos: usize) -> usize {
 
 /// Parses the expression at `base` with pest, pushes it onto `items`, and
 /// returns where the blanks and plain comments after it end.
-fn parse_expr<'a>(src: &'a Source, base: usize, items: &mut Vec<Item<'a>>) -> Result<usize, Error> {
+fn parse_expr<'a>(
+    src: &'a Source,
+    base: usize,
+    items: &mut Vec<Item<'a>>,
+    scratch: &mut Scratch<'a>,
+) -> Result<usize, Error> {
     use pest::Token;
 
     let text = src.text.as_str();
@@ -269,7 +275,15 @@ fn parse_expr<'a>(src: &'a Source, base: usize, items: &mut Vec<Item<'a>>) -> Re
         Ok(p) => p,
         Err(e) => return Err(translate_error(src, base, &e)),
     };
-    let mut stack: Vec<Open<'_>> = Vec::new();
+    let Scratch {
+        stack,
+        members: all_members,
+        values: all_values,
+        ..
+    } = scratch;
+    stack.clear();
+    all_members.clear();
+    all_values.clear();
     let mut start = 0;
     let mut end = base;
     for token in pairs.tokens() {
@@ -279,13 +293,13 @@ fn parse_expr<'a>(src: &'a Source, base: usize, items: &mut Vec<Item<'a>>) -> Re
                 start = pos;
                 match rule {
                     Rule::object | Rule::array | Rule::string | Rule::boolean => {
-                        check_key_unique(src, &stack, pos)?;
+                        check_key_unique(src, stack, all_members, pos)?;
                     }
                     _ => {}
                 }
                 match rule {
-                    Rule::object => stack.push(Open::Dict(pos, Vec::new(), None)),
-                    Rule::array => stack.push(Open::List(pos, Vec::new())),
+                    Rule::object => stack.push(Open::Dict(pos, all_members.len(), None)),
+                    Rule::array => stack.push(Open::List(pos, all_values.len())),
                     _ => {}
                 }
                 continue;
@@ -303,12 +317,20 @@ fn parse_expr<'a>(src: &'a Source, base: usize, items: &mut Vec<Item<'a>>) -> Re
                         Value::Bool(text.get(start..pos).is_some_and(|t| t.starts_with("true"))),
                         start,
                     ),
+                    // One allocation of the exact size per object or
+                    // array, rather than a vector grown member by member.
                     Rule::object => match stack.pop() {
-                        Some(Open::Dict(p, members, _)) => (Value::Dict(members), p),
+                        Some(Open::Dict(p, first, _)) => {
+                            let first = first.min(all_members.len());
+                            (Value::Dict(all_members.drain(first..).collect()), p)
+                        }
                         _ => continue,
                     },
                     Rule::array => match stack.pop() {
-                        Some(Open::List(p, values)) => (Value::List(values), p),
+                        Some(Open::List(p, first)) => {
+                            let first = first.min(all_values.len());
+                            (Value::List(all_values.drain(first..).collect()), p)
+                        }
                         _ => continue,
                     },
                     _ => continue,
@@ -318,9 +340,9 @@ fn parse_expr<'a>(src: &'a Source, base: usize, items: &mut Vec<Item<'a>>) -> Re
         let node = Node { value: node, pos };
         match stack.last_mut() {
             None => items.push(Item::Expr(node)),
-            Some(Open::List(_, values)) => values.push(node),
-            Some(Open::Dict(_, members, key)) => match key.take() {
-                Some(k) => members.push((k, node)),
+            Some(Open::List(..)) => all_values.push(node),
+            Some(Open::Dict(_, _, key)) => match key.take() {
+                Some(k) => all_members.push((k, node)),
                 None => match node.value {
                     Value::Str(s) => *key = Some(s),
                     _ => return Err(src.error(node.pos, "expected string")),
@@ -415,18 +437,39 @@ fn string_body(token: &str) -> &str {
 }
 
 /// An object or array whose end has not been seen yet, with where it
-/// starts and what it holds so far. An object also holds the key whose
-/// value comes next.
+/// starts and where its members start in [`Scratch`]. An object also holds
+/// the key whose value comes next.
 enum Open<'a> {
-    Dict(usize, Vec<(Cow<'a, str>, Node<'a>)>, Option<Cow<'a, str>>),
-    List(usize, Vec<Node<'a>>),
+    Dict(usize, usize, Option<Cow<'a, str>>),
+    List(usize, usize),
+}
+
+/// The tree builder's buffers, kept from one expression to the next: the
+/// open objects and arrays, and the members of each, innermost last (an
+/// inner one is complete before its parent takes another member).
+#[derive(Default)]
+struct Scratch<'a> {
+    stack: Vec<Open<'a>>,
+    members: Vec<(Cow<'a, str>, Node<'a>)>,
+    values: Vec<Node<'a>>,
+    /// The lines of the doc block being split.
+    lines: Vec<(usize, &'a str)>,
 }
 
 /// Rejects a value at `pos` whose key the innermost open object already
 /// has, before the value itself is looked at (QEMU's order).
-fn check_key_unique(src: &Source, stack: &[Open<'_>], pos: usize) -> Result<(), Error> {
-    if let Some(Open::Dict(_, members, Some(key))) = stack.last()
-        && members.iter().any(|(k, _)| k == key)
+fn check_key_unique(
+    src: &Source,
+    stack: &[Open<'_>],
+    all_members: &[(Cow<'_, str>, Node<'_>)],
+    pos: usize,
+) -> Result<(), Error> {
+    if let Some(Open::Dict(_, first, Some(key))) = stack.last()
+        && all_members
+            .get(*first..)
+            .unwrap_or_default()
+            .iter()
+            .any(|(k, _)| k == key)
     {
         return Err(src.error(pos, format!("duplicate key '{key}'")));
     }
@@ -439,7 +482,9 @@ fn check_key_unique(src: &Source, stack: &[Open<'_>], pos: usize) -> Result<(), 
 /// the end of the line, up to and including the first that starts with
 /// `##`, or up to the first token that is not a comment (the block is then
 /// unterminated).
-fn doc_block(text: &str, start: usize) -> DocBlock<'_> {
+///
+/// The lines are gathered in `buf` and copied out at the size they need.
+fn doc_block<'a>(text: &'a str, start: usize, buf: &mut Vec<(usize, &'a str)>) -> DocBlock<'a> {
     let bytes = text.as_bytes();
     let line_at = |pos: usize| {
         let end = memchr::memchr(b'\n', bytes.get(pos..).unwrap_or_default())
@@ -448,7 +493,9 @@ fn doc_block(text: &str, start: usize) -> DocBlock<'_> {
         (line.strip_suffix('\r').unwrap_or(line), end)
     };
     let (first, mut pos) = line_at(start);
-    let mut lines = vec![(start, first)];
+    let lines = buf;
+    lines.clear();
+    lines.push((start, first));
     let mut closed = false;
     loop {
         let mut next = pos;
@@ -468,7 +515,11 @@ fn doc_block(text: &str, start: usize) -> DocBlock<'_> {
     }
     let last = lines.last().map_or(start, |(pos, l)| pos + l.len());
     let end = if closed { last } else { next_token(text, last) };
-    DocBlock { lines, closed, end }
+    DocBlock {
+        lines: lines.as_slice().into(),
+        closed,
+        end,
+    }
 }
 
 /// The offset of the next token after `pos`, skipping blanks; at the end of
