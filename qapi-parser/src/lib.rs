@@ -26,6 +26,7 @@
 pub mod doc;
 mod error;
 mod expr;
+mod hash;
 pub mod model;
 mod names;
 mod schema;

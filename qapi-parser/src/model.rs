@@ -6,7 +6,6 @@
 //! a model dumped here lines up with QEMU's own `query-qmp-schema` and test
 //! dumps.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 #[cfg(feature = "serde")]
@@ -572,7 +571,7 @@ pub struct Schema {
     /// Files read, root first.
     pub files: Vec<String>,
     #[cfg_attr(feature = "serde", serde(skip))]
-    pub(crate) index: HashMap<String, usize>,
+    pub(crate) index: crate::hash::NameMap<String, usize>,
 }
 
 impl Schema {

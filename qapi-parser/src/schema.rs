@@ -3,6 +3,9 @@
 //! commands and events (QEMU's `schema.py` rules).
 
 use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasherDefault;
+
+use crate::hash::{NameHasher, NameMap};
 use std::sync::Arc;
 
 use crate::doc::Doc;
@@ -142,9 +145,9 @@ impl Seen {
 pub(crate) struct Builder<'p> {
     pragma: &'p Pragma,
     ents: Vec<Ent>,
-    index: HashMap<String, usize>,
+    index: NameMap<String, usize>,
     /// Feature names seen so far, for QEMU's limit on distinct features.
-    feature_names: HashSet<String>,
+    feature_names: HashSet<String, BuildHasherDefault<NameHasher>>,
     /// Where each definition came from, for the context of errors.
     defn_of: Vec<Defn>,
     /// Each entity's name, shared by the messages that may need it.
@@ -164,8 +167,8 @@ impl<'p> Builder<'p> {
         let mut b = Builder {
             pragma,
             ents: Vec::new(),
-            index: HashMap::new(),
-            feature_names: ["deprecated", "unstable"].map(String::from).into(),
+            index: NameMap::default(),
+            feature_names: ["deprecated", "unstable"].map(String::from).into_iter().collect(),
             defn_of: Vec::new(),
             names: Vec::new(),
         };
