@@ -444,8 +444,6 @@ fn indent(s: &str) -> usize {
     s.bytes().take_while(|&b| b == b' ' || b == b'\t').count()
 }
 
-
-
 /// Whether `s` begins an example message: `->` or `<-`, then a blank or
 /// the end of the line.
 fn marker(s: &str) -> Option<Direction> {

@@ -69,7 +69,15 @@ mod tests {
 
     #[test]
     fn names_that_differ_hash_apart() {
-        let names = ["", "a", "ab", "ab\0", "abcdefgh", "abcdefghi", "q_obj_x-arg"];
+        let names = [
+            "",
+            "a",
+            "ab",
+            "ab\0",
+            "abcdefgh",
+            "abcdefghi",
+            "q_obj_x-arg",
+        ];
         let hashes: std::collections::HashSet<u64> = names.iter().map(|n| hash(n)).collect();
         assert_eq!(hashes.len(), names.len());
     }

@@ -168,7 +168,10 @@ impl<'p> Builder<'p> {
             pragma,
             ents: Vec::new(),
             index: NameMap::default(),
-            feature_names: ["deprecated", "unstable"].map(String::from).into_iter().collect(),
+            feature_names: ["deprecated", "unstable"]
+                .map(String::from)
+                .into_iter()
+                .collect(),
             defn_of: Vec::new(),
             names: Vec::new(),
         };
