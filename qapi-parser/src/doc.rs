@@ -73,23 +73,20 @@ impl DocStyle {
     };
 }
 
-/// Parses one documentation block with the lenient default [`DocStyle`].
+/// [`parse_doc_with`] with the lenient default [`DocStyle`], for tests.
 #[cfg(test)]
+pub(crate) fn parse_doc(lines: &[DocLine<'_>], closed: bool, end_loc: &Loc) -> Result<Doc, Error> {
+    parse_doc_with(lines, closed, end_loc, DocStyle::default())
+}
+
+/// Parses one documentation block, enforcing the layout rules `style`
+/// selects.
 ///
 /// `lines[0]` is the opening line, which must be exactly `##`. If `closed`,
 /// the last line is the closing line (starting with `##`, which must be all
 /// it holds); otherwise the block was cut short and the error
 /// "documentation comment must end with '##'" is reported at `end_loc`
 /// (unless an earlier line is already wrong, as QEMU reads line by line).
-///
-/// # Errors
-///
-/// The first problem found, with QEMU's message and position.
-pub(crate) fn parse_doc(lines: &[DocLine<'_>], closed: bool, end_loc: &Loc) -> Result<Doc, Error> {
-    parse_doc_with(lines, closed, end_loc, DocStyle::default())
-}
-
-/// Like [`parse_doc`], also enforcing the layout rules `style` selects.
 ///
 /// # Errors
 ///
