@@ -108,28 +108,6 @@ async def main(path, duration, base, every):
 asyncio.run(main(sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])))
 "#;
 
-/// Stops the daemon and kills the VMs of a runtime directory, whatever
-/// happens.
-struct Cleanup(PathBuf);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let dir = self.0.join("qmp");
-        if let Some(pid) = runtime::live_pid(&runtime::daemon_pid(&dir)) {
-            let _ = Command::new("kill").arg(pid.to_string()).status();
-        }
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if let Some(vm) = name.strip_suffix(".pid")
-                && vm != "daemon"
-                && let Some(pid) = runtime::live_pid(&entry.path())
-            {
-                let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
-            }
-        }
-    }
-}
-
 /// A `qmp --json shell` client driven line by line.
 struct ShellClient {
     proc: Proc,

@@ -8,7 +8,6 @@ use std::io::BufRead as _;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::runtime;
 use common::*;
 use qmp_client::Client;
 use qmp_fake::FakeQemu;
@@ -134,28 +133,6 @@ fn a_recorded_session_replays_through_the_fake() {
         let err = fake.verify().unwrap_err().to_string();
         assert!(err.contains("request 3: expected"), "{err}");
     });
-}
-
-/// Kills the daemon and the VMs of a runtime directory, whatever the test
-/// did (as in `daemon.rs`).
-struct Cleanup(std::path::PathBuf);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let dir = self.0.join("qmp");
-        if let Some(pid) = runtime::live_pid(&runtime::daemon_pid(&dir)) {
-            let _ = Command::new("kill").arg(pid.to_string()).status();
-        }
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if let Some(vm) = name.strip_suffix(".pid")
-                && vm != "daemon"
-                && let Some(pid) = runtime::live_pid(&entry.path())
-            {
-                let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
-            }
-        }
-    }
 }
 
 /// `qmp daemon start --record DIR` writes each client's session; the

@@ -408,3 +408,25 @@ pub fn within(limit: Duration, body: impl FnOnce() + Send + 'static) {
         }
     }
 }
+
+/// Stops the daemon and kills the VMs of a runtime directory, whatever
+/// happens.
+pub struct Cleanup(pub PathBuf);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let dir = self.0.join("qmp");
+        if let Some(pid) = runtime::live_pid(&runtime::daemon_pid(&dir)) {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+        }
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(vm) = name.strip_suffix(".pid")
+                && vm != "daemon"
+                && let Some(pid) = runtime::live_pid(&entry.path())
+            {
+                let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+            }
+        }
+    }
+}
