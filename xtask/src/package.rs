@@ -246,6 +246,7 @@ pub(crate) fn package(args: &[String]) -> Result<(), String> {
             .args(["build", "--quiet", "--manifest-path"])
             .arg(user.join("Cargo.toml")),
     )?;
+    check_user_tree(&user)?;
     let output = drive_qemu(&user.join("target/debug/user-program"))?;
     if output.trim() != "Running" {
         return Err(format!(
@@ -253,6 +254,88 @@ pub(crate) fn package(args: &[String]) -> Result<(), String> {
         ));
     }
     eprintln!("xtask package: the user's program sent a key and read the run state");
+    Ok(())
+}
+
+/// Crates a user's build of the SDK must not compile: each was removed
+/// from that build for its compile time, and comes back silently if a
+/// feature or a derive turns it on again. `syn` may appear only under
+/// tokio-macros (the program's own `#[tokio::main]`).
+const NOT_IN_A_USERS_BUILD: [&str; 5] = [
+    "serde_derive",
+    "thiserror",
+    "rustix",
+    "prettyplease",
+    "miette",
+];
+
+/// Checks the user crate's dependency tree (normal and build) against
+/// [`NOT_IN_A_USERS_BUILD`], and that only tokio-macros pulls in syn.
+fn check_user_tree(user: &Path) -> Result<(), String> {
+    let out = cargo()
+        .args([
+            "tree",
+            "--quiet",
+            "-e",
+            "normal,build",
+            "--prefix",
+            "none",
+            "--manifest-path",
+        ])
+        .arg(user.join("Cargo.toml"))
+        .output()
+        .map_err(|e| format!("cargo tree: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "cargo tree failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let tree = String::from_utf8_lossy(&out.stdout);
+    let names: std::collections::BTreeSet<&str> = tree
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    let found: Vec<&str> = NOT_IN_A_USERS_BUILD
+        .into_iter()
+        .filter(|c| names.contains(c))
+        .collect();
+    if !found.is_empty() {
+        return Err(format!(
+            "a user's build of the SDK compiles {found:?} again (see `cargo tree -i NAME \
+             --manifest-path {}`); each costs every user compile time",
+            user.join("Cargo.toml").display()
+        ));
+    }
+    let syn_users = cargo()
+        .args([
+            "tree",
+            "--quiet",
+            "-e",
+            "normal,build",
+            "--depth",
+            "1",
+            "--prefix",
+            "none",
+            "-i",
+            "syn",
+            "--manifest-path",
+        ])
+        .arg(user.join("Cargo.toml"))
+        .output()
+        .map_err(|e| format!("cargo tree -i syn: {e}"))?;
+    let dependents: Vec<String> = String::from_utf8_lossy(&syn_users.stdout)
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .collect();
+    if dependents.iter().any(|d| d != "tokio-macros") {
+        return Err(format!(
+            "in a user's build, syn is compiled for {dependents:?}; only tokio-macros \
+             (the program's #[tokio::main]) may need it"
+        ));
+    }
+    eprintln!("xtask package: the user's build compiles none of {NOT_IN_A_USERS_BUILD:?}");
     Ok(())
 }
 
