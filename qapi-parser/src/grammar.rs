@@ -3,6 +3,8 @@
 #[allow(dead_code, non_camel_case_types, clippy::upper_case_acronyms)]
 #[derive(Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum Rule {
+    ///End-of-input
+    EOI,
     r#expr,
     r#value,
     r#object,
@@ -14,6 +16,12 @@ pub enum Rule {
     r#comma,
     r#colon,
     r#comment_text,
+    r#packed_file,
+    r#packed_value,
+    r#packed_object,
+    r#packed_array,
+    r#packed_string,
+    r#packed_boolean,
 }
 
 impl Rule {
@@ -30,6 +38,12 @@ impl Rule {
             Rule::r#comma,
             Rule::r#colon,
             Rule::r#comment_text,
+            Rule::r#packed_file,
+            Rule::r#packed_value,
+            Rule::r#packed_object,
+            Rule::r#packed_array,
+            Rule::r#packed_string,
+            Rule::r#packed_boolean,
         ]
     }
 }
@@ -530,6 +544,214 @@ impl ::pest::Parser<Rule> for Grammar {
                         )
                 }
                 #[inline]
+                #[allow(non_snake_case, unused_variables)]
+                pub fn r#packed_file(
+                    state: ::std::boxed::Box<::pest::ParserState<'_, Rule>>,
+                ) -> ::pest::ParseResult<
+                    ::std::boxed::Box<::pest::ParserState<'_, Rule>>,
+                > {
+                    state
+                        .atomic(
+                            ::pest::Atomicity::CompoundAtomic,
+                            |state| {
+                                state
+                                    .rule(
+                                        Rule::r#packed_file,
+                                        |state| {
+                                            state
+                                                .sequence(|state| {
+                                                    self::r#SOI(state)
+                                                        .and_then(|state| {
+                                                            state.repeat(|state| { self::r#packed_value(state) })
+                                                        })
+                                                        .and_then(|state| { self::r#EOI(state) })
+                                                })
+                                        },
+                                    )
+                            },
+                        )
+                }
+                #[inline]
+                #[allow(non_snake_case, unused_variables)]
+                pub fn r#packed_value(
+                    state: ::std::boxed::Box<::pest::ParserState<'_, Rule>>,
+                ) -> ::pest::ParseResult<
+                    ::std::boxed::Box<::pest::ParserState<'_, Rule>>,
+                > {
+                    let state = state.check_stack_limit()?;
+                    self::r#packed_string(state)
+                        .or_else(|state| { self::r#packed_object(state) })
+                        .or_else(|state| { self::r#packed_array(state) })
+                        .or_else(|state| { self::r#packed_boolean(state) })
+                }
+                #[inline]
+                #[allow(non_snake_case, unused_variables)]
+                pub fn r#packed_object(
+                    state: ::std::boxed::Box<::pest::ParserState<'_, Rule>>,
+                ) -> ::pest::ParseResult<
+                    ::std::boxed::Box<::pest::ParserState<'_, Rule>>,
+                > {
+                    state
+                        .atomic(
+                            ::pest::Atomicity::CompoundAtomic,
+                            |state| {
+                                state
+                                    .rule(
+                                        Rule::r#packed_object,
+                                        |state| {
+                                            state
+                                                .sequence(|state| {
+                                                    state
+                                                        .match_string("{")
+                                                        .and_then(|state| {
+                                                            state
+                                                                .optional(|state| {
+                                                                    state
+                                                                        .sequence(|state| {
+                                                                            self::r#packed_string(state)
+                                                                                .and_then(|state| { state.match_string(":") })
+                                                                                .and_then(|state| { self::r#packed_value(state) })
+                                                                                .and_then(|state| {
+                                                                                    state
+                                                                                        .repeat(|state| {
+                                                                                            state
+                                                                                                .sequence(|state| {
+                                                                                                    state
+                                                                                                        .match_string(",")
+                                                                                                        .and_then(|state| { self::r#packed_string(state) })
+                                                                                                        .and_then(|state| { state.match_string(":") })
+                                                                                                        .and_then(|state| { self::r#packed_value(state) })
+                                                                                                })
+                                                                                        })
+                                                                                })
+                                                                        })
+                                                                })
+                                                        })
+                                                        .and_then(|state| { state.match_string("}") })
+                                                })
+                                        },
+                                    )
+                            },
+                        )
+                }
+                #[inline]
+                #[allow(non_snake_case, unused_variables)]
+                pub fn r#packed_array(
+                    state: ::std::boxed::Box<::pest::ParserState<'_, Rule>>,
+                ) -> ::pest::ParseResult<
+                    ::std::boxed::Box<::pest::ParserState<'_, Rule>>,
+                > {
+                    state
+                        .atomic(
+                            ::pest::Atomicity::CompoundAtomic,
+                            |state| {
+                                state
+                                    .rule(
+                                        Rule::r#packed_array,
+                                        |state| {
+                                            state
+                                                .sequence(|state| {
+                                                    state
+                                                        .match_string("[")
+                                                        .and_then(|state| {
+                                                            state
+                                                                .optional(|state| {
+                                                                    state
+                                                                        .sequence(|state| {
+                                                                            self::r#packed_value(state)
+                                                                                .and_then(|state| {
+                                                                                    state
+                                                                                        .repeat(|state| {
+                                                                                            state
+                                                                                                .sequence(|state| {
+                                                                                                    state
+                                                                                                        .match_string(",")
+                                                                                                        .and_then(|state| { self::r#packed_value(state) })
+                                                                                                })
+                                                                                        })
+                                                                                })
+                                                                        })
+                                                                })
+                                                        })
+                                                        .and_then(|state| { state.match_string("]") })
+                                                })
+                                        },
+                                    )
+                            },
+                        )
+                }
+                #[inline]
+                #[allow(non_snake_case, unused_variables)]
+                pub fn r#packed_string(
+                    state: ::std::boxed::Box<::pest::ParserState<'_, Rule>>,
+                ) -> ::pest::ParseResult<
+                    ::std::boxed::Box<::pest::ParserState<'_, Rule>>,
+                > {
+                    state
+                        .rule(
+                            Rule::r#packed_string,
+                            |state| {
+                                state
+                                    .atomic(
+                                        ::pest::Atomicity::Atomic,
+                                        |state| {
+                                            state
+                                                .sequence(|state| {
+                                                    state
+                                                        .match_string("'")
+                                                        .and_then(|state| {
+                                                            let strings = ["'", "\\", "\n"];
+                                                            state.skip_until(&strings)
+                                                        })
+                                                        .and_then(|state| {
+                                                            state
+                                                                .repeat(|state| {
+                                                                    state
+                                                                        .sequence(|state| {
+                                                                            state
+                                                                                .match_string("\\")
+                                                                                .and_then(|state| {
+                                                                                    state.lookahead(false, |state| { state.match_string("\n") })
+                                                                                })
+                                                                                .and_then(|state| { self::r#ANY(state) })
+                                                                                .and_then(|state| {
+                                                                                    let strings = ["'", "\\", "\n"];
+                                                                                    state.skip_until(&strings)
+                                                                                })
+                                                                        })
+                                                                })
+                                                        })
+                                                        .and_then(|state| { state.match_string("'") })
+                                                })
+                                        },
+                                    )
+                            },
+                        )
+                }
+                #[inline]
+                #[allow(non_snake_case, unused_variables)]
+                pub fn r#packed_boolean(
+                    state: ::std::boxed::Box<::pest::ParserState<'_, Rule>>,
+                ) -> ::pest::ParseResult<
+                    ::std::boxed::Box<::pest::ParserState<'_, Rule>>,
+                > {
+                    state
+                        .rule(
+                            Rule::r#packed_boolean,
+                            |state| {
+                                state
+                                    .atomic(
+                                        ::pest::Atomicity::Atomic,
+                                        |state| {
+                                            state
+                                                .match_string("true")
+                                                .or_else(|state| { state.match_string("false") })
+                                        },
+                                    )
+                            },
+                        )
+                }
+                #[inline]
                 #[allow(dead_code, non_snake_case, unused_variables)]
                 pub fn ANY(
                     state: ::std::boxed::Box<::pest::ParserState<'_, Rule>>,
@@ -537,6 +759,24 @@ impl ::pest::Parser<Rule> for Grammar {
                     ::std::boxed::Box<::pest::ParserState<'_, Rule>>,
                 > {
                     state.skip(1)
+                }
+                #[inline]
+                #[allow(dead_code, non_snake_case, unused_variables)]
+                pub fn EOI(
+                    state: ::std::boxed::Box<::pest::ParserState<'_, Rule>>,
+                ) -> ::pest::ParseResult<
+                    ::std::boxed::Box<::pest::ParserState<'_, Rule>>,
+                > {
+                    state.rule(Rule::EOI, |state| state.end_of_input())
+                }
+                #[inline]
+                #[allow(dead_code, non_snake_case, unused_variables)]
+                pub fn SOI(
+                    state: ::std::boxed::Box<::pest::ParserState<'_, Rule>>,
+                ) -> ::pest::ParseResult<
+                    ::std::boxed::Box<::pest::ParserState<'_, Rule>>,
+                > {
+                    state.start_of_input()
                 }
             }
             pub use self::visible::*;
@@ -556,6 +796,13 @@ impl ::pest::Parser<Rule> for Grammar {
                     Rule::r#comma => rules::r#comma(state),
                     Rule::r#colon => rules::r#colon(state),
                     Rule::r#comment_text => rules::r#comment_text(state),
+                    Rule::r#packed_file => rules::r#packed_file(state),
+                    Rule::r#packed_value => rules::r#packed_value(state),
+                    Rule::r#packed_object => rules::r#packed_object(state),
+                    Rule::r#packed_array => rules::r#packed_array(state),
+                    Rule::r#packed_string => rules::r#packed_string(state),
+                    Rule::r#packed_boolean => rules::r#packed_boolean(state),
+                    Rule::EOI => rules::EOI(state),
                 }
             },
         )

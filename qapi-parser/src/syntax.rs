@@ -18,6 +18,8 @@ use grammar::{Grammar, Rule};
 /// by `cargo xtask gen` into `grammar.rs`: what `pest_derive` would expand
 /// to, without compiling the derive macro in every user's build. The test
 /// `committed_outputs_are_fresh` keeps it in step with the grammar.
+mod packed;
+
 #[allow(unreachable_pub, dead_code, clippy::all)]
 mod grammar {
     pub(crate) struct Grammar;
@@ -198,6 +200,21 @@ pub(crate) enum Item<'a> {
 
 /// Parses a whole file into top-level items.
 ///
+/// A file without errors takes the packed path (`packed`): one pest call
+/// over its expressions with the blanks and comments between tokens taken
+/// out. Anything that path does not accept is parsed again here by the
+/// exact path, which finds and words the first error as QEMU does; so
+/// every error comes from one place, and valid files pay for neither the
+/// exact path's blank handling nor its error bookkeeping.
+pub(crate) fn parse(src: &Source) -> Result<Vec<Item<'_>>, Error> {
+    match packed::parse(src) {
+        Some(items) => Ok(items),
+        None => parse_exact(src),
+    }
+}
+
+/// The exact path of [`parse`].
+///
 /// A hand-written scanner walks the file's top level: it skips blanks and
 /// plain comments and splits out doc blocks itself (three quarters of a
 /// schema's text, and no expression syntax), and hands pest each
@@ -205,7 +222,7 @@ pub(crate) enum Item<'a> {
 /// matches one `expr` and stops, and the scanner goes on from there. Every
 /// position pest reports is relative to where the expression starts, and
 /// is moved back into the file here.
-pub(crate) fn parse(src: &Source) -> Result<Vec<Item<'_>>, Error> {
+fn parse_exact(src: &Source) -> Result<Vec<Item<'_>>, Error> {
     let text = src.text.as_str();
     let mut items = Vec::new();
     let mut scratch = Scratch::default();
@@ -253,8 +270,6 @@ fn parse_expr<'a>(
     items: &mut Vec<Item<'a>>,
     scratch: &mut Scratch<'a>,
 ) -> Result<usize, Error> {
-    use pest::Token;
-
     let text = src.text.as_str();
     let input = text.get(base..).unwrap_or("");
     // pest recurses once per nesting level and has no depth limit: past
@@ -275,6 +290,46 @@ fn parse_expr<'a>(
         Ok(p) => p,
         Err(e) => return Err(translate_error(src, base, &e)),
     };
+    let end = build_tree(src, pairs.tokens(), |p| base + p, scratch, &mut |node| {
+        items.push(Item::Expr(node));
+    })?;
+    // `expr` ends after the blanks and plain comments that follow the
+    // value; it matched at least one character, or pest would have failed.
+    Ok(end.max(base + 1))
+}
+
+/// What a pest rule of either path builds.
+enum Kind {
+    Object,
+    Array,
+    String,
+    Boolean,
+}
+
+fn kind(rule: Rule) -> Option<Kind> {
+    match rule {
+        Rule::object | Rule::packed_object => Some(Kind::Object),
+        Rule::array | Rule::packed_array => Some(Kind::Array),
+        Rule::string | Rule::packed_string => Some(Kind::String),
+        Rule::boolean | Rule::packed_boolean => Some(Kind::Boolean),
+        _ => None,
+    }
+}
+
+/// Builds the tree of every top-level value in `tokens` (pest's tokens of
+/// `expr` or of `packed_file`) and hands each to `done`. `at` moves an
+/// offset in pest's input to the file. Returns where the last token ends,
+/// in the file.
+fn build_tree<'a>(
+    src: &'a Source,
+    tokens: pest::iterators::Tokens<'_, Rule>,
+    mut at: impl FnMut(usize) -> usize,
+    scratch: &mut Scratch<'a>,
+    done: &mut dyn FnMut(Node<'a>),
+) -> Result<usize, Error> {
+    use pest::Token;
+
+    let text = src.text.as_str();
     let Scratch {
         stack,
         members: all_members,
@@ -285,61 +340,57 @@ fn parse_expr<'a>(
     all_members.clear();
     all_values.clear();
     let mut start = 0;
-    let mut end = base;
-    for token in pairs.tokens() {
+    let mut end = 0;
+    for token in tokens {
         let (node, pos) = match token {
             Token::Start { rule, pos } => {
-                let pos = base + pos.pos();
+                let Some(kind) = kind(rule) else { continue };
+                let pos = at(pos.pos());
                 start = pos;
-                match rule {
-                    Rule::object | Rule::array | Rule::string | Rule::boolean => {
-                        check_key_unique(src, stack, all_members, pos)?;
-                    }
-                    _ => {}
-                }
-                match rule {
-                    Rule::object => stack.push(Open::Dict(pos, all_members.len(), None)),
-                    Rule::array => stack.push(Open::List(pos, all_values.len())),
-                    _ => {}
+                check_key_unique(src, stack, all_members, pos)?;
+                match kind {
+                    Kind::Object => stack.push(Open::Dict(pos, all_members.len(), None)),
+                    Kind::Array => stack.push(Open::List(pos, all_values.len())),
+                    Kind::String | Kind::Boolean => {}
                 }
                 continue;
             }
             Token::End { rule, pos } => {
-                let pos = base + pos.pos();
-                end = pos;
-                match rule {
-                    Rule::string => {
-                        let body = string_body(text.get(start..pos).unwrap_or(""));
+                let Some(kind) = kind(rule) else { continue };
+                end = at(pos.pos());
+                match kind {
+                    // The grammar matched a terminated string at `start`.
+                    Kind::String => {
+                        let body = string_body(text.get(start..).unwrap_or(""));
                         let s = check_string_body(body, false).map_err(|m| src.error(start, m))?;
                         (Value::Str(s), start)
                     }
-                    Rule::boolean => (
-                        Value::Bool(text.get(start..pos).is_some_and(|t| t.starts_with("true"))),
+                    Kind::Boolean => (
+                        Value::Bool(text.get(start..).is_some_and(|t| t.starts_with("true"))),
                         start,
                     ),
                     // One allocation of the exact size per object or
                     // array, rather than a vector grown member by member.
-                    Rule::object => match stack.pop() {
+                    Kind::Object => match stack.pop() {
                         Some(Open::Dict(p, first, _)) => {
                             let first = first.min(all_members.len());
                             (Value::Dict(all_members.drain(first..).collect()), p)
                         }
                         _ => continue,
                     },
-                    Rule::array => match stack.pop() {
+                    Kind::Array => match stack.pop() {
                         Some(Open::List(p, first)) => {
                             let first = first.min(all_values.len());
                             (Value::List(all_values.drain(first..).collect()), p)
                         }
                         _ => continue,
                     },
-                    _ => continue,
                 }
             }
         };
         let node = Node { value: node, pos };
         match stack.last_mut() {
-            None => items.push(Item::Expr(node)),
+            None => done(node),
             Some(Open::List(..)) => all_values.push(node),
             Some(Open::Dict(_, _, key)) => match key.take() {
                 Some(k) => all_members.push((k, node)),
@@ -350,9 +401,7 @@ fn parse_expr<'a>(
             },
         }
     }
-    // `expr` ends after the blanks and plain comments that follow the
-    // value; it matched at least one character, or pest would have failed.
-    Ok(end.max(base + 1))
+    Ok(end)
 }
 
 /// How deep objects and arrays may nest: QEMU's schemas go five levels

@@ -1,0 +1,317 @@
+//! The packed path of [`super::parse`], for files without errors.
+//!
+//! pest pays for every rule it tries, and the exact path's grammar tries
+//! a blank, a range of blanks and a comment after every token, and a named
+//! rule beside every punctuation mark for its error messages: about 1,100
+//! instructions per token. Here a scanner copies each expression's tokens
+//! into one buffer (a file's expressions are a quarter of its text; doc
+//! blocks are split out as on the exact path), leaving out the blanks and
+//! plain comments between them, and pest parses the whole buffer in one
+//! call with the `packed_*` rules, which are literals and nothing else.
+//! Each run of copied text remembers where it came from, so that every
+//! position in the tree is the file's.
+//!
+//! Nothing here reports an error. The scanner gives up on anything that is
+//! not a token of the language in its place, and the builder on anything
+//! the exact path would refuse; the caller then parses the file again on
+//! the exact path. Dropping blanks cannot join two tokens into a third:
+//! strings are quoted, and a letter is accepted only as a whole `true` or
+//! `false`, so `tr ue` is given up on, not read as `true`.
+
+use pest::Parser as _;
+
+use super::{
+    DocBlock, Grammar, Item, MAX_DEPTH, Rule, Scratch, Source, build_tree, doc_block, is_blank,
+    skip_blanks,
+};
+
+/// The file's items, or `None` if the exact path must parse it.
+pub(super) fn parse(src: &Source) -> Option<Vec<Item<'_>>> {
+    let text = src.text.as_str();
+    let mut packed = Packed {
+        text: String::with_capacity(text.len() / 4),
+        runs: Vec::new(),
+        copied_to: usize::MAX,
+    };
+    let mut scratch = Scratch::default();
+    // The doc blocks, in order, each with the number of expressions
+    // before it.
+    let mut docs: Vec<(usize, DocBlock<'_>)> = Vec::new();
+    let mut exprs = 0;
+    let mut pos = skip_blanks(text, 0);
+    while pos < text.len() {
+        if text.as_bytes().get(pos..pos + 2) == Some(b"##") {
+            let block = doc_block(text, pos, &mut scratch.lines);
+            pos = skip_blanks(text, block.lines.last().map_or(pos, |(p, l)| p + l.len()));
+            docs.push((exprs, block));
+        } else {
+            pos = skip_blanks(text, packed.expression(text, pos)?);
+            exprs += 1;
+        }
+    }
+
+    let pairs = Grammar::parse(Rule::packed_file, &packed.text).ok()?;
+    let mut items = Vec::with_capacity(exprs + docs.len());
+    let mut docs = docs.into_iter().peekable();
+    let mut seen = 0;
+    let mut run = 0;
+    let runs = &packed.runs;
+    let at = |p: usize| {
+        // Positions come in increasing order: step through the runs.
+        while runs.get(run + 1).is_some_and(|r| r.0 <= p) {
+            run += 1;
+        }
+        let (from, to) = runs.get(run).copied().unwrap_or_default();
+        to + (p - from)
+    };
+    build_tree(src, pairs.tokens(), at, &mut scratch, &mut |node| {
+        while let Some((_, block)) = docs.next_if(|(before, _)| *before == seen) {
+            items.push(Item::Doc(block));
+        }
+        items.push(Item::Expr(node));
+        seen += 1;
+    })
+    .ok()?;
+    // The scanner and pest agree on where expressions start and end.
+    if seen != exprs {
+        return None;
+    }
+    items.extend(docs.map(|(_, block)| Item::Doc(block)));
+    Some(items)
+}
+
+/// The expressions of a file without blanks and comments between tokens.
+struct Packed {
+    text: String,
+    /// Where each run of text copied from one place starts: offset in
+    /// `text`, offset in the file.
+    runs: Vec<(usize, usize)>,
+    /// The file offset the last run ends at: a copy that starts there
+    /// extends it.
+    copied_to: usize,
+}
+
+impl Packed {
+    /// Copies `text[from..to]`.
+    fn copy(&mut self, text: &str, from: usize, to: usize) -> Option<()> {
+        if from != self.copied_to {
+            self.runs.push((self.text.len(), from));
+        }
+        self.text.push_str(text.get(from..to)?);
+        self.copied_to = to;
+        Some(())
+    }
+
+    /// Copies the tokens of the expression at `start` (not a blank) and
+    /// returns the offset after its last token, or `None` at anything the
+    /// exact path must look at: a character that starts no token, a `##`
+    /// inside brackets, a string that does not end on its line, an
+    /// unbalanced bracket, nesting past [`MAX_DEPTH`], the end of the file
+    /// inside brackets.
+    fn expression(&mut self, text: &str, start: usize) -> Option<usize> {
+        // Indexing under `i < len`: this runs over every byte of every
+        // expression, and in a build script's unoptimised build each
+        // `get` is a call.
+        let bytes = text.as_bytes();
+        let mut depth = 0usize;
+        let mut i = start;
+        loop {
+            if i >= bytes.len() {
+                return None;
+            }
+            match bytes[i] {
+                b'\'' => {
+                    let end = string_end(bytes, i)?;
+                    self.copy(text, i, end)?;
+                    i = end;
+                }
+                b'{' | b'[' => {
+                    depth += 1;
+                    if depth > MAX_DEPTH {
+                        return None;
+                    }
+                    self.copy(text, i, i + 1)?;
+                    i += 1;
+                }
+                b'}' | b']' if depth > 0 => {
+                    depth -= 1;
+                    self.copy(text, i, i + 1)?;
+                    i += 1;
+                }
+                b',' | b':' if depth > 0 => {
+                    self.copy(text, i, i + 1)?;
+                    i += 1;
+                }
+                b't' if bytes[i..].starts_with(b"true") => {
+                    self.copy(text, i, i + 4)?;
+                    i += 4;
+                }
+                b'f' if bytes[i..].starts_with(b"false") => {
+                    self.copy(text, i, i + 5)?;
+                    i += 5;
+                }
+                b if depth > 0 && is_blank(b) => i += 1,
+                b'#' if depth > 0 && bytes.get(i + 1) != Some(&b'#') => {
+                    i = memchr::memchr(b'\n', &bytes[i..]).map_or(bytes.len(), |n| i + n);
+                }
+                _ => return None,
+            }
+            if depth == 0 {
+                return Some(i);
+            }
+        }
+    }
+}
+
+/// The offset after the closing quote of the string whose opening quote
+/// is at `start`, as the grammar reads it: a backslash takes the next
+/// character with it, and the string must end on its line.
+fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut i = start + 1;
+    loop {
+        i += memchr::memchr3(b'\'', b'\\', b'\n', bytes.get(i..)?)?;
+        match bytes[i] {
+            b'\'' => return Some(i + 1),
+            // The escaped character may be several bytes long; none of
+            // its continuation bytes is a quote, backslash or newline.
+            b'\\' if bytes.get(i + 1).is_some_and(|&b| b != b'\n') => i += 2,
+            _ => return None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Item, Node, Source, Value, parse_exact};
+
+    /// The items of `text` on the packed path, or `None` where it gives
+    /// the file to the exact path.
+    fn packed(text: &str) -> Option<String> {
+        let src = Source::new("t.json".into(), text.into());
+        super::parse(&src).map(|items| show_items(&items))
+    }
+
+    fn exact(text: &str) -> String {
+        let src = Source::new("t.json".into(), text.into());
+        match parse_exact(&src) {
+            Ok(items) => show_items(&items),
+            Err(e) => format!("{}: {}", e.loc, e.message),
+        }
+    }
+
+    /// Items with every position, so that a position the packed path maps
+    /// wrongly shows.
+    fn show_items(items: &[Item<'_>]) -> String {
+        items
+            .iter()
+            .map(|i| match i {
+                Item::Expr(n) => show(n),
+                Item::Doc(d) => format!("doc({}@{}..{})", d.lines.len(), d.lines[0].0, d.end),
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    fn show(n: &Node<'_>) -> String {
+        let v = match &n.value {
+            Value::Str(s) => format!("{s:?}"),
+            Value::Bool(b) => b.to_string(),
+            Value::List(l) => format!("[{}]", l.iter().map(show).collect::<Vec<_>>().join(",")),
+            Value::Dict(d) => format!(
+                "{{{}}}",
+                d.iter()
+                    .map(|(k, v)| format!("{k}:{}", show(v)))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+        };
+        format!("{v}@{}", n.pos)
+    }
+
+    #[test]
+    fn valid_files_take_the_packed_path_and_agree_with_the_exact_one() {
+        for text in [
+            "{ 'a': 'b' }",
+            "# c\n{ 'a' : [ 'x' , true,false, {} ] } # t\n",
+            "{ 'a': 'back\\\\slash', 'c': 'x\\\\' }",
+            "\t{\t'a'\r\n:\n# c ## d\n'b'}",
+            "##\n# @foo:\n##\n{ 'a': 'b' }\n##\n# free\n##\n",
+            "##\n# open\n{ 'a': 'b' }\n##\n# next\n##\n{ 'c': 'd' }",
+            "{ 'a': 'b' } ## x\n##",
+            "'x' true ['y']",
+            "",
+        ] {
+            let got = packed(text);
+            assert_eq!(got.as_deref(), Some(exact(text).as_str()), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn anything_else_is_left_to_the_exact_path() {
+        for text in [
+            // Tokens that blanks would join, or that are no tokens.
+            "{ 'a': tr ue }",
+            "{ 'a': truex }",
+            "{ 'a': 1 }",
+            "}",
+            "{ 'a': 'b' }}",
+            ", 'a'",
+            // Strings and comments the exact path must word.
+            "{ 'a': 'open\n}",
+            "{ 'a': 'b\\x' }",
+            "{ 'a': 'b\u{7f}' }",
+            "{ 'é': 'b' }",
+            "{ 'a': [ ## x\n ] }",
+            // Structure.
+            "{ 'a' 'b' }",
+            "{ 'a': 'b', }",
+            "{ 'k': 'v', 'k': 'v' }",
+            "{ 'a': [ 'b' ",
+            &format!("{}'x'{}", "[".repeat(65), "]".repeat(65)),
+        ] {
+            assert_eq!(packed(text), None, "{text:?}");
+        }
+        // Nesting up to the limit is still packed.
+        let deep = format!("{}'x'{}", "[".repeat(64), "]".repeat(64));
+        assert_eq!(packed(&deep).as_deref(), Some(exact(&deep).as_str()));
+    }
+
+    /// Every file of every schema in `../shared` (QEMU's releases and its
+    /// test suite): where the packed path parses a file, it builds the same
+    /// items at the same positions as the exact path; and it parses every
+    /// file the exact path parses.
+    #[test]
+    fn both_paths_agree_on_qemus_schemas() {
+        let shared = qemu_test_support::shared();
+        let mut dirs = vec![shared.join("qapi-tests")];
+        for release in ["7.2", "10.0", "10.2"] {
+            for sub in ["qapi", "qga", "storage-daemon/qapi"] {
+                dirs.push(shared.join("qemu").join(release).join(sub));
+            }
+        }
+        dirs.push(shared.join("qemu/6.1-snapshot/qapi"));
+        let mut files = 0;
+        for dir in dirs {
+            let entries = std::fs::read_dir(&dir)
+                .unwrap_or_else(|e| panic!("{}: {e} (QEMU_SDK_SHARED?)", dir.display()));
+            for entry in entries {
+                let path = entry.expect("directory entry").path();
+                if path.extension().is_none_or(|e| e != "json") {
+                    continue;
+                }
+                let Ok(text) = std::fs::read_to_string(&path) else {
+                    continue;
+                };
+                let want = exact(&text);
+                let src = Source::new("t.json".into(), text.clone());
+                let valid = parse_exact(&src).is_ok();
+                match packed(&text) {
+                    Some(got) => assert_eq!(got, want, "{}", path.display()),
+                    None => assert!(!valid, "{}: valid, not packed", path.display()),
+                }
+                files += 1;
+            }
+        }
+        assert!(files > 300, "only {files} schema files read");
+    }
+}
