@@ -180,8 +180,8 @@ enum ParsedItem {
     /// A definition, checked as far as it can be on its own.
     Def(Box<PreDef>),
     /// Anything else: a directive, or a bad expression for the loader to
-    /// report.
-    Expr(Node<'static>),
+    /// report; and where it is.
+    Expr(Node<'static>, Loc),
 }
 
 /// A definition after the checks that need neither another definition nor
@@ -195,8 +195,7 @@ struct PreDef {
 }
 
 impl PreDef {
-    fn new(node: Node<'_>, src: &Source) -> PreDef {
-        let loc = src.loc(node.pos);
+    fn new(node: Node<'_>, loc: Loc) -> PreDef {
         let strictest = Pragma::default();
         let checked = expr::meta_and_name(&node)
             .and_then(|(meta, name)| {
@@ -212,10 +211,10 @@ fn parse_alone(path: String, text: String, style: doc::DocStyle) -> Parsed {
     let src = Arc::new(Source::new(path, text));
     let items = syntax::parse(&src).map(|items| {
         let mut out = Vec::with_capacity(items.len());
-        // Blocks come in file order: each line's number is found by
-        // stepping on from the last one, and one buffer holds the lines of
-        // every block in turn.
-        let mut cursor = 0;
+        // Items come in file order: each location is found by stepping
+        // on from the last one, and one buffer holds the lines of every
+        // doc block in turn.
+        let mut cursor = src.cursor();
         let mut lines: Vec<doc::DocLine<'_>> = Vec::new();
         for item in items {
             match item {
@@ -224,16 +223,26 @@ fn parse_alone(path: String, text: String, style: doc::DocStyle) -> Parsed {
                         && node.get("include").is_none()
                         && node.get("pragma").is_none() =>
                 {
-                    out.push(ParsedItem::Def(Box::new(PreDef::new(node, &src))));
+                    let loc = cursor.loc(node.pos);
+                    out.push(ParsedItem::Def(Box::new(PreDef::new(node, loc))));
                 }
-                Item::Expr(node) => out.push(ParsedItem::Expr(node.into_owned())),
+                Item::Expr(node) => {
+                    let loc = cursor.loc(node.pos);
+                    out.push(ParsedItem::Expr(node.into_owned(), loc));
+                }
                 Item::Doc(block) => {
                     lines.clear();
-                    lines.extend(block.lines.iter().map(|&(pos, text)| {
-                        let (line, col) = src.line_col_from(pos, &mut cursor);
-                        doc::DocLine { text, line, col }
+                    // The splitter counted lines from the block's first.
+                    let (first, first_col) = block
+                        .lines
+                        .first()
+                        .map_or((0, 0), |l| cursor.line_col(l.pos));
+                    lines.extend(block.lines.iter().map(|l| doc::DocLine {
+                        text: l.text,
+                        line: first + l.line,
+                        col: if l.line == 0 { first_col } else { l.col },
                     }));
-                    let end = src.loc(block.end);
+                    let end = cursor.loc(block.end);
                     let d = doc::parse_doc_with(&lines, block.closed, &end, style);
                     let failed = d.is_err();
                     out.push(ParsedItem::Doc(d));
@@ -252,7 +261,7 @@ fn parse_alone(path: String, text: String, style: doc::DocStyle) -> Parsed {
 fn includes(parsed: &Parsed) -> impl Iterator<Item = String> + '_ {
     let items = parsed.items.as_deref().unwrap_or_default();
     items.iter().filter_map(|item| match item {
-        ParsedItem::Expr(node) => {
+        ParsedItem::Expr(node, _) => {
             let name = node.get("include")?.as_str()?;
             Some(join_include(&parsed.src.path, name))
         }
@@ -443,9 +452,8 @@ impl Loader<'_> {
                     });
                 }
                 // Objects other than directives are definitions (above).
-                ParsedItem::Expr(node) => {
+                ParsedItem::Expr(node, loc) => {
                     free_doc = None;
-                    let loc = src.loc(node.pos);
                     if let Some(inc) = node.get("include") {
                         self.reject_doc(cur_doc.take(), file)?;
                         self.include(&node, inc, &loc, file)?;

@@ -27,82 +27,72 @@ mod grammar {
     include!("grammar.rs");
 }
 
-/// One source file's text with a line index.
+/// One source file's text, with a line index made when first asked for.
+///
+/// A valid file's locations are all taken in increasing order by a
+/// [`LineCursor`], which counts newlines as it goes; the index is for
+/// errors, which may point anywhere.
 #[derive(Debug)]
 pub(crate) struct Source {
     pub(crate) path: std::sync::Arc<str>,
     pub(crate) text: String,
-    line_starts: Vec<usize>,
+    line_starts: std::sync::OnceLock<Vec<usize>>,
 }
 
 impl Source {
     pub(crate) fn new(path: String, text: String) -> Source {
-        // memchr: a schema is mostly long comment lines, which a SIMD
-        // search crosses far faster than `match_indices`.
-        let mut line_starts = Vec::with_capacity(text.len() / 24);
-        line_starts.push(0);
-        line_starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
         Source {
             path: path.into(),
             text,
-            line_starts,
+            line_starts: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Where each line starts.
+    fn line_starts(&self) -> &[usize] {
+        self.line_starts.get_or_init(|| {
+            // memchr: a schema is mostly long comment lines, which a SIMD
+            // search crosses far faster than `match_indices`.
+            let mut starts = Vec::with_capacity(self.text.len() / 24);
+            starts.push(0);
+            starts.extend(memchr::memchr_iter(b'\n', self.text.as_bytes()).map(|i| i + 1));
+            starts
+        })
     }
 
     /// The location of byte offset `pos`. Columns count a tab as advancing
     /// to the next multiple of 8, as QEMU does.
     pub(crate) fn loc(&self, pos: usize) -> Loc {
         let pos = pos.min(self.text.len());
-        let line = self.line_starts.partition_point(|&s| s <= pos);
-        self.loc_on_line(pos, line)
-    }
-
-    /// Line and column, like [`Source::loc`], for positions in increasing
-    /// order (the lines of a doc block): `line` is where the search starts
-    /// and is moved to the position's line, so that consecutive lines cost
-    /// a step each rather than a binary search.
-    pub(crate) fn line_col_from(&self, pos: usize, line: &mut usize) -> (u32, u32) {
-        let pos = pos.min(self.text.len());
-        if self.line_starts.get(*line).is_none_or(|&s| s > pos) {
-            *line = 0;
-        }
-        while self.line_starts.get(*line + 1).is_some_and(|&s| s <= pos) {
-            *line += 1;
-        }
-        (*line as u32 + 1, self.col_on_line(pos, *line + 1))
-    }
-
-    /// The location of `pos` on the 1-based line `line`.
-    fn loc_on_line(&self, pos: usize, line: usize) -> Loc {
+        let starts = self.line_starts();
+        let line = starts.partition_point(|&s| s <= pos);
         Loc {
             file: self.path.clone(),
             line: line as u32,
-            col: self.col_on_line(pos, line),
+            col: self.col(starts[line.saturating_sub(1)], pos),
         }
     }
 
-    /// The column of `pos` on the 1-based line `line`.
-    fn col_on_line(&self, pos: usize, line: usize) -> u32 {
-        let start = self.line_starts[line.saturating_sub(1)];
-        let mut col = 1u32;
-        for ch in self.text.get(start..pos).unwrap_or("").chars() {
-            col = if ch == '\t' {
-                col.div_ceil(8) * 8 + 1
-            } else {
-                col + 1
-            };
+    /// A cursor for locations in increasing order, from the file's start.
+    pub(crate) fn cursor(&self) -> LineCursor<'_> {
+        LineCursor {
+            src: self,
+            pos: 0,
+            line: 1,
         }
-        col
+    }
+
+    /// The column of `pos`, on the line that starts at `start`.
+    fn col(&self, start: usize, pos: usize) -> u32 {
+        column(self.text.get(start..pos).unwrap_or(""))
     }
 
     /// The text of the 1-based line `line`, without its newline.
     pub(crate) fn line_text(&self, line: u32) -> Option<&str> {
         let i = (line as usize).checked_sub(1)?;
-        let start = *self.line_starts.get(i)?;
-        let end = self
-            .line_starts
-            .get(i + 1)
-            .map_or(self.text.len(), |e| e - 1);
+        let starts = self.line_starts();
+        let start = *starts.get(i)?;
+        let end = starts.get(i + 1).map_or(self.text.len(), |e| e - 1);
         self.text.get(start..end)
     }
 
@@ -117,6 +107,56 @@ impl Source {
         e.source_line = self.line_text(e.loc.line).map(str::to_owned);
         e
     }
+}
+
+/// Locations in one file, asked for in increasing order: each step counts
+/// the newlines since the last, which the compiler does many bytes at a
+/// time, instead of indexing every line of the file first.
+pub(crate) struct LineCursor<'a> {
+    src: &'a Source,
+    /// The last position asked for, and its 1-based line.
+    pos: usize,
+    line: u32,
+}
+
+impl LineCursor<'_> {
+    /// Line and column of `pos`, like [`Source::loc`].
+    pub(crate) fn line_col(&mut self, pos: usize) -> (u32, u32) {
+        let text = self.src.text.as_bytes();
+        let pos = pos.min(text.len());
+        if pos < self.pos {
+            // Not expected; start over rather than be wrong.
+            self.pos = 0;
+            self.line = 1;
+        }
+        self.line += count_newlines(&text[self.pos..pos]);
+        self.pos = pos;
+        let start = memchr::memrchr(b'\n', &text[..pos]).map_or(0, |i| i + 1);
+        (self.line, self.src.col(start, pos))
+    }
+
+    /// The location of `pos`, like [`Source::loc`].
+    pub(crate) fn loc(&mut self, pos: usize) -> Loc {
+        let (line, col) = self.line_col(pos);
+        Loc {
+            file: self.src.path.clone(),
+            line,
+            col,
+        }
+    }
+}
+
+/// The number of newlines in `bytes`.
+fn count_newlines(bytes: &[u8]) -> u32 {
+    // In chunks whose count fits a byte, summed as bytes: the compiler
+    // then compares and adds 32 bytes at a time. (A filtered count, or a
+    // sum into a wider type, is compiled a byte or a few at a time.)
+    let mut n = 0;
+    for chunk in bytes.chunks(255) {
+        let in_chunk: u8 = chunk.iter().map(|&b| u8::from(b == b'\n')).sum();
+        n += u32::from(in_chunk);
+    }
+    n
 }
 
 /// A value of the schema dialect. Strings borrow from the source text
@@ -179,11 +219,24 @@ impl<'a> Node<'a> {
     }
 }
 
+/// One line of a doc block.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BlockLine<'a> {
+    /// Where its '#' is.
+    pub(crate) pos: usize,
+    /// From its '#' to the end of the line.
+    pub(crate) text: &'a str,
+    /// How many lines after the block's first line it is, and its column
+    /// (not set on the first line, whose line start the splitter does not
+    /// see).
+    pub(crate) line: u32,
+    pub(crate) col: u32,
+}
+
 /// A documentation block as lines of text.
 #[derive(Debug)]
 pub(crate) struct DocBlock<'a> {
-    /// Each line from its '#' to the end of the line, with its offset.
-    pub(crate) lines: Vec<(usize, &'a str)>,
+    pub(crate) lines: Vec<BlockLine<'a>>,
     /// Whether the last line is a closing '##' line.
     pub(crate) closed: bool,
     /// Where parsing went on after the block (QEMU reports an unterminated
@@ -229,8 +282,8 @@ fn parse_exact(src: &Source) -> Result<Vec<Item<'_>>, Error> {
     let mut pos = skip_blanks(text, 0);
     while pos < text.len() {
         if text.as_bytes().get(pos..pos + 2) == Some(b"##") {
-            let block = doc_block(text, pos, &mut scratch.lines);
-            pos = skip_blanks(text, block.lines.last().map_or(pos, |(p, l)| p + l.len()));
+            let block;
+            (block, pos) = doc_block(text, pos, &mut scratch.lines);
             items.push(Item::Doc(block));
         } else {
             pos = parse_expr(src, pos, &mut items, &mut scratch)?;
@@ -502,7 +555,7 @@ struct Scratch<'a> {
     members: Vec<(Cow<'a, str>, Node<'a>)>,
     values: Vec<Node<'a>>,
     /// The lines of the doc block being split.
-    lines: Vec<(usize, &'a str)>,
+    lines: Vec<BlockLine<'a>>,
 }
 
 /// Rejects a value at `pos` whose key the innermost open object already
@@ -533,7 +586,12 @@ fn check_key_unique(
 /// unterminated).
 ///
 /// The lines are gathered in `buf` and copied out at the size they need.
-fn doc_block<'a>(text: &'a str, start: usize, buf: &mut Vec<(usize, &'a str)>) -> DocBlock<'a> {
+/// Returns the block and where the next item starts.
+fn doc_block<'a>(
+    text: &'a str,
+    start: usize,
+    buf: &mut Vec<BlockLine<'a>>,
+) -> (DocBlock<'a>, usize) {
     let bytes = text.as_bytes();
     let line_at = |pos: usize| {
         let end = memchr::memchr(b'\n', bytes.get(pos..).unwrap_or_default())
@@ -544,31 +602,64 @@ fn doc_block<'a>(text: &'a str, start: usize, buf: &mut Vec<(usize, &'a str)>) -
     let (first, mut pos) = line_at(start);
     let lines = buf;
     lines.clear();
-    lines.push((start, first));
+    lines.push(BlockLine {
+        pos: start,
+        text: first,
+        line: 0,
+        col: 0,
+    });
     let mut closed = false;
+    let mut line = 0;
     loop {
+        // The blanks up to the next line's '#', counting newlines, and
+        // where the last line among them starts.
         let mut next = pos;
-        while bytes.get(next).is_some_and(|&b| is_blank(b)) {
+        let mut line_start = pos;
+        while next < bytes.len() && is_blank(bytes[next]) {
+            if bytes[next] == b'\n' {
+                line += 1;
+                line_start = next + 1;
+            }
             next += 1;
         }
         if bytes.get(next) != Some(&b'#') {
             break;
         }
-        let (line, end) = line_at(next);
-        lines.push((next, line));
+        let (text_of_line, end) = line_at(next);
+        lines.push(BlockLine {
+            pos: next,
+            text: text_of_line,
+            line,
+            col: column(text.get(line_start..next).unwrap_or_default()),
+        });
         pos = end;
-        if line.starts_with("##") {
+        if text_of_line.starts_with("##") {
             closed = true;
             break;
         }
     }
-    let last = lines.last().map_or(start, |(pos, l)| pos + l.len());
+    let last = lines.last().map_or(start, |l| l.pos + l.text.len());
     let end = if closed { last } else { next_token(text, last) };
-    DocBlock {
+    let block = DocBlock {
         lines: lines.as_slice().into(),
         closed,
         end,
+    };
+    (block, skip_blanks(text, last))
+}
+
+/// The column after `before`, which starts a line: a tab advances to the
+/// next multiple of 8, as QEMU counts.
+fn column(before: &str) -> u32 {
+    let mut col = 1u32;
+    for ch in before.chars() {
+        col = if ch == '\t' {
+            col.div_ceil(8) * 8 + 1
+        } else {
+            col + 1
+        };
     }
+    col
 }
 
 /// The offset of the next token after `pos`, skipping blanks; at the end of

@@ -41,8 +41,8 @@ pub(super) fn parse(src: &Source) -> Option<Vec<Item<'_>>> {
     let mut pos = skip_blanks(text, 0);
     while pos < text.len() {
         if text.as_bytes().get(pos..pos + 2) == Some(b"##") {
-            let block = doc_block(text, pos, &mut scratch.lines);
-            pos = skip_blanks(text, block.lines.last().map_or(pos, |(p, l)| p + l.len()));
+            let block;
+            (block, pos) = doc_block(text, pos, &mut scratch.lines);
             docs.push((exprs, block));
         } else {
             pos = skip_blanks(text, packed.expression(text, pos)?);
@@ -206,7 +206,7 @@ mod tests {
             .iter()
             .map(|i| match i {
                 Item::Expr(n) => show(n),
-                Item::Doc(d) => format!("doc({}@{}..{})", d.lines.len(), d.lines[0].0, d.end),
+                Item::Doc(d) => format!("doc({}@{}..{})", d.lines.len(), d.lines[0].pos, d.end),
             })
             .collect::<Vec<_>>()
             .join(" ")
