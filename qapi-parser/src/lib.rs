@@ -32,9 +32,9 @@ mod names;
 mod schema;
 mod syntax;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Component, Path, PathBuf};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Condvar, Mutex, mpsc};
 
 pub use error::{Diagnostic, Error};
 use model::{Loc, Pragma, Schema};
@@ -122,8 +122,7 @@ pub fn parse_with(
     // which walks the files in include order on this thread and so sees
     // (and reports) everything in the order a one-thread walk would. The
     // read callback runs on this thread only.
-    let (jobs, queue) = mpsc::channel::<(usize, String, String)>();
-    let queue = Mutex::new(queue);
+    let queue = JobQueue::default();
     std::thread::scope(|scope| {
         let (results, done) = mpsc::channel();
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get().min(8));
@@ -131,10 +130,9 @@ pub fn parse_with(
             let queue = &queue;
             let results = results.clone();
             scope.spawn(move || {
-                // One worker waits for the next job while holding the lock,
-                // the others for the lock. The loop ends when the loader
-                // drops its sender (or, on a panic elsewhere, its receiver).
-                while let Some((id, path, text)) = queue.lock().ok().and_then(|q| q.recv().ok()) {
+                // The loop ends when the pool closes the queue (also when
+                // the loader fails or panics), or the loader has gone.
+                while let Some(Job { id, path, text }) = queue.take() {
                     // A panic is handed to the loader to re-raise, as it
                     // would have come from a one-thread parse; the loader
                     // would otherwise wait for this file forever.
@@ -149,7 +147,7 @@ pub fn parse_with(
         }
         drop(results);
         loader.pool = Some(Pool {
-            jobs,
+            jobs: &queue,
             done,
             requested: loader.included.clone(),
             slots: HashMap::new(),
@@ -158,7 +156,7 @@ pub fn parse_with(
         });
         loader.prefetch(&root);
         loader.load(root, None)?;
-        // Dropping the pool's job sender lets the workers finish.
+        // Dropping the pool closes the queue and lets the workers finish.
         loader.pool = None;
         loader.check()
     })
@@ -269,10 +267,69 @@ fn includes(parsed: &Parsed) -> impl Iterator<Item = String> + '_ {
     })
 }
 
+/// A file for a worker to parse.
+struct Job {
+    id: usize,
+    path: String,
+    text: String,
+}
+
+/// The files waiting for a worker, next first.
+///
+/// The files a file includes go ahead of those already waiting: the
+/// loader needs them next (it walks includes depth first), and a large
+/// file included by a small one (10.2's `block-core.json`, a quarter of
+/// the schema, by `block.json`) would otherwise be parsed last, by one
+/// worker while the others have nothing left to do.
+#[derive(Default)]
+struct JobQueue {
+    state: Mutex<JobState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct JobState {
+    jobs: VecDeque<Job>,
+    closed: bool,
+}
+
+impl JobQueue {
+    /// The next job, waiting for one; `None` once the queue is closed.
+    fn take(&self) -> Option<Job> {
+        let mut state = self.state.lock().ok()?;
+        loop {
+            if let Some(job) = state.jobs.pop_front() {
+                return Some(job);
+            }
+            if state.closed {
+                return None;
+            }
+            state = self.changed.wait(state).ok()?;
+        }
+    }
+
+    /// Puts `jobs`, in their order, ahead of the waiting ones.
+    fn push_front(&self, jobs: Vec<Job>) {
+        if let Ok(mut state) = self.state.lock() {
+            for job in jobs.into_iter().rev() {
+                state.jobs.push_front(job);
+            }
+        }
+        self.changed.notify_all();
+    }
+
+    fn close(&self) {
+        if let Ok(mut state) = self.state.lock() {
+            state.closed = true;
+        }
+        self.changed.notify_all();
+    }
+}
+
 /// The worker threads' side of the loader: files sent to be parsed, and
 /// what came back.
-struct Pool {
-    jobs: mpsc::Sender<(usize, String, String)>,
+struct Pool<'q> {
+    jobs: &'q JobQueue,
     done: mpsc::Receiver<(usize, std::thread::Result<Parsed>)>,
     /// Every file ever sent (or found unreadable), normalized.
     requested: HashSet<PathBuf>,
@@ -282,6 +339,13 @@ struct Pool {
     /// Parsed files not yet taken by the loader, by job.
     ready: HashMap<usize, Parsed>,
     next_id: usize,
+}
+
+impl Drop for Pool<'_> {
+    /// Closes the queue, so that the workers end however the loader does.
+    fn drop(&mut self) {
+        self.jobs.close();
+    }
 }
 
 /// A source file and where it was included from.
@@ -306,7 +370,7 @@ struct Loader<'r> {
     defs: Vec<RawDef>,
     free_docs: Vec<doc::Doc>,
     /// Set while worker threads parse included files.
-    pool: Option<Pool>,
+    pool: Option<Pool<'r>>,
 }
 
 /// The absolute, lexically normalized form of a path, to recognise a file
@@ -506,6 +570,7 @@ impl Loader<'_> {
     /// so that they are parsed by the time the loader reaches them.
     fn prefetch(&mut self, parsed: &Parsed) {
         let Some(pool) = &mut self.pool else { return };
+        let mut jobs = Vec::new();
         for path in includes(parsed) {
             let abs = normalize(&path);
             if !pool.requested.insert(abs.clone()) {
@@ -514,11 +579,13 @@ impl Loader<'_> {
             let slot = (self.read)(&path).map(|text| {
                 let id = pool.next_id;
                 pool.next_id += 1;
-                // The workers outlive the pool, which holds the sender.
-                let _ = pool.jobs.send((id, path, text));
+                jobs.push(Job { id, path, text });
                 id
             });
             pool.slots.insert(abs, slot);
+        }
+        if !jobs.is_empty() {
+            pool.jobs.push_front(jobs);
         }
     }
 
