@@ -207,7 +207,8 @@ impl PreDef {
 
 fn parse_alone(path: String, text: String, style: doc::DocStyle) -> Parsed {
     let src = Arc::new(Source::new(path, text));
-    let items = syntax::parse(&src).map(|items| {
+    let items = syntax::parse(&src).map(|tree| {
+        let syntax::Tree { items, doc_lines } = tree;
         let mut out = Vec::with_capacity(items.len());
         // Items come in file order: each location is found by stepping
         // on from the last one, and one buffer holds the lines of every
@@ -231,11 +232,11 @@ fn parse_alone(path: String, text: String, style: doc::DocStyle) -> Parsed {
                 Item::Doc(block) => {
                     lines.clear();
                     // The splitter counted lines from the block's first.
-                    let (first, first_col) = block
-                        .lines
+                    let block_lines = doc_lines.get(block.lines.clone()).unwrap_or_default();
+                    let (first, first_col) = block_lines
                         .first()
                         .map_or((0, 0), |l| cursor.line_col(l.pos));
-                    lines.extend(block.lines.iter().map(|l| doc::DocLine {
+                    lines.extend(block_lines.iter().map(|l| doc::DocLine {
                         text: l.text,
                         line: first + l.line,
                         col: if l.line == 0 { first_col } else { l.col },

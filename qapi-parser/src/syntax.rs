@@ -235,8 +235,9 @@ pub(crate) struct BlockLine<'a> {
 
 /// A documentation block as lines of text.
 #[derive(Debug)]
-pub(crate) struct DocBlock<'a> {
-    pub(crate) lines: Vec<BlockLine<'a>>,
+pub(crate) struct DocBlock {
+    /// Its lines, in [`Tree::doc_lines`].
+    pub(crate) lines: std::ops::Range<usize>,
     /// Whether the last line is a closing '##' line.
     pub(crate) closed: bool,
     /// Where parsing went on after the block (QEMU reports an unterminated
@@ -248,7 +249,14 @@ pub(crate) struct DocBlock<'a> {
 #[derive(Debug)]
 pub(crate) enum Item<'a> {
     Expr(Node<'a>),
-    Doc(DocBlock<'a>),
+    Doc(DocBlock),
+}
+
+/// A file's items, and the lines of all its doc blocks in one buffer.
+#[derive(Debug, Default)]
+pub(crate) struct Tree<'a> {
+    pub(crate) items: Vec<Item<'a>>,
+    pub(crate) doc_lines: Vec<BlockLine<'a>>,
 }
 
 /// Parses a whole file into top-level items.
@@ -259,7 +267,7 @@ pub(crate) enum Item<'a> {
 /// exact path, which finds and words the first error as QEMU does; so
 /// every error comes from one place, and valid files pay for neither the
 /// exact path's blank handling nor its error bookkeeping.
-pub(crate) fn parse(src: &Source) -> Result<Vec<Item<'_>>, Error> {
+pub(crate) fn parse(src: &Source) -> Result<Tree<'_>, Error> {
     match packed::parse(src) {
         Some(items) => Ok(items),
         None => parse_exact(src),
@@ -275,21 +283,21 @@ pub(crate) fn parse(src: &Source) -> Result<Vec<Item<'_>>, Error> {
 /// matches one `expr` and stops, and the scanner goes on from there. Every
 /// position pest reports is relative to where the expression starts, and
 /// is moved back into the file here.
-fn parse_exact(src: &Source) -> Result<Vec<Item<'_>>, Error> {
+fn parse_exact(src: &Source) -> Result<Tree<'_>, Error> {
     let text = src.text.as_str();
-    let mut items = Vec::new();
+    let mut tree = Tree::default();
     let mut scratch = Scratch::default();
     let mut pos = skip_blanks(text, 0);
     while pos < text.len() {
         if text.as_bytes().get(pos..pos + 2) == Some(b"##") {
             let block;
-            (block, pos) = doc_block(text, pos, &mut scratch.lines);
-            items.push(Item::Doc(block));
+            (block, pos) = doc_block(text, pos, &mut tree.doc_lines);
+            tree.items.push(Item::Doc(block));
         } else {
-            pos = parse_expr(src, pos, &mut items, &mut scratch)?;
+            pos = parse_expr(src, pos, &mut tree.items, &mut scratch)?;
         }
     }
-    Ok(items)
+    Ok(tree)
 }
 
 /// Whether `b` is a blank: ' ' or '\t'..'\r', as in the grammar.
@@ -554,8 +562,6 @@ struct Scratch<'a> {
     stack: Vec<Open<'a>>,
     members: Vec<(Cow<'a, str>, Node<'a>)>,
     values: Vec<Node<'a>>,
-    /// The lines of the doc block being split.
-    lines: Vec<BlockLine<'a>>,
 }
 
 /// Rejects a value at `pos` whose key the innermost open object already
@@ -585,13 +591,9 @@ fn check_key_unique(
 /// `##`, or up to the first token that is not a comment (the block is then
 /// unterminated).
 ///
-/// The lines are gathered in `buf` and copied out at the size they need.
-/// Returns the block and where the next item starts.
-fn doc_block<'a>(
-    text: &'a str,
-    start: usize,
-    buf: &mut Vec<BlockLine<'a>>,
-) -> (DocBlock<'a>, usize) {
+/// The lines are appended to `lines`. Returns the block and where the next
+/// item starts.
+fn doc_block<'a>(text: &'a str, start: usize, lines: &mut Vec<BlockLine<'a>>) -> (DocBlock, usize) {
     let bytes = text.as_bytes();
     let line_at = |pos: usize| {
         let end = memchr::memchr(b'\n', bytes.get(pos..).unwrap_or_default())
@@ -600,8 +602,7 @@ fn doc_block<'a>(
         (line.strip_suffix('\r').unwrap_or(line), end)
     };
     let (first, mut pos) = line_at(start);
-    let lines = buf;
-    lines.clear();
+    let first_index = lines.len();
     lines.push(BlockLine {
         pos: start,
         text: first,
@@ -641,7 +642,7 @@ fn doc_block<'a>(
     let last = lines.last().map_or(start, |l| l.pos + l.text.len());
     let end = if closed { last } else { next_token(text, last) };
     let block = DocBlock {
-        lines: lines.as_slice().into(),
+        lines: first_index..lines.len(),
         closed,
         end,
     };
@@ -833,7 +834,8 @@ mod tests {
     fn check(input: &str, expect: &str) {
         let src = Source::new("t.json".into(), input.into());
         let got = match parse(&src) {
-            Ok(items) => items
+            Ok(tree) => tree
+                .items
                 .iter()
                 .map(|i| match i {
                     Item::Expr(n) => show(n),
@@ -960,7 +962,7 @@ mod tests {
         // 64 levels (the object and 63 arrays) parse; 65 are refused at
         // the bracket too many, however deep the input goes on.
         let ok = nest(MAX_DEPTH, "'x'");
-        let got = parse(&Source::new("t.json".into(), ok.clone())).map(|i| i.len());
+        let got = parse(&Source::new("t.json".into(), ok.clone())).map(|t| t.items.len());
         assert_eq!(got.ok(), Some(1), "{ok}");
         for depth in [MAX_DEPTH + 1, 100_000] {
             check(
@@ -986,7 +988,9 @@ mod tests {
             .stack_size(2 << 20)
             .spawn(move || {
                 let src = Source::new("t.json".into(), deep);
-                parse(&src).map(|i| i.len()).map_err(|e| e.message.clone())
+                parse(&src)
+                    .map(|t| t.items.len())
+                    .map_err(|e| e.message.clone())
             })
             .map(|t| t.join().is_ok());
         assert_eq!(joined.ok(), Some(true));

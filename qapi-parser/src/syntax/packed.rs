@@ -21,63 +21,104 @@
 use pest::Parser as _;
 
 use super::{
-    DocBlock, Grammar, Item, MAX_DEPTH, Rule, Scratch, Source, build_tree, doc_block, is_blank,
-    skip_blanks,
+    DocBlock, Grammar, Item, MAX_DEPTH, Rule, Scratch, Source, Tree, build_tree, count_newlines,
+    doc_block, is_blank, skip_blanks,
 };
 
+/// How much packed text one pest call parses at most, unless a single
+/// expression is longer: pest's token queue grows with its input, and a
+/// queue for all of `block-core.json` would be reallocated and copied a
+/// dozen times, to over a megabyte.
+const CHUNK: usize = 8 << 10;
+
 /// The file's items, or `None` if the exact path must parse it.
-pub(super) fn parse(src: &Source) -> Option<Vec<Item<'_>>> {
+pub(super) fn parse(src: &Source) -> Option<Tree<'_>> {
     let text = src.text.as_str();
     let mut packed = Packed {
-        text: String::with_capacity(text.len() / 4),
-        runs: Vec::new(),
+        // Expressions are about a quarter of a schema file, and all of
+        // some small ones.
+        text: String::with_capacity(text.len() / 2),
+        runs: Vec::with_capacity(text.len() / 32),
         copied_to: usize::MAX,
     };
-    let mut scratch = Scratch::default();
+    // A doc block's lines are lines of the file: counting them first
+    // (many bytes at a time) saves growing the buffer a dozen times.
+    let mut tree = Tree {
+        items: Vec::new(),
+        doc_lines: Vec::with_capacity(count_newlines(text.as_bytes()) as usize + 1),
+    };
     // The doc blocks, in order, each with the number of expressions
-    // before it.
-    let mut docs: Vec<(usize, DocBlock<'_>)> = Vec::new();
+    // before it; where each chunk of whole expressions ends.
+    let mut docs: Vec<(usize, DocBlock)> = Vec::new();
+    let mut chunks = Vec::new();
+    let mut chunk_start = 0;
     let mut exprs = 0;
     let mut pos = skip_blanks(text, 0);
     while pos < text.len() {
         if text.as_bytes().get(pos..pos + 2) == Some(b"##") {
             let block;
-            (block, pos) = doc_block(text, pos, &mut scratch.lines);
+            (block, pos) = doc_block(text, pos, &mut tree.doc_lines);
             docs.push((exprs, block));
         } else {
             pos = skip_blanks(text, packed.expression(text, pos)?);
             exprs += 1;
+            if packed.text.len() - chunk_start >= CHUNK {
+                chunk_start = packed.text.len();
+                chunks.push(chunk_start);
+            }
         }
     }
+    if chunk_start < packed.text.len() {
+        chunks.push(packed.text.len());
+    }
 
-    let pairs = Grammar::parse(Rule::packed_file, &packed.text).ok()?;
-    let mut items = Vec::with_capacity(exprs + docs.len());
+    tree.items.reserve_exact(exprs + docs.len());
+    let items = &mut tree.items;
     let mut docs = docs.into_iter().peekable();
     let mut seen = 0;
-    let mut run = 0;
-    let runs = &packed.runs;
-    let at = |p: usize| {
-        // Positions come in increasing order: step through the runs.
-        while runs.get(run + 1).is_some_and(|r| r.0 <= p) {
-            run += 1;
-        }
-        let (from, to) = runs.get(run).copied().unwrap_or_default();
-        to + (p - from)
+    let mut runs = RunCursor {
+        runs: &packed.runs,
+        next: 0,
     };
-    build_tree(src, pairs.tokens(), at, &mut scratch, &mut |node| {
-        while let Some((_, block)) = docs.next_if(|(before, _)| *before == seen) {
-            items.push(Item::Doc(block));
-        }
-        items.push(Item::Expr(node));
-        seen += 1;
-    })
-    .ok()?;
+    let mut scratch = Scratch::default();
+    let mut start = 0;
+    for end in chunks {
+        let pairs = Grammar::parse(Rule::packed_file, packed.text.get(start..end)?).ok()?;
+        let at = |p: usize| runs.file_offset(start + p);
+        build_tree(src, pairs.tokens(), at, &mut scratch, &mut |node| {
+            while let Some((_, block)) = docs.next_if(|(before, _)| *before == seen) {
+                items.push(Item::Doc(block));
+            }
+            items.push(Item::Expr(node));
+            seen += 1;
+        })
+        .ok()?;
+        start = end;
+    }
     // The scanner and pest agree on where expressions start and end.
     if seen != exprs {
         return None;
     }
     items.extend(docs.map(|(_, block)| Item::Doc(block)));
-    Some(items)
+    Some(tree)
+}
+
+/// Moves offsets in the packed text to the file, for offsets asked for
+/// in increasing order.
+struct RunCursor<'r> {
+    runs: &'r [(usize, usize)],
+    /// The run of the last offset asked for.
+    next: usize,
+}
+
+impl RunCursor<'_> {
+    fn file_offset(&mut self, packed: usize) -> usize {
+        while self.runs.get(self.next + 1).is_some_and(|r| r.0 <= packed) {
+            self.next += 1;
+        }
+        let (from, to) = self.runs.get(self.next).copied().unwrap_or_default();
+        to + (packed - from)
+    }
 }
 
 /// The expressions of a file without blanks and comments between tokens.
@@ -182,31 +223,37 @@ fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Item, Node, Source, Value, parse_exact};
+    use super::super::{Item, Node, Source, Tree, Value, parse_exact};
 
     /// The items of `text` on the packed path, or `None` where it gives
     /// the file to the exact path.
     fn packed(text: &str) -> Option<String> {
         let src = Source::new("t.json".into(), text.into());
-        super::parse(&src).map(|items| show_items(&items))
+        super::parse(&src).map(|tree| show_items(&tree))
     }
 
     fn exact(text: &str) -> String {
         let src = Source::new("t.json".into(), text.into());
         match parse_exact(&src) {
-            Ok(items) => show_items(&items),
+            Ok(tree) => show_items(&tree),
             Err(e) => format!("{}: {}", e.loc, e.message),
         }
     }
 
     /// Items with every position, so that a position the packed path maps
     /// wrongly shows.
-    fn show_items(items: &[Item<'_>]) -> String {
-        items
+    fn show_items(tree: &Tree<'_>) -> String {
+        tree.items
             .iter()
             .map(|i| match i {
                 Item::Expr(n) => show(n),
-                Item::Doc(d) => format!("doc({}@{}..{})", d.lines.len(), d.lines[0].pos, d.end),
+                Item::Doc(d) => {
+                    let lines = &tree.doc_lines[d.lines.clone()];
+                    let at =
+                        |l: &super::super::BlockLine<'_>| format!("{}:{}:{}", l.pos, l.line, l.col);
+                    let lines = lines.iter().map(at).collect::<Vec<_>>().join(",");
+                    format!("doc({lines}..{})", d.end)
+                }
             })
             .collect::<Vec<_>>()
             .join(" ")
