@@ -351,9 +351,16 @@ fn parse_expr<'a>(
         Ok(p) => p,
         Err(e) => return Err(translate_error(src, base, &e)),
     };
-    let end = build_tree(src, pairs.tokens(), |p| base + p, scratch, &mut |node| {
-        items.push(Item::Expr(node));
-    })?;
+    let end = build_tree(
+        src,
+        pairs.tokens(),
+        |p| base + p,
+        Strings::Exact,
+        scratch,
+        &mut |node| {
+            items.push(Item::Expr(node));
+        },
+    )?;
     // `expr` ends after the blanks and plain comments that follow the
     // value; it matched at least one character, or pest would have failed.
     Ok(end.max(base + 1))
@@ -377,6 +384,19 @@ fn kind(rule: Rule) -> Option<Kind> {
     }
 }
 
+/// How [`build_tree`] reads the strings pest matched.
+#[derive(Clone, Copy, PartialEq)]
+enum Strings {
+    /// As the grammar matched them: up to the first unescaped quote (the
+    /// token goes on over the blanks after it), escapes decoded, QEMU's
+    /// rules applied.
+    Exact,
+    /// The packed path's: the token is the string, quotes included, and
+    /// the scanner has seen that it holds only printable ASCII and no
+    /// backslash.
+    Plain,
+}
+
 /// Builds the tree of every top-level value in `tokens` (pest's tokens of
 /// `expr` or of `packed_file`) and hands each to `done`. `at` moves an
 /// offset in pest's input to the file. Returns where the last token ends,
@@ -385,6 +405,7 @@ fn build_tree<'a>(
     src: &'a Source,
     tokens: pest::iterators::Tokens<'_, Rule>,
     mut at: impl FnMut(usize) -> usize,
+    strings: Strings,
     scratch: &mut Scratch<'a>,
     done: &mut dyn FnMut(Node<'a>),
 ) -> Result<usize, Error> {
@@ -400,13 +421,16 @@ fn build_tree<'a>(
     stack.clear();
     all_members.clear();
     all_values.clear();
+    // Where the last token started, in pest's input and in the file.
+    let mut start_in_input = 0;
     let mut start = 0;
     let mut end = 0;
     for token in tokens {
         let (node, pos) = match token {
             Token::Start { rule, pos } => {
                 let Some(kind) = kind(rule) else { continue };
-                let pos = at(pos.pos());
+                start_in_input = pos.pos();
+                let pos = at(start_in_input);
                 start = pos;
                 check_key_unique(src, stack, all_members, pos)?;
                 match kind {
@@ -420,6 +444,11 @@ fn build_tree<'a>(
                 let Some(kind) = kind(rule) else { continue };
                 end = at(pos.pos());
                 match kind {
+                    Kind::String if strings == Strings::Plain => {
+                        let len = pos.pos() - start_in_input;
+                        let body = text.get(start + 1..start + len - 1).unwrap_or("");
+                        (Value::Str(Cow::Borrowed(body)), start)
+                    }
                     // The grammar matched a terminated string at `start`.
                     Kind::String => {
                         let body = string_body(text.get(start..).unwrap_or(""));
