@@ -82,6 +82,14 @@ impl Options {
     }
 }
 
+/// For the fuzz target: whether the syntax layer's two paths agree on
+/// `text` (see `syntax::parse`).
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub fn fuzz_syntax_paths_agree(text: &str) -> bool {
+    syntax::paths_agree(text)
+}
+
 /// Like [`parse_file`], but reads files through `read`: for schemas held in
 /// memory, or tests. `read` gets paths as the schema spells them, joined
 /// onto the including file's directory.

@@ -220,7 +220,7 @@ impl<'a> Node<'a> {
 }
 
 /// One line of a doc block.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct BlockLine<'a> {
     /// Where its '#' is.
     pub(crate) pos: usize,
@@ -234,7 +234,7 @@ pub(crate) struct BlockLine<'a> {
 }
 
 /// A documentation block as lines of text.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub(crate) struct DocBlock {
     /// Its lines, in [`Tree::doc_lines`].
     pub(crate) lines: std::ops::Range<usize>,
@@ -246,14 +246,14 @@ pub(crate) struct DocBlock {
 }
 
 /// A top-level item of a file.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub(crate) enum Item<'a> {
     Expr(Node<'a>),
     Doc(DocBlock),
 }
 
 /// A file's items, and the lines of all its doc blocks in one buffer.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 pub(crate) struct Tree<'a> {
     pub(crate) items: Vec<Item<'a>>,
     pub(crate) doc_lines: Vec<BlockLine<'a>>,
@@ -271,6 +271,18 @@ pub(crate) fn parse(src: &Source) -> Result<Tree<'_>, Error> {
     match packed::parse(src) {
         Some(items) => Ok(items),
         None => parse_exact(src),
+    }
+}
+
+/// Whether the packed path, where it takes `text`, builds what the exact
+/// path builds; and gives up where the exact path finds an error.
+#[cfg(any(test, fuzzing))]
+pub(crate) fn paths_agree(text: &str) -> bool {
+    let src = Source::new("t.json".into(), text.to_owned());
+    match (packed::parse(&src), parse_exact(&src)) {
+        (Some(packed), Ok(exact)) => packed == exact,
+        (Some(_), Err(_)) => false,
+        (None, _) => true,
     }
 }
 

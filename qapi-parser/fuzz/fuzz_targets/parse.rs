@@ -12,6 +12,11 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
+    // The syntax layer's packed path (valid files) builds what its exact
+    // path builds, and leaves every error to it. (`cargo fuzz` builds with
+    // `--cfg fuzzing`; a plain `cargo check` of this crate does not.)
+    #[cfg(fuzzing)]
+    assert!(qapi_parser::fuzz_syntax_paths_agree(text));
     let mid = text.len() / 2;
     let split = (0..=mid)
         .rev()

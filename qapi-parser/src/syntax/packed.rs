@@ -339,6 +339,54 @@ mod tests {
         assert_eq!(packed(&deep).as_deref(), Some(exact(&deep).as_str()));
     }
 
+    /// Truncated and mutated copies of real files: wherever the packed
+    /// path takes one, it agrees with the exact path.
+    #[test]
+    fn both_paths_agree_on_damaged_files() {
+        let dir = qemu_test_support::shared().join("qemu/10.2/qapi");
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n.max(1) as u64) as usize
+        };
+        let pieces: &[&str] = &[
+            "'", "{", "}", "[", "]", ",", ":", "#", "##", "\n", " ", "true", "x", "\\", "\u{e9}",
+        ];
+        let mut packed_taken = 0;
+        for name in ["block-core.json", "ui.json", "common.json", "pragma.json"] {
+            let path = dir.join(name);
+            let text = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{}: {e} (QEMU_SDK_SHARED?)", path.display()));
+            for _ in 0..40 {
+                let mut t = text.clone();
+                for _ in 0..1 + next(3) {
+                    let at = (0..=next(t.len()))
+                        .rev()
+                        .find(|&i| t.is_char_boundary(i))
+                        .unwrap_or(0);
+                    match next(3) {
+                        0 => t.truncate(at),
+                        1 => t.insert_str(at, pieces[next(pieces.len())]),
+                        _ => {
+                            let end = (at + 1..=t.len())
+                                .find(|&i| t.is_char_boundary(i))
+                                .unwrap_or(t.len());
+                            t.replace_range(at..end, "");
+                        }
+                    }
+                }
+                assert!(super::super::paths_agree(&t), "{name}: {t:?}");
+                let src = Source::new("t.json".into(), t);
+                packed_taken += usize::from(super::parse(&src).is_some());
+            }
+        }
+        // Blanks, newlines and truncations after a whole expression leave
+        // a file valid: the packed path was compared, not only skipped.
+        assert!(packed_taken >= 20, "packed path took {packed_taken} of 160");
+    }
+
     /// Every file of every schema in `../shared` (QEMU's releases and its
     /// test suite): where the packed path parses a file, it builds the same
     /// items at the same positions as the exact path; and it parses every
