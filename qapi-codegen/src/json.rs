@@ -189,19 +189,28 @@ impl Reader<'_> {
         let open = self.pos;
         self.pos += 1;
         let mut out = String::new();
+        let bytes = self.text.as_bytes();
         loop {
-            let rest = &self.text[self.pos..];
-            let Some(stop) = rest.find(['"', '\\']) else {
+            // A byte loop, not `str::find`: the build script runs this
+            // unoptimised in users' debug builds, where a char-pattern
+            // search costs hundreds of instructions a character.
+            let start = self.pos;
+            let mut stop = start;
+            while stop < bytes.len() && bytes[stop] != b'"' && bytes[stop] != b'\\' {
+                if bytes[stop] < b' ' {
+                    self.pos = stop;
+                    return Err(self.error("control character in a string"));
+                }
+                stop += 1;
+            }
+            if stop == bytes.len() {
                 self.pos = open;
                 return Err(self.error("unterminated string"));
-            };
-            if let Some(c) = rest[..stop].find(|c: char| c < ' ') {
-                self.pos += c;
-                return Err(self.error("control character in a string"));
             }
-            out.push_str(&rest[..stop]);
-            self.pos += stop + 1;
-            if rest.as_bytes()[stop] == b'"' {
+            // Both ends are ASCII, so this slices at character boundaries.
+            out.push_str(&self.text[start..stop]);
+            self.pos = stop + 1;
+            if bytes[stop] == b'"' {
                 return Ok(out);
             }
             let escaped = match self.peek() {
