@@ -149,17 +149,20 @@ impl LineCursor<'_> {
 /// The number of newlines in `bytes`.
 fn count_newlines(bytes: &[u8]) -> u32 {
     // In chunks whose count fits a byte, summed as bytes: the compiler
-    // then compares and adds 32 bytes at a time. A plain loop, not
+    // then compares and adds 32 bytes at a time. Indexed loops, not
     // `filter().count()` or `map().sum()`: those are compiled a byte or a
-    // few at a time, and in the build script's unoptimised build each
-    // adapter is a call per byte.
+    // few at a time, and in the build script's unoptimised build every
+    // iterator step is a call.
     let mut n = 0;
-    for chunk in bytes.chunks(255) {
+    let mut i = 0;
+    while i < bytes.len() {
+        let end = bytes.len().min(i + 255);
         let mut in_chunk = 0u8;
-        for &b in chunk {
-            in_chunk += u8::from(b == b'\n');
+        while i < end {
+            in_chunk += (bytes[i] == b'\n') as u8;
+            i += 1;
         }
-        n += u32::from(in_chunk);
+        n += in_chunk as u32;
     }
     n
 }

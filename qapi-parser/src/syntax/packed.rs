@@ -46,12 +46,7 @@ pub(super) fn parse(src: &Source) -> Option<Tree<'_>> {
         runs: Vec::with_capacity(text.len() / 32),
         copied_to: usize::MAX,
     };
-    // A doc block's lines are lines of the file: counting them first
-    // (many bytes at a time) saves growing the buffer a dozen times.
-    let mut tree = Tree {
-        items: Vec::new(),
-        doc_lines: Vec::with_capacity(count_newlines(text.as_bytes()) as usize + 1),
-    };
+    let mut tree = Tree::default();
     // The doc blocks, in order, each with the number of expressions
     // before it; where each chunk of whole expressions ends.
     let mut docs: Vec<(usize, DocBlock)> = Vec::new();
@@ -61,6 +56,13 @@ pub(super) fn parse(src: &Source) -> Option<Tree<'_>> {
     let mut pos = skip_blanks(text, 0);
     while pos < text.len() {
         if text.as_bytes().get(pos..pos + 2) == Some(b"##") {
+            if tree.doc_lines.capacity() == 0 {
+                // Doc blocks are lines of the rest of the file: counting
+                // them (many bytes at a time) saves growing the buffer a
+                // dozen times.
+                let lines = count_newlines(text.as_bytes().get(pos..).unwrap_or_default());
+                tree.doc_lines.reserve_exact(lines as usize + 1);
+            }
             let block;
             (block, pos) = doc_block(text, pos, &mut tree.doc_lines);
             docs.push((exprs, block));
