@@ -7,26 +7,28 @@ fn main() {
     let schema = manifest.join("schema");
     println!("cargo:rerun-if-changed={}", schema.display());
     println!("cargo:rerun-if-changed=build.rs");
-    println!("cargo:rerun-if-changed=Cargo.toml");
     let on = |f: &str| {
         let var = f.to_ascii_uppercase().replace('-', "_");
         std::env::var_os(format!("CARGO_FEATURE_{var}")).is_some()
     };
     // A cargo feature per QMP schema module (`ui`, `run-state`, ...).
-    // `cargo xtask gen` writes them into Cargo.toml between two marker
-    // lines, from `qapi_codegen::qmp_modules`, and keeps them fresh; they
-    // are read from there rather than from every release's facts, which
-    // an unoptimised build script takes a tenth of its run to read.
-    let manifest_text = std::fs::read_to_string(manifest.join("Cargo.toml"))
-        .unwrap_or_else(|e| panic!("qmp-types/Cargo.toml: {e}"));
-    let modules = module_features(&manifest_text);
-    assert!(
-        !modules.is_empty(),
-        "qmp-types/Cargo.toml: no module features between the BEGIN/END module features lines"
-    );
+    // `cargo xtask gen` writes the list into Cargo.toml's features and into
+    // `schema/modules.txt`, from `qapi_codegen::qmp_modules`, and keeps
+    // both fresh; reading the list is cheaper than reading every release's
+    // facts, a tenth of this script's unoptimised run.
+    let listed = std::fs::read_to_string(schema.join("modules.txt"))
+        .unwrap_or_else(|e| panic!("qmp-types/schema/modules.txt: {e}"));
+    let modules: Vec<&str> = listed
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
     let which = qapi_codegen::Bindings {
         qmp: on("qmp"),
-        qmp_modules: modules.into_iter().filter(|m| on(m)).collect(),
+        qmp_modules: modules
+            .into_iter()
+            .filter(|m| on(m))
+            .map(str::to_owned)
+            .collect(),
         guest_agent: on("guest-agent"),
         storage_daemon: on("storage-daemon"),
         unstable: on("unstable"),
@@ -42,16 +44,4 @@ fn main() {
     for (name, text) in files {
         std::fs::write(out.join(name), text).expect("OUT_DIR is writable");
     }
-}
-
-/// The features listed between `# BEGIN module features` and
-/// `# END module features` in the manifest, one `name = []` a line.
-fn module_features(manifest: &str) -> Vec<String> {
-    manifest
-        .lines()
-        .skip_while(|l| *l != "# BEGIN module features")
-        .skip(1)
-        .take_while(|l| *l != "# END module features")
-        .filter_map(|l| l.split_once(" = ").map(|(name, _)| name.trim().to_owned()))
-        .collect()
 }
