@@ -115,6 +115,7 @@ pub fn parse_with(
         defs: Vec::new(),
         free_docs: Vec::new(),
         pool: None,
+        threaded: false,
     };
     let text = match (loader.read)(root) {
         Ok(t) => t,
@@ -154,6 +155,7 @@ pub fn parse_with(
             });
         }
         drop(results);
+        loader.threaded = true;
         loader.pool = Some(Pool {
             jobs: &queue,
             done,
@@ -380,6 +382,22 @@ struct Loader<'r> {
     free_docs: Vec<doc::Doc>,
     /// Set while worker threads parse included files.
     pool: Option<Pool<'r>>,
+    /// Whether the schema has includes, and so runs on threads.
+    threaded: bool,
+}
+
+/// `f` over `items`, in order, the second half on another thread.
+fn map_on_two_threads<T: Send, R: Send>(mut items: Vec<T>, f: &(impl Fn(T) -> R + Sync)) -> Vec<R> {
+    let second = items.split_off(items.len() / 2);
+    std::thread::scope(|scope| {
+        let other = scope.spawn(|| second.into_iter().map(f).collect::<Vec<R>>());
+        let mut out: Vec<R> = items.into_iter().map(f).collect();
+        match other.join() {
+            Ok(rest) => out.extend(rest),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+        out
+    })
 }
 
 /// The absolute, lexically normalized form of a path, to recognise a file
@@ -726,7 +744,7 @@ impl Loader<'_> {
         let strict = self.doc_style == doc::DocStyle::STRICT;
         let files = &self.files;
         let builder_ref = &builder;
-        let docs = docs.into_iter().map(|(name, meta, loc, d, file)| {
+        let check_one = |(name, meta, loc, d, file): (String, &str, Loc, doc::Doc, usize)| {
             let Some((members, features, has_returns)) = builder_ref.doc_subjects(&name) else {
                 return Ok((name, d));
             };
@@ -752,8 +770,15 @@ impl Loader<'_> {
                     Err(e)
                 }
             }
-        });
-        let docs = docs.collect::<Vec<_>>();
+        };
+        // The doc checks are independent of each other: with includes
+        // (and so threads already), half of them run on a second thread
+        // rather than leave a core idle; their results keep their order.
+        let docs = if self.threaded {
+            map_on_two_threads(docs, &check_one)
+        } else {
+            docs.into_iter().map(check_one).collect()
+        };
         for checked in docs {
             let (name, d) = checked?;
             builder.set_doc(&name, d);
@@ -973,6 +998,47 @@ mod tests {
             text.ends_with("1 | { 'struct': 'Sx', 'data': { 'm': 'itn' } }\n  | ^"),
             "{text}"
         );
+    }
+
+    /// With includes, the doc checks run on two threads; the first failing
+    /// definition is still the one reported, in whichever half it is.
+    #[test]
+    fn doc_checks_on_two_threads_report_the_first_failure() {
+        let def = |name: &str, doc_member: &str| {
+            format!(
+                "##\n# @{name}:\n#\n# @{doc_member}: text\n##\n\
+                 {{ 'struct': '{name}', 'data': {{ 'x': 'int' }} }}\n"
+            )
+        };
+        let schema = |bad: &[usize]| {
+            let mut a = String::new();
+            for i in 0..40 {
+                let member = if bad.contains(&i) { "nope" } else { "x" };
+                a.push_str(&def(&format!("Type{i}"), member));
+            }
+            let files: HashMap<&str, String> = [
+                ("root.json", "{ 'include': 'a.json' }".to_owned()),
+                ("a.json", a),
+            ]
+            .into();
+            let mut read = |p: &str| {
+                files
+                    .get(p)
+                    .cloned()
+                    .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))
+            };
+            parse_with("root.json", &Options::default(), &mut read)
+        };
+        assert!(schema(&[]).is_ok());
+        for (bad, first) in [
+            (&[3, 30][..], "Type3"),
+            (&[30, 35][..], "Type30"),
+            (&[39][..], "Type39"),
+        ] {
+            let e = schema(bad).expect_err("a documented member that does not exist");
+            let context = e.context.clone().unwrap_or_default();
+            assert_eq!(context, format!("In struct '{first}':"), "{e}");
+        }
     }
 
     /// Included files are parsed on worker threads, in any order; what is
