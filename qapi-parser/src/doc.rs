@@ -441,6 +441,22 @@ fn indent(s: &str) -> usize {
     s.bytes().take_while(|&b| b == b' ' || b == b'\t').count()
 }
 
+/// `s` without leading whitespace, as [`str::trim_start`] has it, looking
+/// at bytes while they are ASCII (this runs on every example line).
+fn trim_blanks_start(s: &str) -> &str {
+    let ascii_blanks = s
+        .bytes()
+        .take_while(|&b| matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r'))
+        .count();
+    let rest = s.get(ascii_blanks..).unwrap_or("");
+    if rest.as_bytes().first().is_some_and(|&b| b >= 0x80) {
+        // Unicode has whitespace beyond ASCII (no-break space, ...).
+        rest.trim_start()
+    } else {
+        rest
+    }
+}
+
 /// Whether `s` begins an example message: `->` or `<-`, then a blank or
 /// the end of the line.
 fn marker(s: &str) -> Option<Direction> {
@@ -919,11 +935,9 @@ impl<'a> Parser<'_, 'a> {
                 }),
                 RawKind::Tagged(tag) => {
                     if *tag == Tag::Example {
-                        let mut all: Vec<Ln<'_>> = raw.first.into_iter().collect();
-                        all.extend_from_slice(lines);
                         doc.examples.push(Example {
                             title: None,
-                            messages: self.messages(&all),
+                            messages: self.messages(raw.first, lines),
                             loc: loc.clone(),
                         });
                     }
@@ -985,7 +999,7 @@ impl<'a> Parser<'_, 'a> {
         }
         let example = Example {
             title,
-            messages: self.messages(body),
+            messages: self.messages(None, body),
             loc: self.loc(head.idx),
         };
         (join(None, body), example)
@@ -994,11 +1008,22 @@ impl<'a> Parser<'_, 'a> {
     /// The `->`/`<-` messages among `lines`. A message runs until a blank
     /// line, the next message, or the end; continuation lines lose the
     /// indentation that lines them up with the message's first character.
-    fn messages(&self, lines: &[Ln<'a>]) -> Vec<ExampleMessage> {
+    fn messages(&self, first: Option<Ln<'a>>, lines: &[Ln<'a>]) -> Vec<ExampleMessage> {
         let mut out = Vec::new();
-        let mut i = 0;
-        while let Some(l) = lines.get(i) {
-            i += 1;
+        let mut at = 0;
+        // `first`, the text after an old `Example:` tag, is read as line -1.
+        let mut pending = first;
+        loop {
+            let l = match pending.take() {
+                Some(l) => l,
+                None => match lines.get(at) {
+                    Some(&l) => {
+                        at += 1;
+                        l
+                    }
+                    None => break,
+                },
+            };
             let ind = indent(l.text);
             let s = l.text.get(ind..).unwrap_or("");
             let Some(direction) = marker(s) else {
@@ -1007,22 +1032,29 @@ impl<'a> Parser<'_, 'a> {
             let after = s.get(2..).unwrap_or("");
             let first = after.trim_start();
             let json_col = ind + 2 + (after.len() - first.len());
-            let start = i;
-            while let Some(c) = lines.get(i) {
-                if c.text.is_empty() || marker(c.text.trim_start()).is_some() {
+            let start = at;
+            // The continuation lines, their least indentation, and an upper
+            // bound of the message's length.
+            let mut least = usize::MAX;
+            let mut bytes = first.len();
+            while let Some(c) = lines.get(at) {
+                if c.text.is_empty() || marker(trim_blanks_start(c.text)).is_some() {
                     break;
                 }
-                i += 1;
+                least = least.min(indent(c.text));
+                bytes += c.text.len() + 1;
+                at += 1;
             }
-            let rest = lines.get(start..i).unwrap_or(&[]);
+            let rest = lines.get(start..at).unwrap_or(&[]);
             // Without text after the marker, the JSON starts on the next
             // line: drop the continuation's own common indentation.
             let strip = if first.is_empty() {
-                rest.iter().map(|c| indent(c.text)).min().unwrap_or(0)
+                if rest.is_empty() { 0 } else { least }
             } else {
                 json_col
             };
-            let mut json = String::from(first);
+            let mut json = String::with_capacity(bytes);
+            json.push_str(first);
             for c in rest {
                 if !json.is_empty() {
                     json.push('\n');
@@ -1044,30 +1076,51 @@ impl<'a> Parser<'_, 'a> {
 /// other lines without their common indentation, blank lines at either end
 /// dropped.
 fn join(first: Option<Ln<'_>>, lines: &[Ln<'_>]) -> String {
-    let strip = lines
-        .iter()
-        .filter(|l| !l.text.is_empty())
-        .map(|l| indent(l.text))
-        .min()
-        .unwrap_or(0);
-    let texts = first.map(|f| f.text).into_iter().chain(
-        lines
-            .iter()
-            .map(|l| l.text.get(strip.min(indent(l.text))..).unwrap_or("")),
+    // Two plain passes (this runs for every section of every block): the
+    // first finds the common indentation and the exact length, so that the
+    // second writes into one allocation of the right size. A content line
+    // is right-trimmed, so one that is not blank has text past its
+    // indentation, which is at least `strip`.
+    let head = first.map_or("", |f| f.text);
+    let mut strip = usize::MAX;
+    let mut bytes = head.len();
+    let mut texts = 0;
+    // Positions of the first and last text: the header is 0, line `i` is
+    // `i + 1`. The blank lines between them each add a newline.
+    let mut first_at = if head.is_empty() { None } else { Some(0) };
+    let mut last_at = 0;
+    for (i, l) in lines.iter().enumerate() {
+        if l.text.is_empty() {
+            continue;
+        }
+        strip = strip.min(indent(l.text));
+        bytes += l.text.len();
+        texts += 1;
+        first_at.get_or_insert(i + 1);
+        last_at = i + 1;
+    }
+    let Some(first_at) = first_at else {
+        return String::new();
+    };
+    let mut out = String::with_capacity(
+        // Saturating: the figure only sizes the buffer.
+        bytes.saturating_sub(strip.saturating_mul(texts)) + (last_at - first_at),
     );
-    // Blank lines before the first text and after the last are dropped;
-    // those in between are kept.
-    let mut out = String::with_capacity(texts.clone().map(|t| t.len() + 1).sum());
+    out.push_str(head);
     let mut blanks = 0;
-    for t in texts {
-        if t.is_empty() {
+    for l in lines {
+        if l.text.is_empty() {
             blanks += 1;
             continue;
         }
+        // Blank lines before the first text are dropped; those in between
+        // are kept (those after the last never get written).
         if !out.is_empty() {
-            out.extend(std::iter::repeat_n('\n', blanks + 1));
+            for _ in 0..=blanks {
+                out.push('\n');
+            }
         }
-        out.push_str(t);
+        out.push_str(l.text.get(strip..).unwrap_or(""));
         blanks = 0;
     }
     out
