@@ -124,8 +124,8 @@ pub(crate) fn parse_doc_with(
         code: None,
         raws: Vec::with_capacity(8),
         buf: Vec::with_capacity(lines.len()),
-        members: Vec::new(),
-        features: Vec::new(),
+        members: 0,
+        features: 0,
     };
     let symbol = p.parse()?;
     p.finish(symbol)
@@ -391,8 +391,10 @@ struct Parser<'l, 'a> {
     /// The content lines of every section, in order (see [`Raw::lines`]):
     /// one allocation per block rather than one per section.
     buf: Vec<Ln<'a>>,
-    members: Vec<&'a str>,
-    features: Vec<&'a str>,
+    /// How many member and feature descriptions `raws` holds: the sizes of
+    /// the [`Doc`]'s vectors, which are allocated once at their size.
+    members: usize,
+    features: usize,
 }
 
 /// The line without a trailing carriage return (CRLF files).
@@ -660,7 +662,7 @@ impl<'a> Parser<'_, 'a> {
                 continue;
             }
             if l.text == "Features:" {
-                if !self.features.is_empty() {
+                if self.features != 0 {
                     return Err(self.err(l.idx, "duplicated 'Features:' line"));
                 }
                 line = self.next()?;
@@ -668,7 +670,7 @@ impl<'a> Parser<'_, 'a> {
                     line = self.next()?;
                 }
                 line = self.descriptions(line, false)?;
-                if self.features.is_empty() {
+                if self.features == 0 {
                     return Err(self.err(self.pos, "feature descriptions expected"));
                 }
                 have_tagged = true;
@@ -765,20 +767,21 @@ impl<'a> Parser<'_, 'a> {
             if name.is_empty() {
                 return Err(self.err(l.idx, "invalid parameter name"));
             }
-            let seen = if members {
-                &mut self.members
-            } else {
-                &mut self.features
-            };
-            if seen.contains(&name) {
-                return Err(self.err(l.idx, format!("'{name}' parameter name duplicated")));
-            }
-            seen.push(name);
             let kind = if members {
                 RawKind::Member(name)
             } else {
                 RawKind::Feature(name)
             };
+            // The sections read so far are the names seen: no set to build
+            // for the few descriptions of a block.
+            if self.raws.iter().any(|r| r.kind == kind) {
+                return Err(self.err(l.idx, format!("'{name}' parameter name duplicated")));
+            }
+            if members {
+                self.members += 1;
+            } else {
+                self.features += 1;
+            }
             let mut raw = Raw {
                 kind,
                 idx: l.idx,
@@ -887,9 +890,15 @@ impl<'a> Parser<'_, 'a> {
             loc: self.loc(0),
             symbol,
             body: String::new(),
-            members: Vec::new(),
-            features: Vec::new(),
-            sections: Vec::new(),
+            members: Vec::with_capacity(self.members),
+            features: Vec::with_capacity(self.features),
+            // Most sections are tagged ones or paragraphs after them.
+            sections: Vec::with_capacity(
+                self.raws
+                    .iter()
+                    .filter(|r| matches!(r.kind, RawKind::Tagged(_) | RawKind::Detail))
+                    .count(),
+            ),
             examples: Vec::new(),
         };
         for raw in &self.raws {
@@ -912,10 +921,12 @@ impl<'a> Parser<'_, 'a> {
             let loc = self.loc(raw.idx);
             match &raw.kind {
                 RawKind::Intro => {
-                    if !doc.body.is_empty() {
+                    if doc.body.is_empty() {
+                        doc.body = text;
+                    } else {
                         doc.body.push_str("\n\n");
+                        doc.body.push_str(&text);
                     }
-                    doc.body.push_str(&text);
                     // Examples in the overview stay in the text, too.
                     for piece in split_directives(lines) {
                         if let Piece::Example(head, block) = piece {
@@ -1139,63 +1150,94 @@ enum Piece<'s, 'a> {
 /// Splits top-level `.. note::` and `.. qmp-example::` directives out of a
 /// run of paragraphs. A directive's block is the lines after it that are
 /// blank or indented deeper than it.
-fn split_directives<'s, 'a>(lines: &'s [Ln<'a>]) -> Vec<Piece<'s, 'a>> {
-    let base = lines
-        .iter()
-        .filter(|l| !l.text.is_empty())
-        .map(|l| indent(l.text))
-        .min()
-        .unwrap_or(0);
-    let mut pieces = Vec::new();
-    let mut plain_start = 0;
-    let mut i = 0;
-    while let Some(l) = lines.get(i) {
-        let ind = indent(l.text);
-        let t = l.text.get(ind..).unwrap_or("");
-        let directive = if ind != base {
-            None
-        } else if t.starts_with(".. qmp-example::") {
-            Some(true)
-        } else if t.starts_with(".. note::") {
-            Some(false)
-        } else {
-            None
-        };
-        let Some(is_example) = directive else {
-            i += 1;
-            continue;
-        };
-        if let Some(before) = lines.get(plain_start..i) {
-            pieces.push(Piece::Plain(before));
+fn split_directives<'s, 'a>(lines: &'s [Ln<'a>]) -> Directives<'s, 'a> {
+    let mut base = usize::MAX;
+    for l in lines {
+        if !l.text.is_empty() {
+            base = base.min(indent(l.text));
         }
-        let mut j = i + 1;
-        let mut last = i;
-        while let Some(c) = lines.get(j) {
-            if !c.text.is_empty() {
-                if indent(c.text) <= ind {
-                    break;
+    }
+    Directives {
+        lines,
+        base: if base == usize::MAX { 0 } else { base },
+        at: 0,
+        plain_start: 0,
+        pending: None,
+    }
+}
+
+/// The pieces of [`split_directives`], made as they are read: an iterator
+/// rather than a vector, which every detail section would allocate.
+struct Directives<'s, 'a> {
+    lines: &'s [Ln<'a>],
+    /// The indentation of a top-level directive.
+    base: usize,
+    /// The next line to look at.
+    at: usize,
+    /// The first line of the plain text not yet handed out.
+    plain_start: usize,
+    /// A directive found after the plain text handed out last.
+    pending: Option<Piece<'s, 'a>>,
+}
+
+impl<'s, 'a> Iterator for Directives<'s, 'a> {
+    type Item = Piece<'s, 'a>;
+
+    fn next(&mut self) -> Option<Piece<'s, 'a>> {
+        if let Some(piece) = self.pending.take() {
+            return Some(piece);
+        }
+        let lines = self.lines;
+        while let Some(l) = lines.get(self.at) {
+            let i = self.at;
+            let ind = indent(l.text);
+            let t = l.text.get(ind..).unwrap_or("");
+            let directive = if ind != self.base {
+                None
+            } else if t.starts_with(".. qmp-example::") {
+                Some(true)
+            } else if t.starts_with(".. note::") {
+                Some(false)
+            } else {
+                None
+            };
+            let Some(is_example) = directive else {
+                self.at += 1;
+                continue;
+            };
+            let mut j = i + 1;
+            let mut last = i;
+            while let Some(c) = lines.get(j) {
+                if !c.text.is_empty() {
+                    if indent(c.text) <= ind {
+                        break;
+                    }
+                    last = j;
                 }
-                last = j;
+                j += 1;
             }
-            j += 1;
+            let block = lines.get(i + 1..=last).unwrap_or(&[]);
+            self.pending = Some(if is_example {
+                Piece::Example(*l, block)
+            } else {
+                let head = l.tail(ind + ".. note::".len());
+                let head = head.tail(indent(head.text));
+                Piece::Note(head, block)
+            });
+            // The text before the directive, possibly none.
+            let before = lines.get(self.plain_start..i).unwrap_or(&[]);
+            self.at = last + 1;
+            self.plain_start = self.at;
+            return Some(Piece::Plain(before));
         }
-        let block = lines.get(i + 1..=last).unwrap_or(&[]);
-        if is_example {
-            pieces.push(Piece::Example(*l, block));
+        let rest = lines.get(self.plain_start..).unwrap_or(&[]);
+        self.plain_start = lines.len();
+        if rest.is_empty() {
+            None
         } else {
-            let head = l.tail(ind + ".. note::".len());
-            let head = head.tail(indent(head.text));
-            pieces.push(Piece::Note(head, block));
+            Some(Piece::Plain(rest))
         }
-        i = last + 1;
-        plain_start = i;
     }
-    if let Some(rest) = lines.get(plain_start..)
-        && !rest.is_empty()
-    {
-        pieces.push(Piece::Plain(rest));
-    }
-    pieces
 }
 
 /// Whether a too-long line is just a URL, which can't be broken.
