@@ -298,16 +298,26 @@ struct Ln<'a> {
     idx: usize,
     /// Byte offset of `text` in the source line.
     off: usize,
+    /// The number of leading blanks of `text` ([`indent`]): measured once
+    /// when the line is read, as most passes over a section want it.
+    ind: usize,
 }
 
 impl<'a> Ln<'a> {
     /// The rest of the line from byte `at` of `text` on.
     fn tail(self, at: usize) -> Ln<'a> {
+        let text = self.text.get(at..).unwrap_or("");
         Ln {
-            text: self.text.get(at..).unwrap_or(""),
+            text,
             idx: self.idx,
             off: self.off + at,
+            ind: indent(text),
         }
+    }
+
+    /// The text after the indentation.
+    fn content(self) -> &'a str {
+        self.text.get(self.ind..).unwrap_or("")
     }
 }
 
@@ -426,6 +436,11 @@ fn match_tag(s: &str) -> Option<(Tag, usize)> {
         ("Example", Tag::Example),
         ("TODO", Tag::Todo),
     ];
+    // Most lines start with none of the tags' initials: no need to try
+    // each tag on them.
+    if !matches!(s.as_bytes().first(), Some(b'R' | b'E' | b'S' | b'N' | b'T')) {
+        return None;
+    }
     TAGS.iter().find_map(|&(word, tag)| {
         let after = s.strip_prefix(word)?.strip_prefix(':')?;
         if after.starts_with(':') {
@@ -443,19 +458,18 @@ fn indent(s: &str) -> usize {
     s.bytes().take_while(|&b| b == b' ' || b == b'\t').count()
 }
 
-/// `s` without leading whitespace, as [`str::trim_start`] has it, looking
-/// at bytes while they are ASCII (this runs on every example line).
-fn trim_blanks_start(s: &str) -> &str {
-    let ascii_blanks = s
-        .bytes()
-        .take_while(|&b| matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r'))
-        .count();
-    let rest = s.get(ascii_blanks..).unwrap_or("");
-    if rest.as_bytes().first().is_some_and(|&b| b >= 0x80) {
-        // Unicode has whitespace beyond ASCII (no-break space, ...).
-        rest.trim_start()
-    } else {
-        rest
+/// The line's text without leading whitespace, as [`str::trim_start`] has
+/// it: past the blanks already counted unless other whitespace follows
+/// (this runs on every example line).
+fn trim_blanks_start(l: Ln<'_>) -> &str {
+    let rest = l.content();
+    match rest.as_bytes().first() {
+        // Other ASCII whitespace, or Unicode's beyond ASCII (no-break
+        // space, ...).
+        Some(&b) if b >= 0x80 || matches!(b, b'\n' | b'\x0b' | b'\x0c' | b'\r') => {
+            l.text.trim_start()
+        }
+        _ => rest,
     }
 }
 
@@ -546,15 +560,18 @@ impl<'a> Parser<'_, 'a> {
                 text: "",
                 idx,
                 off: 1,
+                ind: 0,
             }));
         }
         let Some(content) = rest.strip_prefix(' ') else {
             return Err(self.err(idx, "missing space after #"));
         };
+        let text = content.trim_end();
         let ln = Ln {
-            text: content.trim_end(),
+            text,
             idx,
             off: 2,
+            ind: indent(text),
         };
         self.check_style(ln)?;
         Ok(Some(ln))
@@ -568,27 +585,30 @@ impl<'a> Parser<'_, 'a> {
     /// indented less, which is checked again.
     fn check_style(&mut self, ln: Ln<'a>) -> Result<(), Error> {
         let t = ln.text;
-        let opener = t
-            .strip_prefix("..")
-            .map(|r| r.trim_start_matches(' '))
-            .and_then(|r| r.strip_prefix("qmp-example"))
-            .filter(|_| t.starts_with(".. "))
-            .unwrap_or(t);
-        if opener.trim_start_matches(' ') == "::" {
-            self.code = Some(0);
-            return Ok(());
+        // An opener ends with `::`: the cheap test first, on every line.
+        if t.ends_with("::") {
+            let opener = t
+                .strip_prefix("..")
+                .map(|r| r.trim_start_matches(' '))
+                .and_then(|r| r.strip_prefix("qmp-example"))
+                .filter(|_| t.starts_with(".. "))
+                .unwrap_or(t);
+            if opener.trim_start_matches(' ') == "::" {
+                self.code = Some(0);
+                return Ok(());
+            }
         }
         if let Some(open) = self.code
             && !t.is_empty()
         {
-            let ind = indent(t);
+            let ind = ln.ind;
             if open == 0 {
                 self.code = Some(ind);
             } else if ind < open {
                 self.code = None;
             }
         }
-        if self.code.is_some() {
+        if self.code.is_some() || !(self.style.max_line_length || self.style.two_spaces) {
             return Ok(());
         }
         if self.style.max_line_length && t.chars().count() + 2 > 70 && !is_url_line(t) {
@@ -725,6 +745,7 @@ impl<'a> Parser<'_, 'a> {
                             text: "",
                             idx: l.idx,
                             off: 0,
+                            ind: 0,
                         });
                         last.lines.end = self.buf.len();
                     }
@@ -823,7 +844,7 @@ impl<'a> Parser<'_, 'a> {
             if at_name_colon(l.text).is_some() {
                 return Ok(Some(l));
             }
-            let ind = indent(l.text);
+            let ind = l.ind;
             let is_second = std::mem::take(&mut second);
             // Older releases end a section at a line that starts another,
             // however the section was indented.
@@ -999,7 +1020,7 @@ impl<'a> Parser<'_, 'a> {
         let mut title = None;
         let mut body = block;
         while let Some((l, rest)) = body.split_first() {
-            let t = l.text.trim_start();
+            let t = trim_blanks_start(*l);
             if !t.starts_with(':') {
                 break;
             }
@@ -1035,8 +1056,8 @@ impl<'a> Parser<'_, 'a> {
                     None => break,
                 },
             };
-            let ind = indent(l.text);
-            let s = l.text.get(ind..).unwrap_or("");
+            let ind = l.ind;
+            let s = l.content();
             let Some(direction) = marker(s) else {
                 continue;
             };
@@ -1049,10 +1070,10 @@ impl<'a> Parser<'_, 'a> {
             let mut least = usize::MAX;
             let mut bytes = first.len();
             while let Some(c) = lines.get(at) {
-                if c.text.is_empty() || marker(trim_blanks_start(c.text)).is_some() {
+                if c.text.is_empty() || marker(trim_blanks_start(*c)).is_some() {
                     break;
                 }
-                least = least.min(indent(c.text));
+                least = least.min(c.ind);
                 bytes += c.text.len() + 1;
                 at += 1;
             }
@@ -1070,7 +1091,7 @@ impl<'a> Parser<'_, 'a> {
                 if !json.is_empty() {
                     json.push('\n');
                 }
-                let n = indent(c.text).min(strip);
+                let n = c.ind.min(strip);
                 json.push_str(c.text.get(n..).unwrap_or(""));
             }
             out.push(ExampleMessage {
@@ -1104,7 +1125,7 @@ fn join(first: Option<Ln<'_>>, lines: &[Ln<'_>]) -> String {
         if l.text.is_empty() {
             continue;
         }
-        strip = strip.min(indent(l.text));
+        strip = strip.min(l.ind);
         bytes += l.text.len();
         texts += 1;
         first_at.get_or_insert(i + 1);
@@ -1154,7 +1175,7 @@ fn split_directives<'s, 'a>(lines: &'s [Ln<'a>]) -> Directives<'s, 'a> {
     let mut base = usize::MAX;
     for l in lines {
         if !l.text.is_empty() {
-            base = base.min(indent(l.text));
+            base = base.min(l.ind);
         }
     }
     Directives {
@@ -1190,8 +1211,8 @@ impl<'s, 'a> Iterator for Directives<'s, 'a> {
         let lines = self.lines;
         while let Some(l) = lines.get(self.at) {
             let i = self.at;
-            let ind = indent(l.text);
-            let t = l.text.get(ind..).unwrap_or("");
+            let ind = l.ind;
+            let t = l.content();
             let directive = if ind != self.base {
                 None
             } else if t.starts_with(".. qmp-example::") {
@@ -1209,7 +1230,7 @@ impl<'s, 'a> Iterator for Directives<'s, 'a> {
             let mut last = i;
             while let Some(c) = lines.get(j) {
                 if !c.text.is_empty() {
-                    if indent(c.text) <= ind {
+                    if c.ind <= ind {
                         break;
                     }
                     last = j;
@@ -1221,7 +1242,7 @@ impl<'s, 'a> Iterator for Directives<'s, 'a> {
                 Piece::Example(*l, block)
             } else {
                 let head = l.tail(ind + ".. note::".len());
-                let head = head.tail(indent(head.text));
+                let head = head.tail(head.ind);
                 Piece::Note(head, block)
             });
             // The text before the directive, possibly none.
