@@ -1,6 +1,6 @@
 //! Documentation comments (`##` blocks) as structured data.
 //!
-//! The syntax layer hands each `##` block to `parse_doc`, which builds a
+//! The syntax layer hands each `##` block to `parse_doc_in`, which builds a
 //! [`Doc`]; once the documented definition is known, `check_doc` compares
 //! the two. The grammar follows QEMU 10.2's (`docs/qapi-code-gen.rst`,
 //! "Documentation comments"), relaxed where older releases (6.1, 7.2)
@@ -42,7 +42,7 @@ pub(crate) struct DocLine<'a> {
     pub(crate) col: u32,
 }
 
-/// Which of QEMU 10.2's layout rules [`parse_doc_with`] enforces.
+/// Which of QEMU 10.2's layout rules [`parse_doc_in`] enforces.
 ///
 /// QEMU 10.1 started rejecting long lines and single spaces between
 /// sentences; schemas of earlier releases break both rules, so they are off
@@ -79,8 +79,29 @@ pub(crate) fn parse_doc(lines: &[DocLine<'_>], closed: bool, end_loc: &Loc) -> R
     parse_doc_with(lines, closed, end_loc, DocStyle::default())
 }
 
+/// [`parse_doc_in`] with buffers of its own, for tests.
+#[cfg(test)]
+pub(crate) fn parse_doc_with(
+    lines: &[DocLine<'_>],
+    closed: bool,
+    end_loc: &Loc,
+    style: DocStyle,
+) -> Result<Doc, Error> {
+    parse_doc_in(lines, closed, end_loc, style, &mut DocScratch::default())
+}
+
+/// The working memory of [`parse_doc_in`], kept from one block to the next
+/// so that a file's blocks share two allocations instead of making two
+/// each. It borrows the text of the blocks' lines: one scratch per file.
+#[derive(Default)]
+pub(crate) struct DocScratch<'a> {
+    raws: Vec<Raw<'a>>,
+    buf: Vec<Ln<'a>>,
+}
+
 /// Parses one documentation block, enforcing the layout rules `style`
-/// selects.
+/// selects, in `scratch`'s buffers (which hold nothing of it afterwards
+/// that matters: any scratch gives the same result).
 ///
 /// `lines[0]` is the opening line, which must be exactly `##`. If `closed`,
 /// the last line is the closing line (starting with `##`, which must be all
@@ -91,11 +112,12 @@ pub(crate) fn parse_doc(lines: &[DocLine<'_>], closed: bool, end_loc: &Loc) -> R
 /// # Errors
 ///
 /// The first problem found, with QEMU's message and position.
-pub(crate) fn parse_doc_with(
-    lines: &[DocLine<'_>],
+pub(crate) fn parse_doc_in<'a>(
+    lines: &[DocLine<'a>],
     closed: bool,
     end_loc: &Loc,
     style: DocStyle,
+    scratch: &mut DocScratch<'a>,
 ) -> Result<Doc, Error> {
     let Some(open) = lines.first() else {
         return Err(Error::new(
@@ -122,13 +144,18 @@ pub(crate) fn parse_doc_with(
         pos: 0,
         style,
         code: None,
-        raws: Vec::with_capacity(8),
-        buf: Vec::with_capacity(lines.len()),
+        raws: std::mem::take(&mut scratch.raws),
+        buf: std::mem::take(&mut scratch.buf),
         members: 0,
         features: 0,
     };
-    let symbol = p.parse()?;
-    p.finish(symbol)
+    p.raws.clear();
+    p.buf.clear();
+    p.buf.reserve(lines.len());
+    let doc = p.parse().and_then(|symbol| p.finish(symbol));
+    scratch.raws = p.raws;
+    scratch.buf = p.buf;
+    doc
 }
 
 /// Where `line` starts; blocks lie in one file, that of `end_loc`.
@@ -412,6 +439,22 @@ fn chomp(s: &str) -> &str {
     s.strip_suffix('\r').unwrap_or(s)
 }
 
+/// `s` without trailing whitespace, as [`str::trim_end`] has it, looking
+/// at bytes while they are ASCII (this runs on every line).
+fn trim_end(s: &str) -> &str {
+    let b = s.as_bytes();
+    let mut end = b.len();
+    while let Some(&c) = end.checked_sub(1).and_then(|i| b.get(i)) {
+        match c {
+            b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r' => end -= 1,
+            // Unicode has whitespace beyond ASCII (no-break space, ...).
+            0x80.. => return s.get(..end).unwrap_or("").trim_end(),
+            _ => break,
+        }
+    }
+    s.get(..end).unwrap_or("")
+}
+
 /// Matches `@NAME:` and the spaces after it at the start of `s`, as QEMU's
 /// `@([^:]*): *` does: the name and the offset of the text after it.
 fn at_name_colon(s: &str) -> Option<(&str, usize)> {
@@ -546,27 +589,32 @@ impl<'a> Parser<'_, 'a> {
             return Ok(None);
         }
         let idx = self.pos;
-        let text = self.lines.get(idx).map_or("", |l| chomp(l.text));
-        let Some(rest) = text.strip_prefix('#') else {
+        let text = self.lines.get(idx).map_or("", |l| l.text);
+        // Byte tests, as this runs on every line: `#`, then a space, or
+        // nothing (a carriage return ending the line counts as nothing).
+        let bytes = text.as_bytes();
+        if bytes.first() != Some(&b'#') {
             return Err(self.err(idx, "documentation comment must end with '##'"));
-        };
-        if rest.starts_with('#') {
-            // A `##` line inside the block: the caller split it wrongly, but
-            // QEMU would have ended the block here.
-            return Err(self.err(idx, "junk after '##' at end of documentation comment"));
         }
-        if rest.is_empty() {
-            return Ok(Some(Ln {
-                text: "",
-                idx,
-                off: 1,
-                ind: 0,
-            }));
-        }
-        let Some(content) = rest.strip_prefix(' ') else {
-            return Err(self.err(idx, "missing space after #"));
+        let blank = Ln {
+            text: "",
+            idx,
+            off: 1,
+            ind: 0,
         };
-        let text = content.trim_end();
+        let content = match bytes.get(1) {
+            Some(b' ') => text.get(2..).unwrap_or(""),
+            Some(b'#') => {
+                // A `##` line inside the block: the caller split it
+                // wrongly, but QEMU would have ended the block here.
+                return Err(self.err(idx, "junk after '##' at end of documentation comment"));
+            }
+            None => return Ok(Some(blank)),
+            Some(b'\r') if bytes.len() == 2 => return Ok(Some(blank)),
+            Some(_) => return Err(self.err(idx, "missing space after #")),
+        };
+        // The trailing carriage return of a CRLF line goes with the blanks.
+        let text = trim_end(content);
         let ln = Ln {
             text,
             idx,
@@ -583,6 +631,7 @@ impl<'a> Parser<'_, 'a> {
     /// `.. qmp-example::` at the left margin; the first line after it that
     /// is not blank sets its indentation, and the block ends at a line
     /// indented less, which is checked again.
+    #[inline]
     fn check_style(&mut self, ln: Ln<'a>) -> Result<(), Error> {
         let t = ln.text;
         // An opener ends with `::`: the cheap test first, on every line.
@@ -904,7 +953,7 @@ impl<'a> Parser<'_, 'a> {
     }
 
     /// Assembles the [`Doc`] and checks that sections needing text have it.
-    fn finish(self, symbol: Option<String>) -> Result<Doc, Error> {
+    fn finish(&self, symbol: Option<String>) -> Result<Doc, Error> {
         // Spelt out: `..Doc::default()` would allocate a location's file
         // name only to drop it.
         let mut doc = Doc {

@@ -217,6 +217,7 @@ fn parse_alone(path: String, text: String, style: doc::DocStyle) -> Parsed {
         // every block in turn.
         let mut cursor = 0;
         let mut lines: Vec<doc::DocLine<'_>> = Vec::new();
+        let mut scratch = doc::DocScratch::default();
         for item in items {
             match item {
                 Item::Expr(node)
@@ -234,7 +235,7 @@ fn parse_alone(path: String, text: String, style: doc::DocStyle) -> Parsed {
                         doc::DocLine { text, line, col }
                     }));
                     let end = src.loc(block.end);
-                    let d = doc::parse_doc_with(&lines, block.closed, &end, style);
+                    let d = doc::parse_doc_in(&lines, block.closed, &end, style, &mut scratch);
                     let failed = d.is_err();
                     out.push(ParsedItem::Doc(d));
                     if failed {
