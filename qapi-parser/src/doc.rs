@@ -266,38 +266,70 @@ pub(crate) fn check_doc(doc: &Doc, target: &DocTarget<'_>) -> Result<(), Error> 
             "alternate" => "branch",
             _ => "member",
         };
+        let mut at = 0;
         for name in &target.members {
-            if doc.member(name).is_none() {
-                return Err(Error::new(
-                    target.loc.clone(),
-                    format!("{role} '{name}' lacks documentation"),
-                ));
+            match position_from(&doc.members, at, |m| m.name == *name) {
+                Some(i) => at = i + 1,
+                None => {
+                    return Err(Error::new(
+                        target.loc.clone(),
+                        format!("{role} '{name}' lacks documentation"),
+                    ));
+                }
             }
         }
     }
-    let features: Vec<&str> = target.features.iter().map(|(n, _)| *n).collect();
     // Before 10.1, QEMU matched member names with blanks around them.
     let trim = !target.strict;
-    check_documented(&doc.members, &target.members, "member", trim)?;
-    check_documented(&doc.features, &features, "feature", false)
+    check_documented(&doc.members, &target.members, |m| m, "member", trim)?;
+    check_documented(&doc.features, &target.features, |f| f.0, "feature", false)
+}
+
+/// The index of the first of `items` from `from` on that `hit` accepts,
+/// else of the first before `from`. Descriptions mostly follow the
+/// definition's order, so that a search starting after the previous match
+/// usually ends at its first item, where a search from the start would be
+/// quadratic over a definition's members.
+fn position_from<T>(items: &[T], from: usize, hit: impl Fn(&T) -> bool) -> Option<usize> {
+    let (before, after) = items.split_at(from.min(items.len()));
+    match after.iter().position(&hit) {
+        Some(i) => Some(from + i),
+        None => before.iter().position(hit),
+    }
 }
 
 /// Rejects descriptions of things that do not exist, naming all of them at
 /// the first one's line.
 /// With `trim`, names are compared and reported without surrounding blanks.
-fn check_documented(
+fn check_documented<T>(
     items: &[DocItem],
-    exist: &[&str],
+    exist: &[T],
+    name_of: impl Fn(&T) -> &str,
     what: &str,
     trim: bool,
 ) -> Result<(), Error> {
     fn trimmed(i: &DocItem, trim: bool) -> &str {
-        if trim { i.name.trim() } else { i.name.as_str() }
+        // `str::trim` decodes chars at both ends; a name whose end bytes
+        // are neither ASCII whitespace nor part of a wider char has nothing
+        // to trim.
+        let maybe_blank =
+            |b: Option<&u8>| b.is_some_and(|&b| b >= 0x80 || matches!(b, b' ' | b'\t'..=b'\r'));
+        let b = i.name.as_bytes();
+        if trim && (maybe_blank(b.first()) || maybe_blank(b.last())) {
+            i.name.trim()
+        } else {
+            i.name.as_str()
+        }
     }
-    let bogus: Vec<&DocItem> = items
-        .iter()
-        .filter(|i| !exist.contains(&trimmed(i, trim)))
-        .collect();
+    let mut at = 0;
+    let mut bogus: Vec<&DocItem> = Vec::new();
+    for i in items {
+        let name = trimmed(i, trim);
+        match position_from(exist, at, |e| name_of(e) == name) {
+            Some(found) => at = found + 1,
+            None => bogus.push(i),
+        }
+    }
     let Some(first) = bogus.first() else {
         return Ok(());
     };
@@ -621,7 +653,11 @@ impl<'a> Parser<'_, 'a> {
             off: 2,
             ind: indent(text),
         };
-        self.check_style(ln)?;
+        // Literal blocks are only tracked to exempt them from the layout
+        // rules: without rules, nothing to do.
+        if self.style.max_line_length || self.style.two_spaces {
+            self.check_style(ln)?;
+        }
         Ok(Some(ln))
     }
 
@@ -657,7 +693,7 @@ impl<'a> Parser<'_, 'a> {
                 self.code = None;
             }
         }
-        if self.code.is_some() || !(self.style.max_line_length || self.style.two_spaces) {
+        if self.code.is_some() {
             return Ok(());
         }
         if self.style.max_line_length && t.chars().count() + 2 > 70 && !is_url_line(t) {
