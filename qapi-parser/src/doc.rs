@@ -603,8 +603,34 @@ impl<'a> Parser<'_, 'a> {
 
     /// Reads the next line: `None` at the closing `##`. Checks what QEMU
     /// checks of every line as it reads it.
+    ///
+    /// Inlined for its common case, a `# text` line with no layout rule to
+    /// check (this runs on every line); the rest is [`Parser::next_other`].
+    #[inline(always)]
     fn next(&mut self) -> Result<Option<Ln<'a>>, Error> {
         self.pos += 1;
+        if self.pos < self.end
+            && !(self.style.max_line_length || self.style.two_spaces)
+            && let Some(line) = self.lines.get(self.pos)
+            && let Some(content) = line.text.strip_prefix("# ")
+        {
+            // The trailing carriage return of a CRLF line goes with the
+            // blanks.
+            let text = trim_end(content);
+            return Ok(Some(Ln {
+                text,
+                idx: self.pos,
+                off: 2,
+                ind: indent(text),
+            }));
+        }
+        self.next_other()
+    }
+
+    /// [`Parser::next`] for the end of the block, blank and wrong lines,
+    /// and lines with layout rules to check.
+    #[inline(never)]
+    fn next_other(&mut self) -> Result<Option<Ln<'a>>, Error> {
         if self.pos >= self.end {
             self.pos = self.end;
             if !self.closed {
@@ -622,8 +648,8 @@ impl<'a> Parser<'_, 'a> {
         }
         let idx = self.pos;
         let text = self.lines.get(idx).map_or("", |l| l.text);
-        // Byte tests, as this runs on every line: `#`, then a space, or
-        // nothing (a carriage return ending the line counts as nothing).
+        // Byte tests: `#`, then a space, or nothing (a carriage return
+        // ending the line counts as nothing).
         let bytes = text.as_bytes();
         if bytes.first() != Some(&b'#') {
             return Err(self.err(idx, "documentation comment must end with '##'"));
@@ -645,7 +671,6 @@ impl<'a> Parser<'_, 'a> {
             Some(b'\r') if bytes.len() == 2 => return Ok(Some(blank)),
             Some(_) => return Err(self.err(idx, "missing space after #")),
         };
-        // The trailing carriage return of a CRLF line goes with the blanks.
         let text = trim_end(content);
         let ln = Ln {
             text,
