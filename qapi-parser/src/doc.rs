@@ -957,9 +957,12 @@ impl<'a> Parser<'_, 'a> {
             let ind = l.ind;
             let is_second = std::mem::take(&mut second);
             // Older releases end a section at a line that starts another,
-            // however the section was indented.
-            let starts_section =
-                match_tag(l.text).is_some() || l.text == "Features:" || l.text.starts_with('=');
+            // however the section was indented. Such a line is unindented:
+            // the tests are only made on those.
+            let starts_section = ind == 0
+                && (match_tag(l.text).is_some()
+                    || l.text == "Features:"
+                    || l.text.starts_with('='));
             match want {
                 None if ind == 0 => {
                     // Older releases continue a description on unindented
