@@ -491,7 +491,9 @@ fn trim_end(s: &str) -> &str {
 /// `@([^:]*): *` does: the name and the offset of the text after it.
 fn at_name_colon(s: &str) -> Option<(&str, usize)> {
     let rest = s.strip_prefix('@')?;
-    let colon = rest.find(':')?;
+    // A byte loop: the name is short, and `str::find` sets up a memchr
+    // search costing more than the whole scan.
+    let colon = rest.bytes().position(|b| b == b':')?;
     let name = rest.get(..colon)?;
     let after = rest.get(colon + 1..)?;
     let spaces = indent_spaces(after);
