@@ -606,31 +606,42 @@ impl<'a> Parser<'_, 'a> {
     /// Reads the next line: `None` at the closing `##`. Checks what QEMU
     /// checks of every line as it reads it.
     ///
-    /// Inlined for its common case, a `# text` line with no layout rule to
-    /// check (this runs on every line); the rest is [`Parser::next_other`].
+    /// Inlined for its common cases, a blank line and a `# text` line with
+    /// no layout rule to check (this runs on every line); the rest is
+    /// [`Parser::next_other`].
     #[inline(always)]
     fn next(&mut self) -> Result<Option<Ln<'a>>, Error> {
         self.pos += 1;
         if self.pos < self.end
-            && !(self.style.max_line_length || self.style.two_spaces)
             && let Some(line) = self.lines.get(self.pos)
-            && let Some(content) = line.text.strip_prefix("# ")
         {
-            // The trailing carriage return of a CRLF line goes with the
-            // blanks.
-            let text = trim_end(content);
-            return Ok(Some(Ln {
-                text,
-                idx: self.pos,
-                off: 2,
-                ind: indent(text),
-            }));
+            if line.text == "#" {
+                return Ok(Some(Ln {
+                    text: "",
+                    idx: self.pos,
+                    off: 1,
+                    ind: 0,
+                }));
+            }
+            if !(self.style.max_line_length || self.style.two_spaces)
+                && let Some(content) = line.text.strip_prefix("# ")
+            {
+                // The trailing carriage return of a CRLF line goes with the
+                // blanks.
+                let text = trim_end(content);
+                return Ok(Some(Ln {
+                    text,
+                    idx: self.pos,
+                    off: 2,
+                    ind: indent(text),
+                }));
+            }
         }
         self.next_other()
     }
 
-    /// [`Parser::next`] for the end of the block, blank and wrong lines,
-    /// and lines with layout rules to check.
+    /// [`Parser::next`] for the end of the block, wrong lines, and lines
+    /// with layout rules to check.
     #[inline(never)]
     fn next_other(&mut self) -> Result<Option<Ln<'a>>, Error> {
         if self.pos >= self.end {
