@@ -531,8 +531,20 @@ fn match_tag(s: &str) -> Option<(Tag, usize)> {
 /// Number of leading blanks (spaces or tabs) of `s`.
 fn indent(s: &str) -> usize {
     // Bytes, not chars: both are ASCII, and a char pattern decodes UTF-8
-    // and tests each pattern char (a cost paid on every doc line).
-    s.bytes().take_while(|&b| b == b' ' || b == b'\t').count()
+    // and tests each pattern char (a cost paid on every doc line). Eight
+    // spaces at a time first, as example JSON is indented deeply.
+    const EIGHT_SPACES: u64 = u64::from_ne_bytes(*b"        ");
+    let b = s.as_bytes();
+    let mut n = 0;
+    while let Some(word) = b.get(n..n + 8).and_then(|w| <[u8; 8]>::try_from(w).ok())
+        && u64::from_ne_bytes(word) == EIGHT_SPACES
+    {
+        n += 8;
+    }
+    while let Some(b' ' | b'\t') = b.get(n) {
+        n += 1;
+    }
+    n
 }
 
 /// The line's text without leading whitespace, as [`str::trim_start`] has
