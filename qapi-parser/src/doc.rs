@@ -1,6 +1,6 @@
 //! Documentation comments (`##` blocks) as structured data.
 //!
-//! The syntax layer hands each `##` block to `parse_doc`, which builds a
+//! The syntax layer hands each `##` block to `parse_doc_in`, which builds a
 //! [`Doc`]; once the documented definition is known, `check_doc` compares
 //! the two. The grammar follows QEMU 10.2's (`docs/qapi-code-gen.rst`,
 //! "Documentation comments"), relaxed where older releases (6.1, 7.2)
@@ -42,7 +42,7 @@ pub(crate) struct DocLine<'a> {
     pub(crate) col: u32,
 }
 
-/// Which of QEMU 10.2's layout rules [`parse_doc_with`] enforces.
+/// Which of QEMU 10.2's layout rules [`parse_doc_in`] enforces.
 ///
 /// QEMU 10.1 started rejecting long lines and single spaces between
 /// sentences; schemas of earlier releases break both rules, so they are off
@@ -79,8 +79,29 @@ pub(crate) fn parse_doc(lines: &[DocLine<'_>], closed: bool, end_loc: &Loc) -> R
     parse_doc_with(lines, closed, end_loc, DocStyle::default())
 }
 
+/// [`parse_doc_in`] with buffers of its own, for tests.
+#[cfg(test)]
+pub(crate) fn parse_doc_with(
+    lines: &[DocLine<'_>],
+    closed: bool,
+    end_loc: &Loc,
+    style: DocStyle,
+) -> Result<Doc, Error> {
+    parse_doc_in(lines, closed, end_loc, style, &mut DocScratch::default())
+}
+
+/// The working memory of [`parse_doc_in`], kept from one block to the next
+/// so that a file's blocks share two allocations instead of making two
+/// each. It borrows the text of the blocks' lines: one scratch per file.
+#[derive(Default)]
+pub(crate) struct DocScratch<'a> {
+    raws: Vec<Raw<'a>>,
+    buf: Vec<Ln<'a>>,
+}
+
 /// Parses one documentation block, enforcing the layout rules `style`
-/// selects.
+/// selects, in `scratch`'s buffers (which hold nothing of it afterwards
+/// that matters: any scratch gives the same result).
 ///
 /// `lines[0]` is the opening line, which must be exactly `##`. If `closed`,
 /// the last line is the closing line (starting with `##`, which must be all
@@ -91,11 +112,12 @@ pub(crate) fn parse_doc(lines: &[DocLine<'_>], closed: bool, end_loc: &Loc) -> R
 /// # Errors
 ///
 /// The first problem found, with QEMU's message and position.
-pub(crate) fn parse_doc_with(
-    lines: &[DocLine<'_>],
+pub(crate) fn parse_doc_in<'a>(
+    lines: &[DocLine<'a>],
     closed: bool,
     end_loc: &Loc,
     style: DocStyle,
+    scratch: &mut DocScratch<'a>,
 ) -> Result<Doc, Error> {
     let Some(open) = lines.first() else {
         return Err(Error::new(
@@ -122,13 +144,18 @@ pub(crate) fn parse_doc_with(
         pos: 0,
         style,
         code: None,
-        raws: Vec::with_capacity(8),
-        buf: Vec::with_capacity(lines.len()),
-        members: Vec::new(),
-        features: Vec::new(),
+        raws: std::mem::take(&mut scratch.raws),
+        buf: std::mem::take(&mut scratch.buf),
+        members: 0,
+        features: 0,
     };
-    let symbol = p.parse()?;
-    p.finish(symbol)
+    p.raws.clear();
+    p.buf.clear();
+    p.buf.reserve(lines.len());
+    let doc = p.parse().and_then(|symbol| p.finish(symbol));
+    scratch.raws = p.raws;
+    scratch.buf = p.buf;
+    doc
 }
 
 /// Where `line` starts; blocks lie in one file, that of `end_loc`.
@@ -239,38 +266,70 @@ pub(crate) fn check_doc(doc: &Doc, target: &DocTarget<'_>) -> Result<(), Error> 
             "alternate" => "branch",
             _ => "member",
         };
+        let mut at = 0;
         for name in &target.members {
-            if doc.member(name).is_none() {
-                return Err(Error::new(
-                    target.loc.clone(),
-                    format!("{role} '{name}' lacks documentation"),
-                ));
+            match position_from(&doc.members, at, |m| m.name == *name) {
+                Some(i) => at = i + 1,
+                None => {
+                    return Err(Error::new(
+                        target.loc.clone(),
+                        format!("{role} '{name}' lacks documentation"),
+                    ));
+                }
             }
         }
     }
-    let features: Vec<&str> = target.features.iter().map(|(n, _)| *n).collect();
     // Before 10.1, QEMU matched member names with blanks around them.
     let trim = !target.strict;
-    check_documented(&doc.members, &target.members, "member", trim)?;
-    check_documented(&doc.features, &features, "feature", false)
+    check_documented(&doc.members, &target.members, |m| m, "member", trim)?;
+    check_documented(&doc.features, &target.features, |f| f.0, "feature", false)
+}
+
+/// The index of the first of `items` from `from` on that `hit` accepts,
+/// else of the first before `from`. Descriptions mostly follow the
+/// definition's order, so that a search starting after the previous match
+/// usually ends at its first item, where a search from the start would be
+/// quadratic over a definition's members.
+fn position_from<T>(items: &[T], from: usize, hit: impl Fn(&T) -> bool) -> Option<usize> {
+    let (before, after) = items.split_at(from.min(items.len()));
+    match after.iter().position(&hit) {
+        Some(i) => Some(from + i),
+        None => before.iter().position(hit),
+    }
 }
 
 /// Rejects descriptions of things that do not exist, naming all of them at
 /// the first one's line.
 /// With `trim`, names are compared and reported without surrounding blanks.
-fn check_documented(
+fn check_documented<T>(
     items: &[DocItem],
-    exist: &[&str],
+    exist: &[T],
+    name_of: impl Fn(&T) -> &str,
     what: &str,
     trim: bool,
 ) -> Result<(), Error> {
     fn trimmed(i: &DocItem, trim: bool) -> &str {
-        if trim { i.name.trim() } else { i.name.as_str() }
+        // `str::trim` decodes chars at both ends; a name whose end bytes
+        // are neither ASCII whitespace nor part of a wider char has nothing
+        // to trim.
+        let maybe_blank =
+            |b: Option<&u8>| b.is_some_and(|&b| b >= 0x80 || matches!(b, b' ' | b'\t'..=b'\r'));
+        let b = i.name.as_bytes();
+        if trim && (maybe_blank(b.first()) || maybe_blank(b.last())) {
+            i.name.trim()
+        } else {
+            i.name.as_str()
+        }
     }
-    let bogus: Vec<&DocItem> = items
-        .iter()
-        .filter(|i| !exist.contains(&trimmed(i, trim)))
-        .collect();
+    let mut at = 0;
+    let mut bogus: Vec<&DocItem> = Vec::new();
+    for i in items {
+        let name = trimmed(i, trim);
+        match position_from(exist, at, |e| name_of(e) == name) {
+            Some(found) => at = found + 1,
+            None => bogus.push(i),
+        }
+    }
     let Some(first) = bogus.first() else {
         return Ok(());
     };
@@ -298,16 +357,26 @@ struct Ln<'a> {
     idx: usize,
     /// Byte offset of `text` in the source line.
     off: usize,
+    /// The number of leading blanks of `text` ([`indent`]): measured once
+    /// when the line is read, as most passes over a section want it.
+    ind: usize,
 }
 
 impl<'a> Ln<'a> {
     /// The rest of the line from byte `at` of `text` on.
     fn tail(self, at: usize) -> Ln<'a> {
+        let text = self.text.get(at..).unwrap_or("");
         Ln {
-            text: self.text.get(at..).unwrap_or(""),
+            text,
             idx: self.idx,
             off: self.off + at,
+            ind: indent(text),
         }
+    }
+
+    /// The text after the indentation.
+    fn content(self) -> &'a str {
+        self.text.get(self.ind..).unwrap_or("")
     }
 }
 
@@ -391,8 +460,10 @@ struct Parser<'l, 'a> {
     /// The content lines of every section, in order (see [`Raw::lines`]):
     /// one allocation per block rather than one per section.
     buf: Vec<Ln<'a>>,
-    members: Vec<&'a str>,
-    features: Vec<&'a str>,
+    /// How many member and feature descriptions `raws` holds: the sizes of
+    /// the [`Doc`]'s vectors, which are allocated once at their size.
+    members: usize,
+    features: usize,
 }
 
 /// The line without a trailing carriage return (CRLF files).
@@ -400,11 +471,29 @@ fn chomp(s: &str) -> &str {
     s.strip_suffix('\r').unwrap_or(s)
 }
 
+/// `s` without trailing whitespace, as [`str::trim_end`] has it, looking
+/// at bytes while they are ASCII (this runs on every line).
+fn trim_end(s: &str) -> &str {
+    let b = s.as_bytes();
+    let mut end = b.len();
+    while let Some(&c) = end.checked_sub(1).and_then(|i| b.get(i)) {
+        match c {
+            b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r' => end -= 1,
+            // Unicode has whitespace beyond ASCII (no-break space, ...).
+            0x80.. => return s.get(..end).unwrap_or("").trim_end(),
+            _ => break,
+        }
+    }
+    s.get(..end).unwrap_or("")
+}
+
 /// Matches `@NAME:` and the spaces after it at the start of `s`, as QEMU's
 /// `@([^:]*): *` does: the name and the offset of the text after it.
 fn at_name_colon(s: &str) -> Option<(&str, usize)> {
     let rest = s.strip_prefix('@')?;
-    let colon = rest.find(':')?;
+    // A byte loop: the name is short, and `str::find` sets up a memchr
+    // search costing more than the whole scan.
+    let colon = rest.bytes().position(|b| b == b':')?;
     let name = rest.get(..colon)?;
     let after = rest.get(colon + 1..)?;
     let spaces = indent_spaces(after);
@@ -424,6 +513,11 @@ fn match_tag(s: &str) -> Option<(Tag, usize)> {
         ("Example", Tag::Example),
         ("TODO", Tag::Todo),
     ];
+    // Most lines start with none of the tags' initials: no need to try
+    // each tag on them.
+    if !matches!(s.as_bytes().first(), Some(b'R' | b'E' | b'S' | b'N' | b'T')) {
+        return None;
+    }
     TAGS.iter().find_map(|&(word, tag)| {
         let after = s.strip_prefix(word)?.strip_prefix(':')?;
         if after.starts_with(':') {
@@ -437,8 +531,35 @@ fn match_tag(s: &str) -> Option<(Tag, usize)> {
 /// Number of leading blanks (spaces or tabs) of `s`.
 fn indent(s: &str) -> usize {
     // Bytes, not chars: both are ASCII, and a char pattern decodes UTF-8
-    // and tests each pattern char (a cost paid on every doc line).
-    s.bytes().take_while(|&b| b == b' ' || b == b'\t').count()
+    // and tests each pattern char (a cost paid on every doc line). Eight
+    // spaces at a time first, as example JSON is indented deeply.
+    const EIGHT_SPACES: u64 = u64::from_ne_bytes(*b"        ");
+    let b = s.as_bytes();
+    let mut n = 0;
+    while let Some(word) = b.get(n..n + 8).and_then(|w| <[u8; 8]>::try_from(w).ok())
+        && u64::from_ne_bytes(word) == EIGHT_SPACES
+    {
+        n += 8;
+    }
+    while let Some(b' ' | b'\t') = b.get(n) {
+        n += 1;
+    }
+    n
+}
+
+/// The line's text without leading whitespace, as [`str::trim_start`] has
+/// it: past the blanks already counted unless other whitespace follows
+/// (this runs on every example line).
+fn trim_blanks_start(l: Ln<'_>) -> &str {
+    let rest = l.content();
+    match rest.as_bytes().first() {
+        // Other ASCII whitespace, or Unicode's beyond ASCII (no-break
+        // space, ...).
+        Some(&b) if b >= 0x80 || matches!(b, b'\n' | b'\x0b' | b'\x0c' | b'\r') => {
+            l.text.trim_start()
+        }
+        _ => rest,
+    }
 }
 
 /// Whether `s` begins an example message: `->` or `<-`, then a blank or
@@ -496,8 +617,45 @@ impl<'a> Parser<'_, 'a> {
 
     /// Reads the next line: `None` at the closing `##`. Checks what QEMU
     /// checks of every line as it reads it.
+    ///
+    /// Inlined for its common cases, a blank line and a `# text` line with
+    /// no layout rule to check (this runs on every line); the rest is
+    /// [`Parser::next_other`].
+    #[inline(always)]
     fn next(&mut self) -> Result<Option<Ln<'a>>, Error> {
         self.pos += 1;
+        if self.pos < self.end
+            && let Some(line) = self.lines.get(self.pos)
+        {
+            if line.text == "#" {
+                return Ok(Some(Ln {
+                    text: "",
+                    idx: self.pos,
+                    off: 1,
+                    ind: 0,
+                }));
+            }
+            if !(self.style.max_line_length || self.style.two_spaces)
+                && let Some(content) = line.text.strip_prefix("# ")
+            {
+                // The trailing carriage return of a CRLF line goes with the
+                // blanks.
+                let text = trim_end(content);
+                return Ok(Some(Ln {
+                    text,
+                    idx: self.pos,
+                    off: 2,
+                    ind: indent(text),
+                }));
+            }
+        }
+        self.next_other()
+    }
+
+    /// [`Parser::next`] for the end of the block, wrong lines, and lines
+    /// with layout rules to check.
+    #[inline(never)]
+    fn next_other(&mut self) -> Result<Option<Ln<'a>>, Error> {
         if self.pos >= self.end {
             self.pos = self.end;
             if !self.closed {
@@ -514,31 +672,42 @@ impl<'a> Parser<'_, 'a> {
             return Ok(None);
         }
         let idx = self.pos;
-        let text = self.lines.get(idx).map_or("", |l| chomp(l.text));
-        let Some(rest) = text.strip_prefix('#') else {
+        let text = self.lines.get(idx).map_or("", |l| l.text);
+        // Byte tests: `#`, then a space, or nothing (a carriage return
+        // ending the line counts as nothing).
+        let bytes = text.as_bytes();
+        if bytes.first() != Some(&b'#') {
             return Err(self.err(idx, "documentation comment must end with '##'"));
-        };
-        if rest.starts_with('#') {
-            // A `##` line inside the block: the caller split it wrongly, but
-            // QEMU would have ended the block here.
-            return Err(self.err(idx, "junk after '##' at end of documentation comment"));
         }
-        if rest.is_empty() {
-            return Ok(Some(Ln {
-                text: "",
-                idx,
-                off: 1,
-            }));
-        }
-        let Some(content) = rest.strip_prefix(' ') else {
-            return Err(self.err(idx, "missing space after #"));
+        let blank = Ln {
+            text: "",
+            idx,
+            off: 1,
+            ind: 0,
         };
+        let content = match bytes.get(1) {
+            Some(b' ') => text.get(2..).unwrap_or(""),
+            Some(b'#') => {
+                // A `##` line inside the block: the caller split it
+                // wrongly, but QEMU would have ended the block here.
+                return Err(self.err(idx, "junk after '##' at end of documentation comment"));
+            }
+            None => return Ok(Some(blank)),
+            Some(b'\r') if bytes.len() == 2 => return Ok(Some(blank)),
+            Some(_) => return Err(self.err(idx, "missing space after #")),
+        };
+        let text = trim_end(content);
         let ln = Ln {
-            text: content.trim_end(),
+            text,
             idx,
             off: 2,
+            ind: indent(text),
         };
-        self.check_style(ln)?;
+        // Literal blocks are only tracked to exempt them from the layout
+        // rules: without rules, nothing to do.
+        if self.style.max_line_length || self.style.two_spaces {
+            self.check_style(ln)?;
+        }
         Ok(Some(ln))
     }
 
@@ -548,22 +717,26 @@ impl<'a> Parser<'_, 'a> {
     /// `.. qmp-example::` at the left margin; the first line after it that
     /// is not blank sets its indentation, and the block ends at a line
     /// indented less, which is checked again.
+    #[inline]
     fn check_style(&mut self, ln: Ln<'a>) -> Result<(), Error> {
         let t = ln.text;
-        let opener = t
-            .strip_prefix("..")
-            .map(|r| r.trim_start_matches(' '))
-            .and_then(|r| r.strip_prefix("qmp-example"))
-            .filter(|_| t.starts_with(".. "))
-            .unwrap_or(t);
-        if opener.trim_start_matches(' ') == "::" {
-            self.code = Some(0);
-            return Ok(());
+        // An opener ends with `::`: the cheap test first, on every line.
+        if t.ends_with("::") {
+            let opener = t
+                .strip_prefix("..")
+                .map(|r| r.trim_start_matches(' '))
+                .and_then(|r| r.strip_prefix("qmp-example"))
+                .filter(|_| t.starts_with(".. "))
+                .unwrap_or(t);
+            if opener.trim_start_matches(' ') == "::" {
+                self.code = Some(0);
+                return Ok(());
+            }
         }
         if let Some(open) = self.code
             && !t.is_empty()
         {
-            let ind = indent(t);
+            let ind = ln.ind;
             if open == 0 {
                 self.code = Some(ind);
             } else if ind < open {
@@ -644,7 +817,7 @@ impl<'a> Parser<'_, 'a> {
                 continue;
             }
             if l.text == "Features:" {
-                if !self.features.is_empty() {
+                if self.features != 0 {
                     return Err(self.err(l.idx, "duplicated 'Features:' line"));
                 }
                 line = self.next()?;
@@ -652,7 +825,7 @@ impl<'a> Parser<'_, 'a> {
                     line = self.next()?;
                 }
                 line = self.descriptions(line, false)?;
-                if self.features.is_empty() {
+                if self.features == 0 {
                     return Err(self.err(self.pos, "feature descriptions expected"));
                 }
                 have_tagged = true;
@@ -707,6 +880,7 @@ impl<'a> Parser<'_, 'a> {
                             text: "",
                             idx: l.idx,
                             off: 0,
+                            ind: 0,
                         });
                         last.lines.end = self.buf.len();
                     }
@@ -749,20 +923,21 @@ impl<'a> Parser<'_, 'a> {
             if name.is_empty() {
                 return Err(self.err(l.idx, "invalid parameter name"));
             }
-            let seen = if members {
-                &mut self.members
-            } else {
-                &mut self.features
-            };
-            if seen.contains(&name) {
-                return Err(self.err(l.idx, format!("'{name}' parameter name duplicated")));
-            }
-            seen.push(name);
             let kind = if members {
                 RawKind::Member(name)
             } else {
                 RawKind::Feature(name)
             };
+            // The sections read so far are the names seen: no set to build
+            // for the few descriptions of a block.
+            if self.raws.iter().any(|r| r.kind == kind) {
+                return Err(self.err(l.idx, format!("'{name}' parameter name duplicated")));
+            }
+            if members {
+                self.members += 1;
+            } else {
+                self.features += 1;
+            }
             let mut raw = Raw {
                 kind,
                 idx: l.idx,
@@ -804,12 +979,15 @@ impl<'a> Parser<'_, 'a> {
             if at_name_colon(l.text).is_some() {
                 return Ok(Some(l));
             }
-            let ind = indent(l.text);
+            let ind = l.ind;
             let is_second = std::mem::take(&mut second);
             // Older releases end a section at a line that starts another,
-            // however the section was indented.
-            let starts_section =
-                match_tag(l.text).is_some() || l.text == "Features:" || l.text.starts_with('=');
+            // however the section was indented. Such a line is unindented:
+            // the tests are only made on those.
+            let starts_section = ind == 0
+                && (match_tag(l.text).is_some()
+                    || l.text == "Features:"
+                    || l.text.starts_with('='));
             match want {
                 None if ind == 0 => {
                     // Older releases continue a description on unindented
@@ -864,16 +1042,22 @@ impl<'a> Parser<'_, 'a> {
     }
 
     /// Assembles the [`Doc`] and checks that sections needing text have it.
-    fn finish(self, symbol: Option<String>) -> Result<Doc, Error> {
+    fn finish(&self, symbol: Option<String>) -> Result<Doc, Error> {
         // Spelt out: `..Doc::default()` would allocate a location's file
         // name only to drop it.
         let mut doc = Doc {
             loc: self.loc(0),
             symbol,
             body: String::new(),
-            members: Vec::new(),
-            features: Vec::new(),
-            sections: Vec::new(),
+            members: Vec::with_capacity(self.members),
+            features: Vec::with_capacity(self.features),
+            // Most sections are tagged ones or paragraphs after them.
+            sections: Vec::with_capacity(
+                self.raws
+                    .iter()
+                    .filter(|r| matches!(r.kind, RawKind::Tagged(_) | RawKind::Detail))
+                    .count(),
+            ),
             examples: Vec::new(),
         };
         for raw in &self.raws {
@@ -896,10 +1080,12 @@ impl<'a> Parser<'_, 'a> {
             let loc = self.loc(raw.idx);
             match &raw.kind {
                 RawKind::Intro => {
-                    if !doc.body.is_empty() {
+                    if doc.body.is_empty() {
+                        doc.body = text;
+                    } else {
                         doc.body.push_str("\n\n");
+                        doc.body.push_str(&text);
                     }
-                    doc.body.push_str(&text);
                     // Examples in the overview stay in the text, too.
                     for piece in split_directives(lines) {
                         if let Piece::Example(head, block) = piece {
@@ -919,11 +1105,9 @@ impl<'a> Parser<'_, 'a> {
                 }),
                 RawKind::Tagged(tag) => {
                     if *tag == Tag::Example {
-                        let mut all: Vec<Ln<'_>> = raw.first.into_iter().collect();
-                        all.extend_from_slice(lines);
                         doc.examples.push(Example {
                             title: None,
-                            messages: self.messages(&all),
+                            messages: self.messages(raw.first, lines),
                             loc: loc.clone(),
                         });
                     }
@@ -974,7 +1158,7 @@ impl<'a> Parser<'_, 'a> {
         let mut title = None;
         let mut body = block;
         while let Some((l, rest)) = body.split_first() {
-            let t = l.text.trim_start();
+            let t = trim_blanks_start(*l);
             if !t.starts_with(':') {
                 break;
             }
@@ -985,7 +1169,7 @@ impl<'a> Parser<'_, 'a> {
         }
         let example = Example {
             title,
-            messages: self.messages(body),
+            messages: self.messages(None, body),
             loc: self.loc(head.idx),
         };
         (join(None, body), example)
@@ -994,40 +1178,58 @@ impl<'a> Parser<'_, 'a> {
     /// The `->`/`<-` messages among `lines`. A message runs until a blank
     /// line, the next message, or the end; continuation lines lose the
     /// indentation that lines them up with the message's first character.
-    fn messages(&self, lines: &[Ln<'a>]) -> Vec<ExampleMessage> {
+    fn messages(&self, first: Option<Ln<'a>>, lines: &[Ln<'a>]) -> Vec<ExampleMessage> {
         let mut out = Vec::new();
-        let mut i = 0;
-        while let Some(l) = lines.get(i) {
-            i += 1;
-            let ind = indent(l.text);
-            let s = l.text.get(ind..).unwrap_or("");
+        let mut at = 0;
+        // `first`, the text after an old `Example:` tag, is read as line -1.
+        let mut pending = first;
+        loop {
+            let l = match pending.take() {
+                Some(l) => l,
+                None => match lines.get(at) {
+                    Some(&l) => {
+                        at += 1;
+                        l
+                    }
+                    None => break,
+                },
+            };
+            let ind = l.ind;
+            let s = l.content();
             let Some(direction) = marker(s) else {
                 continue;
             };
             let after = s.get(2..).unwrap_or("");
             let first = after.trim_start();
             let json_col = ind + 2 + (after.len() - first.len());
-            let start = i;
-            while let Some(c) = lines.get(i) {
-                if c.text.is_empty() || marker(c.text.trim_start()).is_some() {
+            let start = at;
+            // The continuation lines, their least indentation, and an upper
+            // bound of the message's length.
+            let mut least = usize::MAX;
+            let mut bytes = first.len();
+            while let Some(c) = lines.get(at) {
+                if c.text.is_empty() || marker(trim_blanks_start(*c)).is_some() {
                     break;
                 }
-                i += 1;
+                least = least.min(c.ind);
+                bytes += c.text.len() + 1;
+                at += 1;
             }
-            let rest = lines.get(start..i).unwrap_or(&[]);
+            let rest = lines.get(start..at).unwrap_or(&[]);
             // Without text after the marker, the JSON starts on the next
             // line: drop the continuation's own common indentation.
             let strip = if first.is_empty() {
-                rest.iter().map(|c| indent(c.text)).min().unwrap_or(0)
+                if rest.is_empty() { 0 } else { least }
             } else {
                 json_col
             };
-            let mut json = String::from(first);
+            let mut json = String::with_capacity(bytes);
+            json.push_str(first);
             for c in rest {
                 if !json.is_empty() {
                     json.push('\n');
                 }
-                let n = indent(c.text).min(strip);
+                let n = c.ind.min(strip);
                 json.push_str(c.text.get(n..).unwrap_or(""));
             }
             out.push(ExampleMessage {
@@ -1044,30 +1246,51 @@ impl<'a> Parser<'_, 'a> {
 /// other lines without their common indentation, blank lines at either end
 /// dropped.
 fn join(first: Option<Ln<'_>>, lines: &[Ln<'_>]) -> String {
-    let strip = lines
-        .iter()
-        .filter(|l| !l.text.is_empty())
-        .map(|l| indent(l.text))
-        .min()
-        .unwrap_or(0);
-    let texts = first.map(|f| f.text).into_iter().chain(
-        lines
-            .iter()
-            .map(|l| l.text.get(strip.min(indent(l.text))..).unwrap_or("")),
+    // Two plain passes (this runs for every section of every block): the
+    // first finds the common indentation and the exact length, so that the
+    // second writes into one allocation of the right size. A content line
+    // is right-trimmed, so one that is not blank has text past its
+    // indentation, which is at least `strip`.
+    let head = first.map_or("", |f| f.text);
+    let mut strip = usize::MAX;
+    let mut bytes = head.len();
+    let mut texts = 0;
+    // Positions of the first and last text: the header is 0, line `i` is
+    // `i + 1`. The blank lines between them each add a newline.
+    let mut first_at = if head.is_empty() { None } else { Some(0) };
+    let mut last_at = 0;
+    for (i, l) in lines.iter().enumerate() {
+        if l.text.is_empty() {
+            continue;
+        }
+        strip = strip.min(l.ind);
+        bytes += l.text.len();
+        texts += 1;
+        first_at.get_or_insert(i + 1);
+        last_at = i + 1;
+    }
+    let Some(first_at) = first_at else {
+        return String::new();
+    };
+    let mut out = String::with_capacity(
+        // Saturating: the figure only sizes the buffer.
+        bytes.saturating_sub(strip.saturating_mul(texts)) + (last_at - first_at),
     );
-    // Blank lines before the first text and after the last are dropped;
-    // those in between are kept.
-    let mut out = String::with_capacity(texts.clone().map(|t| t.len() + 1).sum());
+    out.push_str(head);
     let mut blanks = 0;
-    for t in texts {
-        if t.is_empty() {
+    for l in lines {
+        if l.text.is_empty() {
             blanks += 1;
             continue;
         }
+        // Blank lines before the first text are dropped; those in between
+        // are kept (those after the last never get written).
         if !out.is_empty() {
-            out.extend(std::iter::repeat_n('\n', blanks + 1));
+            for _ in 0..=blanks {
+                out.push('\n');
+            }
         }
-        out.push_str(t);
+        out.push_str(l.text.get(strip..).unwrap_or(""));
         blanks = 0;
     }
     out
@@ -1086,63 +1309,94 @@ enum Piece<'s, 'a> {
 /// Splits top-level `.. note::` and `.. qmp-example::` directives out of a
 /// run of paragraphs. A directive's block is the lines after it that are
 /// blank or indented deeper than it.
-fn split_directives<'s, 'a>(lines: &'s [Ln<'a>]) -> Vec<Piece<'s, 'a>> {
-    let base = lines
-        .iter()
-        .filter(|l| !l.text.is_empty())
-        .map(|l| indent(l.text))
-        .min()
-        .unwrap_or(0);
-    let mut pieces = Vec::new();
-    let mut plain_start = 0;
-    let mut i = 0;
-    while let Some(l) = lines.get(i) {
-        let ind = indent(l.text);
-        let t = l.text.get(ind..).unwrap_or("");
-        let directive = if ind != base {
-            None
-        } else if t.starts_with(".. qmp-example::") {
-            Some(true)
-        } else if t.starts_with(".. note::") {
-            Some(false)
-        } else {
-            None
-        };
-        let Some(is_example) = directive else {
-            i += 1;
-            continue;
-        };
-        if let Some(before) = lines.get(plain_start..i) {
-            pieces.push(Piece::Plain(before));
+fn split_directives<'s, 'a>(lines: &'s [Ln<'a>]) -> Directives<'s, 'a> {
+    let mut base = usize::MAX;
+    for l in lines {
+        if !l.text.is_empty() {
+            base = base.min(l.ind);
         }
-        let mut j = i + 1;
-        let mut last = i;
-        while let Some(c) = lines.get(j) {
-            if !c.text.is_empty() {
-                if indent(c.text) <= ind {
-                    break;
+    }
+    Directives {
+        lines,
+        base: if base == usize::MAX { 0 } else { base },
+        at: 0,
+        plain_start: 0,
+        pending: None,
+    }
+}
+
+/// The pieces of [`split_directives`], made as they are read: an iterator
+/// rather than a vector, which every detail section would allocate.
+struct Directives<'s, 'a> {
+    lines: &'s [Ln<'a>],
+    /// The indentation of a top-level directive.
+    base: usize,
+    /// The next line to look at.
+    at: usize,
+    /// The first line of the plain text not yet handed out.
+    plain_start: usize,
+    /// A directive found after the plain text handed out last.
+    pending: Option<Piece<'s, 'a>>,
+}
+
+impl<'s, 'a> Iterator for Directives<'s, 'a> {
+    type Item = Piece<'s, 'a>;
+
+    fn next(&mut self) -> Option<Piece<'s, 'a>> {
+        if let Some(piece) = self.pending.take() {
+            return Some(piece);
+        }
+        let lines = self.lines;
+        while let Some(l) = lines.get(self.at) {
+            let i = self.at;
+            let ind = l.ind;
+            let t = l.content();
+            let directive = if ind != self.base {
+                None
+            } else if t.starts_with(".. qmp-example::") {
+                Some(true)
+            } else if t.starts_with(".. note::") {
+                Some(false)
+            } else {
+                None
+            };
+            let Some(is_example) = directive else {
+                self.at += 1;
+                continue;
+            };
+            let mut j = i + 1;
+            let mut last = i;
+            while let Some(c) = lines.get(j) {
+                if !c.text.is_empty() {
+                    if c.ind <= ind {
+                        break;
+                    }
+                    last = j;
                 }
-                last = j;
+                j += 1;
             }
-            j += 1;
+            let block = lines.get(i + 1..=last).unwrap_or(&[]);
+            self.pending = Some(if is_example {
+                Piece::Example(*l, block)
+            } else {
+                let head = l.tail(ind + ".. note::".len());
+                let head = head.tail(head.ind);
+                Piece::Note(head, block)
+            });
+            // The text before the directive, possibly none.
+            let before = lines.get(self.plain_start..i).unwrap_or(&[]);
+            self.at = last + 1;
+            self.plain_start = self.at;
+            return Some(Piece::Plain(before));
         }
-        let block = lines.get(i + 1..=last).unwrap_or(&[]);
-        if is_example {
-            pieces.push(Piece::Example(*l, block));
+        let rest = lines.get(self.plain_start..).unwrap_or(&[]);
+        self.plain_start = lines.len();
+        if rest.is_empty() {
+            None
         } else {
-            let head = l.tail(ind + ".. note::".len());
-            let head = head.tail(indent(head.text));
-            pieces.push(Piece::Note(head, block));
+            Some(Piece::Plain(rest))
         }
-        i = last + 1;
-        plain_start = i;
     }
-    if let Some(rest) = lines.get(plain_start..)
-        && !rest.is_empty()
-    {
-        pieces.push(Piece::Plain(rest));
-    }
-    pieces
 }
 
 /// Whether a too-long line is just a URL, which can't be broken.

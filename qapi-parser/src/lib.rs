@@ -225,6 +225,7 @@ fn parse_alone(path: String, text: String, style: doc::DocStyle) -> Parsed {
         // doc block in turn.
         let mut cursor = src.cursor();
         let mut lines: Vec<doc::DocLine<'_>> = Vec::new();
+        let mut scratch = doc::DocScratch::default();
         for item in items {
             match item {
                 Item::Expr(node)
@@ -252,7 +253,7 @@ fn parse_alone(path: String, text: String, style: doc::DocStyle) -> Parsed {
                         col: if l.line == 0 { first_col } else { l.col },
                     }));
                     let end = cursor.loc(block.end);
-                    let d = doc::parse_doc_with(&lines, block.closed, &end, style);
+                    let d = doc::parse_doc_in(&lines, block.closed, &end, style, &mut scratch);
                     let failed = d.is_err();
                     out.push(ParsedItem::Doc(d));
                     if failed {

@@ -95,6 +95,50 @@ fn check(input: &str, expect: &str) {
     check_with(DocStyle::default(), input, expect);
 }
 
+/// The byte-wise helpers agree with what they replace: `indent` with
+/// counting leading spaces and tabs one by one, the trims with `str`'s,
+/// whose whitespace goes beyond ASCII.
+#[test]
+fn byte_helpers_match_their_definitions() {
+    let samples = [
+        "",
+        "x",
+        " ",
+        "   x",
+        "       x",
+        "        x",
+        "         x",
+        "\t x",
+        "        \t  x",
+        "\t        x",
+        "                ",
+        "        ",
+        "x  ",
+        "x \r",
+        "x\r\n\x0b\x0c",
+        "x\u{a0}",
+        "x \u{3000} ",
+        "\u{a0}x",
+        "\u{2003}-> {}",
+        " \r x",
+        "é ",
+        " é",
+        "\u{85}x\u{85}",
+    ];
+    for s in samples {
+        let blanks = s.bytes().take_while(|&b| b == b' ' || b == b'\t').count();
+        assert_eq!(indent(s), blanks, "indent({s:?})");
+        assert_eq!(trim_end(s), s.trim_end(), "trim_end({s:?})");
+        let ln = Ln {
+            text: s,
+            idx: 0,
+            off: 0,
+            ind: indent(s),
+        };
+        assert_eq!(trim_blanks_start(ln), s.trim_start(), "trim_start({s:?})");
+    }
+}
+
 #[test]
 fn doc_grammar() {
     // Free-form documentation.
