@@ -630,25 +630,26 @@ impl Loader<'_> {
             .map(|raw| files.check_def(raw, &pragma))
             .collect::<Result<Vec<_>, Error>>()?;
         let builder_pragma = pragma.clone();
-        let mut builder = schema::Builder::new(&builder_pragma);
+        let mut builder = schema::Builder::new(&builder_pragma, checked.len());
         let mut docs = Vec::new();
         for (def, doc, file) in checked {
+            let meta = def.meta;
+            let loc = def.loc.clone();
+            let i = builder.define(def).map_err(|e| self.sem_error(e))?;
             if let Some(d) = doc {
-                docs.push((def.name.clone(), def.meta, def.loc.clone(), d, file));
+                docs.push((i, meta, loc, d, file));
             }
-            builder.define(def).map_err(|e| self.sem_error(e))?;
         }
         builder.check().map_err(|e| self.sem_error(e))?;
         let strict = self.doc_style == doc::DocStyle::STRICT;
         let files = &self.files;
         let builder_ref = &builder;
-        let docs = docs.into_iter().map(|(name, meta, loc, d, file)| {
-            let Some((members, features, has_returns)) = builder_ref.doc_subjects(&name) else {
-                return Ok((name, d));
-            };
+        let docs = docs.into_iter().map(|(i, meta, loc, d, file)| {
+            let (members, features, has_returns) = builder_ref.doc_subjects(i);
+            let name = builder_ref.name(i);
             let target = doc::DocTarget {
                 meta,
-                name: &name,
+                name,
                 loc: &loc,
                 members,
                 features: features.iter().map(|f| (*f, &loc)).collect(),
@@ -658,10 +659,10 @@ impl Loader<'_> {
                 // did not require member documentation at all.
                 strict,
                 exception: pragma.documentation_exceptions.is_empty()
-                    || pragma.documentation_exceptions.contains(&name),
+                    || pragma.documentation_exceptions.iter().any(|n| n == name),
             };
             match doc::check_doc(&d, &target) {
-                Ok(()) => Ok((name, d)),
+                Ok(()) => Ok((i, d)),
                 Err(e) => {
                     let mut e = files.locate(e, file);
                     e.context = Some(format!("In {meta} '{name}':"));
@@ -671,8 +672,8 @@ impl Loader<'_> {
         });
         let docs = docs.collect::<Vec<_>>();
         for checked in docs {
-            let (name, d) = checked?;
-            builder.set_doc(&name, d);
+            let (i, d) = checked?;
+            builder.set_doc(i, d);
         }
         let files = self
             .files

@@ -571,7 +571,7 @@ pub struct Schema {
     /// Files read, root first.
     pub files: Vec<String>,
     #[cfg_attr(feature = "serde", serde(skip))]
-    pub(crate) index: crate::hash::NameMap<String, usize>,
+    pub(crate) index: crate::hash::NameMap<Arc<str>, usize>,
 }
 
 impl Schema {

@@ -38,14 +38,19 @@ const MAX_FEATURES: usize = 64;
 struct Obj {
     info: Info,
     base: Option<String>,
-    /// Shared, so that checking the object can hold on to them while it
-    /// updates the object, without a deep copy.
-    members: Arc<[RawMember]>,
-    /// Discriminator and branches, for unions.
-    branches: Option<(String, Arc<[RawBranch]>)>,
+    /// The members as written, until checking moves each one into `own`
+    /// (moved, not copied: the names and types become the model's).
+    members: Vec<RawMember>,
+    /// Whether the object is a union: it keeps saying so after checking
+    /// has taken `branches`.
+    union: bool,
+    /// Discriminator and branches, for unions, until checking takes them.
+    branches: Option<(String, Vec<RawBranch>)>,
     /// The members of the object and its base, once checked.
     state: ObjState,
-    /// The members defined by this object itself, once checked.
+    /// The members defined by this object itself, as checked so far: a
+    /// member joins when it has been resolved and checked for clashes, so
+    /// that later clash checks can name it from here.
     own: Vec<Member>,
     variants: Option<Variants>,
 }
@@ -62,6 +67,8 @@ enum Ent {
     Obj(Obj),
     Alternate {
         info: Info,
+        /// The branches as written, until checking moves them to
+        /// `resolved`, one by one.
         branches: Vec<RawBranch>,
         resolved: Vec<AlternateBranch>,
     },
@@ -95,7 +102,7 @@ impl Ent {
     fn describe(&self) -> String {
         let meta = match self {
             Ent::Enum(_) => "enum",
-            Ent::Obj(o) if o.branches.is_some() => "union",
+            Ent::Obj(o) if o.union => "union",
             Ent::Obj(_) => "struct",
             Ent::Alternate { .. } => "alternate",
             Ent::Command { .. } => "command",
@@ -109,43 +116,63 @@ impl Ent {
     }
 }
 
-/// What a member is, for clash messages (QEMU's `describe`).
-#[derive(Clone)]
+/// A member (or alternate branch) already seen by a clash check: the
+/// entity that defines it and its position among that entity's checked
+/// members (or branches). Names are read from there when a message needs
+/// them, so that seeing a member copies no string; the hash of its C name
+/// spares most name comparisons.
+#[derive(Clone, Copy)]
 struct Seen {
-    role: &'static str,
-    name: String,
-    defined_in: Arc<str>,
+    owner: usize,
+    at: usize,
+    hash: u64,
 }
 
-impl Seen {
-    fn describe(&self, defn: &str) -> String {
-        let mut role = self.role.to_owned();
-        let mut meta = "type";
-        let mut defined_in: &str = &self.defined_in;
-        if let Some(rest) = defined_in.strip_prefix("q_obj_") {
-            if let Some(cmd) = rest.strip_suffix("-arg") {
-                role = "parameter".to_owned();
-                meta = "command";
-                defined_in = cmd;
-            } else if let Some(u) = rest.strip_suffix("-base") {
-                role = format!("base {role}");
-                defined_in = u;
-            } else {
-                defined_in = rest;
-            }
-        }
-        if defined_in == defn {
-            format!("{role} '{}'", self.name)
+/// What a member is, for clash messages (QEMU's `describe`).
+fn describe_seen(role: &str, name: &str, defined_in: &str, defn: &str) -> String {
+    let mut role = role.to_owned();
+    let mut meta = "type";
+    let mut defined_in = defined_in;
+    if let Some(rest) = defined_in.strip_prefix("q_obj_") {
+        if let Some(cmd) = rest.strip_suffix("-arg") {
+            role = "parameter".to_owned();
+            meta = "command";
+            defined_in = cmd;
+        } else if let Some(u) = rest.strip_suffix("-base") {
+            role = format!("base {role}");
+            defined_in = u;
         } else {
-            format!("{role} '{}' of {meta} '{defined_in}'", self.name)
+            defined_in = rest;
         }
     }
+    if defined_in == defn {
+        format!("{role} '{name}'")
+    } else {
+        format!("{role} '{name}' of {meta} '{defined_in}'")
+    }
+}
+
+/// A hash of `c_name(name)` (FNV-1a over its characters): names whose C
+/// names are equal hash equal. A plain loop over bytes: a UTF-8
+/// continuation byte adds nothing and a leading byte stands for its
+/// character, which `c_char` maps to `_`.
+fn c_name_hash(name: &str) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325_u64;
+    for &b in name.as_bytes() {
+        if b & 0xc0 == 0x80 {
+            continue;
+        }
+        let c = if b.is_ascii_alphanumeric() { b } else { b'_' };
+        h = (h ^ u64::from(c)).wrapping_mul(0x100_0000_01b3);
+    }
+    h
 }
 
 pub(crate) struct Builder<'p> {
     pragma: &'p Pragma,
     ents: Vec<Ent>,
-    index: NameMap<String, usize>,
+    /// Entities by name; the keys are shared with `names`.
+    index: NameMap<Arc<str>, usize>,
     /// Feature names seen so far, for QEMU's limit on distinct features.
     feature_names: HashSet<String, BuildHasherDefault<NameHasher>>,
     /// Where each definition came from, for the context of errors.
@@ -163,29 +190,37 @@ fn builtin_loc() -> Loc {
 }
 
 impl<'p> Builder<'p> {
-    pub(crate) fn new(pragma: &'p Pragma) -> Builder<'p> {
+    /// A builder for about `defs` definitions (a capacity hint: the
+    /// tables are sized once rather than grown step by step).
+    pub(crate) fn new(pragma: &'p Pragma, defs: usize) -> Builder<'p> {
+        // Implicit types add about a fifth to the definitions.
+        let cap = defs + defs / 4 + 2;
+        let mut index = NameMap::default();
+        index.reserve(cap);
         let mut b = Builder {
             pragma,
-            ents: Vec::new(),
-            index: NameMap::default(),
+            ents: Vec::with_capacity(cap),
+            index,
             feature_names: ["deprecated", "unstable"]
                 .map(String::from)
                 .into_iter()
                 .collect(),
-            defn_of: Vec::new(),
-            names: Vec::new(),
+            defn_of: Vec::with_capacity(cap),
+            names: Vec::with_capacity(cap),
         };
         let loc = builtin_loc();
         let empty = Obj {
             info: implicit_info("q_empty", &loc, None),
             base: None,
-            members: Arc::from([]),
+            members: Vec::new(),
+            union: false,
             branches: None,
             state: ObjState::Unchecked,
             own: Vec::new(),
             variants: None,
         };
-        b.push(Ent::Obj(empty), ("struct", "q_empty".into()));
+        let name: Arc<str> = "q_empty".into();
+        b.push(Ent::Obj(empty), ("struct", name.clone()), name);
         let qtype = EnumType {
             info: Info {
                 name: "QType".to_owned(),
@@ -206,15 +241,24 @@ impl<'p> Builder<'p> {
                 .collect(),
             prefix: None,
         };
-        b.push(Ent::Enum(qtype), ("enum", "QType".into()));
+        let name: Arc<str> = "QType".into();
+        b.push(Ent::Enum(qtype), ("enum", name.clone()), name);
         b
     }
 
-    fn push(&mut self, ent: Ent, defn: Defn) {
-        self.index.insert(ent.info().name.clone(), self.ents.len());
-        self.names.push(ent.info().name.as_str().into());
+    /// Adds `ent`, named `name`, and returns its index.
+    fn push(&mut self, ent: Ent, defn: Defn, name: Arc<str>) -> usize {
+        let i = self.ents.len();
+        self.index.insert(name.clone(), i);
+        self.names.push(name);
         self.ents.push(ent);
         self.defn_of.push(defn);
+        i
+    }
+
+    /// The name of entity `i`.
+    pub(crate) fn name(&self, i: usize) -> &str {
+        &self.names[i]
     }
 
     fn err(&self, loc: &Loc, defn: &Defn, message: impl Into<String>) -> SemError {
@@ -226,8 +270,9 @@ impl<'p> Builder<'p> {
     }
 
     /// Adds a definition and the implicit types it needs (QEMU's
-    /// `_def_exprs`), rejecting redefinitions.
-    pub(crate) fn define(&mut self, def: Def) -> Res<()> {
+    /// `_def_exprs`), rejecting redefinitions. Returns the definition's
+    /// entity index.
+    pub(crate) fn define(&mut self, def: Def) -> Res<usize> {
         let defn: Defn = (def.meta, def.name.as_str().into());
         self.count_features(&def, &defn)?;
         let Def {
@@ -381,11 +426,15 @@ impl<'p> Builder<'p> {
     }
 
     fn count_features(&mut self, def: &Def, defn: &Defn) -> Res<()> {
-        let mut all: Vec<&Feature> = def.features.iter().collect();
+        let mut over = self.note_features(&def.features);
         match &def.kind {
-            Kind::Enum { values, .. } => all.extend(values.iter().flat_map(|v| &v.features)),
-            Kind::Struct { members, .. } => all.extend(members.iter().flat_map(|m| &m.features)),
-            Kind::Union {
+            Kind::Enum { values, .. } => {
+                for v in values {
+                    over |= self.note_features(&v.features);
+                }
+            }
+            Kind::Struct { members: m, .. }
+            | Kind::Union {
                 base: Data::Members(m),
                 ..
             }
@@ -396,20 +445,35 @@ impl<'p> Builder<'p> {
             | Kind::Event {
                 data: Some(Data::Members(m)),
                 ..
-            } => all.extend(m.iter().flat_map(|m| &m.features)),
+            } => {
+                for m in m {
+                    over |= self.note_features(&m.features);
+                }
+            }
             _ => {}
         }
-        for f in all {
-            if self.feature_names.insert(f.name.clone()) && self.feature_names.len() > MAX_FEATURES
-            {
-                return Err(self.err(
-                    &def.loc,
-                    defn,
-                    format!("Maximum of {MAX_FEATURES} schema features is permitted"),
-                ));
-            }
+        if over {
+            return Err(self.err(
+                &def.loc,
+                defn,
+                format!("Maximum of {MAX_FEATURES} schema features is permitted"),
+            ));
         }
         Ok(())
+    }
+
+    /// Records feature names; whether that made too many. (Which feature
+    /// goes over the limit does not matter: the message names none.)
+    fn note_features(&mut self, features: &[Feature]) -> bool {
+        let mut over = false;
+        for f in features {
+            // Nearly every feature is one seen before: look before copying.
+            if !self.feature_names.contains(f.name.as_str()) {
+                self.feature_names.insert(f.name.clone());
+                over |= self.feature_names.len() > MAX_FEATURES;
+            }
+        }
+        over
     }
 
     fn args(
@@ -442,16 +506,16 @@ impl<'p> Builder<'p> {
             return Ok(None);
         }
         let name = format!("q_obj_{name}-{role}");
-        if !self.index.contains_key(&name) {
+        if !self.index.contains_key(name.as_str()) {
             let obj = Obj::new(implicit_info(&name, loc, cond.clone()), None, members, None);
             self.define_ent(Ent::Obj(obj), defn)?;
         }
         Ok(Some(name))
     }
 
-    fn define_ent(&mut self, ent: Ent, defn: &Defn) -> Res<()> {
-        let name = ent.info().name.clone();
-        if Builtin::from_name(&name).is_some() {
+    fn define_ent(&mut self, ent: Ent, defn: &Defn) -> Res<usize> {
+        let name = ent.info().name.as_str();
+        if builtin(name).is_some() {
             let loc = ent.info().loc.clone();
             return Err(self.err(
                 &loc,
@@ -459,7 +523,7 @@ impl<'p> Builder<'p> {
                 format!("built-in type '{name}' is already defined"),
             ));
         }
-        if let Some(&i) = self.index.get(&name) {
+        if let Some(&i) = self.index.get(name) {
             let other = &self.ents[i];
             let loc = ent.info().loc.clone();
             let msg = if other.info().loc.line == 0 {
@@ -472,26 +536,51 @@ impl<'p> Builder<'p> {
             };
             return Err(self.err(&loc, defn, msg));
         }
-        self.push(ent, defn.clone());
-        Ok(())
+        // A definition's own entity shares the name its errors use.
+        let key = if *defn.1 == *name {
+            defn.1.clone()
+        } else {
+            Arc::from(name)
+        };
+        Ok(self.push(ent, defn.clone(), key))
     }
 
     fn lookup(&self, name: &str) -> Option<TypeRef> {
-        if let Some(b) = Builtin::from_name(name) {
-            return Some(TypeRef::Builtin(b));
+        self.lookup_owned(name.to_owned()).ok()
+    }
+
+    /// What `name` refers to, as a type; the name is moved into the
+    /// reference rather than copied. On failure, the name back.
+    fn lookup_owned(&self, name: String) -> Result<TypeRef, String> {
+        if let Some(b) = builtin(&name) {
+            return Ok(TypeRef::Builtin(b));
         }
         if let Some(elem) = name.strip_suffix("List")
             && let Some(e) = self.lookup(elem)
         {
-            return Some(TypeRef::Array(Box::new(e)));
+            return Ok(TypeRef::Array(Box::new(e)));
+        }
+        match self.index.get(name.as_str()).map(|&i| &self.ents[i]) {
+            Some(Ent::Enum(_)) => Ok(TypeRef::Enum(name)),
+            Some(Ent::Obj(_)) => Ok(TypeRef::Object(name)),
+            Some(Ent::Alternate { .. }) => Ok(TypeRef::Alternate(name)),
+            _ => Err(name),
+        }
+    }
+
+    /// The index of the object type `name` resolves to, if it resolves to
+    /// one: what `lookup` would find, without building the reference.
+    fn object_index(&self, name: &str) -> Option<usize> {
+        if builtin(name).is_some() {
+            return None;
+        }
+        if let Some(elem) = name.strip_suffix("List")
+            && self.lookup(elem).is_some()
+        {
+            return None;
         }
         let i = *self.index.get(name)?;
-        match &self.ents[i] {
-            Ent::Enum(_) => Some(TypeRef::Enum(name.to_owned())),
-            Ent::Obj(_) => Some(TypeRef::Object(name.to_owned())),
-            Ent::Alternate { .. } => Some(TypeRef::Alternate(name.to_owned())),
-            _ => None,
-        }
+        matches!(self.ents[i], Ent::Obj(_)).then_some(i)
     }
 
     fn describe_type(&self, t: &TypeRef) -> String {
@@ -500,29 +589,28 @@ impl<'p> Builder<'p> {
             TypeRef::Array(e) => format!("array type ['{}']", e.name()),
             TypeRef::Enum(n) | TypeRef::Object(n) | TypeRef::Alternate(n) => self
                 .index
-                .get(n)
+                .get(n.as_str())
                 .map_or_else(|| format!("type '{n}'"), |&i| self.ents[i].describe()),
         }
     }
 
     /// Resolves a type reference of entity `i`; `what` describes the
     /// reference for the error message, and is only called on error.
-    fn resolve(&self, raw: &RawType, i: usize, what: impl FnOnce() -> String) -> Res<TypeRef> {
+    fn resolve(&self, raw: RawType, i: usize, what: impl FnOnce() -> String) -> Res<TypeRef> {
         let (name, array) = match raw {
             RawType::Name(n) => (n, false),
             RawType::Array(n) => (n, true),
         };
-        let defn = &self.defn_of[i];
-        let loc = &self.ents[i].info().loc;
-        let Some(t) = self.lookup(name) else {
-            let what = if array { defn.0.to_owned() } else { what() };
-            return Err(self.err(loc, defn, format!("{what} uses unknown type '{name}'")));
-        };
-        Ok(if array {
-            TypeRef::Array(Box::new(t))
-        } else {
-            t
-        })
+        match self.lookup_owned(name) {
+            Ok(t) if array => Ok(TypeRef::Array(Box::new(t))),
+            Ok(t) => Ok(t),
+            Err(name) => {
+                let defn = &self.defn_of[i];
+                let loc = &self.ents[i].info().loc;
+                let what = if array { defn.0.to_owned() } else { what() };
+                Err(self.err(loc, defn, format!("{what} uses unknown type '{name}'")))
+            }
+        }
     }
 
     /// Checks every entity in definition order (QEMU's `QAPISchema.check`).
@@ -543,6 +631,9 @@ impl<'p> Builder<'p> {
     fn check_features(&self, i: usize) -> Res<()> {
         let ent = &self.ents[i];
         let info = ent.info();
+        if info.features.is_empty() {
+            return Ok(());
+        }
         let defn = &self.defn_of[i];
         let names: Vec<&str> = info.features.iter().map(|f| f.name.as_str()).collect();
         if let Some((later, prev)) = first_collision(&names, false) {
@@ -582,47 +673,32 @@ impl<'p> Builder<'p> {
     /// Checks an object type and everything its C struct contains, as QEMU
     /// does, so that a base cycle is reported where it starts.
     fn check_object(&mut self, i: usize) -> Res<()> {
-        let (state, base_name, raw_members, branches) = match &self.ents[i] {
-            Ent::Obj(o) => (
-                o.state,
-                o.base.clone(),
-                o.members.clone(),
-                o.branches.clone(),
-            ),
-            _ => return Ok(()),
+        let Ent::Obj(o) = &mut self.ents[i] else {
+            return Ok(());
         };
-        let defn = self.defn_of[i].clone();
-        let loc = self.ents[i].info().loc.clone();
-        let name = self.names[i].clone();
-        match state {
+        match o.state {
             ObjState::Done => return Ok(()),
             ObjState::Checking => {
-                return Err(self.err(&loc, &defn, format!("object {name} contains itself")));
+                let msg = format!("object {} contains itself", self.names[i]);
+                return Err(self.err(&self.ents[i].info().loc, &self.defn_of[i], msg));
             }
             ObjState::Unchecked => {}
         }
-        if let Ent::Obj(o) = &mut self.ents[i] {
-            o.state = ObjState::Checking;
-        }
+        o.state = ObjState::Checking;
+        // Taken, not copied: each member moves into `own` once checked.
+        let raw_members = std::mem::take(&mut o.members);
+        o.own.reserve_exact(raw_members.len());
+        let branches = o.branches.take();
+        let has_base = o.base.is_some();
+        let defn = self.defn_of[i].clone();
+        let loc = self.ents[i].info().loc.clone();
+        let name = self.names[i].clone();
         let mut seen: Vec<Seen> = Vec::new();
         let mut base_index = None;
-        if let Some(base) = &base_name {
-            let t = self.lookup(base);
-            let bi = match &t {
-                Some(TypeRef::Object(n)) => self.index[n],
-                _ => {
-                    let what = match &t {
-                        Some(t) => format!(
-                            "'base' requires a struct type, {} isn't",
-                            self.describe_type(t)
-                        ),
-                        None => format!("'base' uses unknown type '{base}'"),
-                    };
-                    return Err(self.err(&loc, &defn, what));
-                }
-            };
+        if has_base {
+            let bi = self.base_index(i)?;
             if let Ent::Obj(b) = &self.ents[bi]
-                && b.branches.is_some()
+                && b.union
             {
                 let d = self.ents[bi].describe();
                 return Err(self.err(
@@ -632,39 +708,41 @@ impl<'p> Builder<'p> {
                 ));
             }
             self.check_object(bi)?;
-            for s in self.chain_seen(bi) {
-                self.clash(&mut seen, s, &loc, &defn, &name)?;
-            }
+            self.clash_chain(&mut seen, bi, 0, &loc, &defn, &name)?;
             base_index = Some(bi);
         }
-        let mut own: Vec<Member> = Vec::with_capacity(raw_members.len());
-        for m in raw_members.iter() {
-            let what = || {
-                Seen {
-                    role: "member",
-                    name: m.name.clone(),
-                    defined_in: name.clone(),
-                }
-                .describe(&defn.1)
-            };
-            let ty = self.resolve(&m.ty, i, what)?;
-            let s = Seen {
-                role: "member",
-                name: m.name.clone(),
-                defined_in: name.clone(),
-            };
-            self.clash(&mut seen, s, &loc, &defn, &defn.1)?;
-            own.push(Member {
-                name: m.name.clone(),
+        for (at, m) in raw_members.into_iter().enumerate() {
+            let RawMember {
+                name: member,
                 ty,
-                optional: m.optional,
-                cond: m.cond.clone(),
-                features: m.features.clone(),
-                loc: loc.clone(),
-            });
+                optional,
+                cond,
+                features,
+            } = m;
+            let ty = self.resolve(ty, i, || describe_seen("member", &member, &name, &defn.1))?;
+            let s = Seen {
+                owner: i,
+                at,
+                hash: c_name_hash(&member),
+            };
+            self.clash(&mut seen, s, &member, &loc, &defn, &defn.1)?;
+            if let Ent::Obj(o) = &mut self.ents[i] {
+                o.own.push(Member {
+                    name: member,
+                    ty,
+                    optional,
+                    cond,
+                    features,
+                    loc: loc.clone(),
+                });
+            }
         }
         let mut variants = None;
         if let Some((tag, raw_branches)) = branches {
+            let own = match &self.ents[i] {
+                Ent::Obj(o) => &o.own[..],
+                _ => &[],
+            };
             let tag_member = own
                 .iter()
                 .find(|m| m.name == tag)
@@ -674,26 +752,90 @@ impl<'p> Builder<'p> {
                         .map(|(m, _)| m)
                         .find(|m| m.name == tag)
                 })
-                .cloned();
-            variants = Some(self.check_branches(i, &tag, &raw_branches, tag_member, seen)?);
+                .map(|m| TagMember {
+                    enum_type: match &m.ty {
+                        TypeRef::Enum(e) => Some(e.clone()),
+                        _ => None,
+                    },
+                    optional: m.optional,
+                    conditional: m.cond.is_some(),
+                });
+            variants = Some(self.check_branches(i, &tag, raw_branches, tag_member, seen)?);
         }
         if let Ent::Obj(o) = &mut self.ents[i] {
-            o.own = own;
             o.variants = variants;
             o.state = ObjState::Done;
         }
         Ok(())
     }
 
-    /// What [`Builder::chain_members`] yields, for clash checks.
-    fn chain_seen(&self, i: usize) -> Vec<Seen> {
-        self.chain_members(i)
-            .map(|(m, owner)| Seen {
-                role: "member",
-                name: m.name.clone(),
-                defined_in: self.names[owner].clone(),
-            })
-            .collect()
+    /// The index of the base of object `i`, which must be an object type.
+    fn base_index(&self, i: usize) -> Res<usize> {
+        let base = match &self.ents[i] {
+            Ent::Obj(o) => o.base.as_deref().unwrap_or_default(),
+            _ => "",
+        };
+        if let Some(bi) = self.object_index(base) {
+            return Ok(bi);
+        }
+        let what = match &self.lookup(base) {
+            Some(t) => format!(
+                "'base' requires a struct type, {} isn't",
+                self.describe_type(t)
+            ),
+            None => format!("'base' uses unknown type '{base}'"),
+        };
+        Err(self.err(&self.ents[i].info().loc, &self.defn_of[i], what))
+    }
+
+    /// The name of a member (or branch) seen by a clash check.
+    fn seen_name(&self, s: &Seen) -> &str {
+        match &self.ents[s.owner] {
+            Ent::Obj(o) => &o.own[s.at].name,
+            Ent::Alternate { resolved, .. } => &resolved[s.at].name,
+            _ => "",
+        }
+    }
+
+    /// What a member (or branch) of entity `owner` is called in messages.
+    fn role(&self, owner: usize) -> &'static str {
+        match &self.ents[owner] {
+            Ent::Alternate { .. } => "branch",
+            _ => "member",
+        }
+    }
+
+    /// Checks the members of checked object `c` and of its bases, the
+    /// base's first, for clashes with those seen (QEMU's `check_clash` of
+    /// a base or branch type). `depth` bounds the walk, although a checked
+    /// object's base chain has no cycle.
+    fn clash_chain(
+        &self,
+        seen: &mut Vec<Seen>,
+        c: usize,
+        depth: usize,
+        loc: &Loc,
+        defn: &Defn,
+        defn_name: &str,
+    ) -> Res<()> {
+        let Ent::Obj(o) = &self.ents[c] else {
+            return Ok(());
+        };
+        if depth + 1 < self.ents.len()
+            && let Some(b) = &o.base
+            && let Some(&bi) = self.index.get(b.as_str())
+        {
+            self.clash_chain(seen, bi, depth + 1, loc, defn, defn_name)?;
+        }
+        for (at, m) in o.own.iter().enumerate() {
+            let s = Seen {
+                owner: c,
+                at,
+                hash: c_name_hash(&m.name),
+            };
+            self.clash(seen, s, &m.name, loc, defn, defn_name)?;
+        }
+        Ok(())
     }
 
     /// The members of checked object `i` and of its bases, the base's
@@ -705,7 +847,10 @@ impl<'p> Builder<'p> {
         while let Some(c) = cur.filter(|_| chain.len() < self.ents.len()) {
             let Ent::Obj(o) = &self.ents[c] else { break };
             chain.push((c, o));
-            cur = o.base.as_ref().and_then(|b| self.index.get(b).copied());
+            cur = o
+                .base
+                .as_ref()
+                .and_then(|b| self.index.get(b.as_str()).copied());
         }
         chain
             .into_iter()
@@ -713,21 +858,31 @@ impl<'p> Builder<'p> {
             .flat_map(|(c, o)| o.own.iter().map(move |m| (m, c)))
     }
 
+    /// Records `s`, named `name`, as seen, unless its C name clashes with
+    /// one seen before.
     fn clash(
         &self,
         seen: &mut Vec<Seen>,
         s: Seen,
+        name: &str,
         loc: &Loc,
         defn: &Defn,
         defn_name: &str,
     ) -> Res<()> {
-        if let Some(prev) = seen.iter().find(|p| c_name_eq(&p.name, &s.name)) {
-            let msg = format!(
-                "{} collides with {}",
-                s.describe(defn_name),
-                prev.describe(defn_name)
-            );
-            return Err(self.err(loc, defn, msg));
+        for p in seen.iter() {
+            if p.hash == s.hash && c_name_eq(self.seen_name(p), name) {
+                let msg = format!(
+                    "{} collides with {}",
+                    describe_seen(self.role(s.owner), name, &self.names[s.owner], defn_name),
+                    describe_seen(
+                        self.role(p.owner),
+                        self.seen_name(p),
+                        &self.names[p.owner],
+                        defn_name
+                    )
+                );
+                return Err(self.err(loc, defn, msg));
+            }
         }
         seen.push(s);
         Ok(())
@@ -737,13 +892,16 @@ impl<'p> Builder<'p> {
         &mut self,
         i: usize,
         tag: &str,
-        raw: &[RawBranch],
-        tag_member: Option<Member>,
+        raw: Vec<RawBranch>,
+        tag_member: Option<TagMember>,
         mut seen: Vec<Seen>,
     ) -> Res<Variants> {
         let defn = self.defn_of[i].clone();
         let loc = self.ents[i].info().loc.clone();
-        let tag_seen = seen.iter().find(|p| c_name_eq(&p.name, tag)).cloned();
+        let tag_seen = seen
+            .iter()
+            .find(|p| c_name_eq(self.seen_name(p), tag))
+            .copied();
         let (Some(tag_seen), Some(tag_member)) = (tag_seen, tag_member) else {
             return Err(self.err(
                 &loc,
@@ -751,13 +909,13 @@ impl<'p> Builder<'p> {
                 format!("discriminator '{tag}' is not a member of 'base'"),
             ));
         };
-        let base_desc =
-            if tag_seen.defined_in.starts_with("q_obj_") || tag_seen.defined_in == defn.1 {
-                "'base'".to_owned()
-            } else {
-                format!("base type '{}'", tag_seen.defined_in)
-            };
-        let TypeRef::Enum(tag_type) = &tag_member.ty else {
+        let defined_in = &self.names[tag_seen.owner];
+        let base_desc = if defined_in.starts_with("q_obj_") || **defined_in == *defn.1 {
+            "'base'".to_owned()
+        } else {
+            format!("base type '{defined_in}'")
+        };
+        let Some(tag_type) = tag_member.enum_type else {
             return Err(self.err(
                 &loc,
                 &defn,
@@ -771,43 +929,42 @@ impl<'p> Builder<'p> {
                 format!("discriminator member '{tag}' of {base_desc} must not be optional"),
             ));
         }
-        if tag_member.cond.is_some() {
+        if tag_member.conditional {
             return Err(self.err(
                 &loc,
                 &defn,
                 format!("discriminator member '{tag}' of {base_desc} must not be conditional"),
             ));
         }
-        let tag_enum = self.index.get(tag_type).copied();
+        let tag_enum = self.index.get(tag_type.as_str()).copied();
         fn values(ents: &[Ent], tag_enum: Option<usize>) -> &[EnumValue] {
             match tag_enum.map(|t| &ents[t]) {
                 Some(Ent::Enum(e)) => &e.values,
                 _ => &[],
             }
         }
-        let enum_desc = format!("enum type '{tag_type}'");
-        let mut variants = Vec::new();
+        let mut variants = Vec::with_capacity(raw.len());
         for b in raw {
-            let what = format!("branch '{}'", b.name);
-            let ty = self.resolve(&b.ty, i, || what.clone())?;
-            if !values(&self.ents, tag_enum)
-                .iter()
-                .any(|v| v.name == b.name)
-            {
+            let RawBranch { name, ty, cond } = b;
+            let ty = self.resolve(ty, i, || format!("branch '{name}'"))?;
+            if !values(&self.ents, tag_enum).iter().any(|v| v.name == name) {
                 return Err(self.err(
                     &loc,
                     &defn,
-                    format!("branch '{}' is not a value of {enum_desc}", b.name),
+                    format!("branch '{name}' is not a value of enum type '{tag_type}'"),
                 ));
             }
-            let TypeRef::Object(obj) = &ty else {
-                let d = self.describe_type(&ty);
-                return Err(self.err(&loc, &defn, format!("{what} cannot use {d}")));
+            let obj = match ty {
+                TypeRef::Object(obj) => obj,
+                other => {
+                    let d = self.describe_type(&other);
+                    return Err(self.err(&loc, &defn, format!("branch '{name}' cannot use {d}")));
+                }
             };
             variants.push(Variant {
-                name: b.name.clone(),
-                ty: obj.clone(),
-                cond: b.cond.clone(),
+                name,
+                ty: obj,
+                cond,
                 loc: loc.clone(),
             });
         }
@@ -830,55 +987,54 @@ impl<'p> Builder<'p> {
         // clash with the union's.
         let union_len = seen.len();
         for v in &variants {
-            let vi = self.index[&v.ty];
+            let vi = self.index[v.ty.as_str()];
             self.check_object(vi)?;
             seen.truncate(union_len);
-            for s in self.chain_seen(vi) {
-                self.clash(&mut seen, s, &loc, &defn, &defn.1)?;
-            }
-            let inner: Vec<usize> = match &self.ents[vi] {
-                Ent::Obj(o) => o
-                    .variants
-                    .iter()
-                    .flat_map(|vs| &vs.variants)
-                    .filter_map(|x| self.index.get(&x.ty).copied())
-                    .collect(),
-                _ => Vec::new(),
+            self.clash_chain(&mut seen, vi, 0, &loc, &defn, &defn.1)?;
+            let Ent::Obj(o) = &self.ents[vi] else {
+                continue;
             };
+            let Some(inner) = &o.variants else { continue };
             let branch_len = seen.len();
-            for ii in inner {
+            for x in &inner.variants {
+                let Some(&ii) = self.index.get(x.ty.as_str()) else {
+                    continue;
+                };
                 seen.truncate(branch_len);
-                for s in self.chain_seen(ii) {
-                    self.clash(&mut seen, s, &loc, &defn, &defn.1)?;
-                }
+                self.clash_chain(&mut seen, ii, 0, &loc, &defn, &defn.1)?;
             }
         }
         Ok(Variants {
             discriminator: tag.to_owned(),
-            tag_type: tag_type.clone(),
+            tag_type,
             variants,
         })
     }
 
     fn check_alternate(&mut self, i: usize) -> Res<()> {
-        let Ent::Alternate { branches, .. } = &self.ents[i] else {
+        let Ent::Alternate {
+            branches, resolved, ..
+        } = &mut self.ents[i]
+        else {
             return Ok(());
         };
-        let branches = branches.clone();
+        // Taken, not copied: each branch moves into `resolved` once checked.
+        let branches = std::mem::take(branches);
+        resolved.reserve_exact(branches.len());
         let defn = self.defn_of[i].clone();
         let loc = self.ents[i].info().loc.clone();
         let mut seen: Vec<Seen> = Vec::new();
         let mut types_seen: HashMap<&'static str, String> = HashMap::new();
-        let mut resolved = Vec::new();
-        for b in &branches {
-            let what = format!("branch '{}'", b.name);
-            let ty = self.resolve(&b.ty, i, || what.clone())?;
+        for (at, b) in branches.into_iter().enumerate() {
+            let RawBranch { name, ty, cond } = b;
+            let what = || format!("branch '{name}'");
+            let ty = self.resolve(ty, i, what)?;
             let s = Seen {
-                role: "branch",
-                name: b.name.clone(),
-                defined_in: defn.1.clone(),
+                owner: i,
+                at,
+                hash: c_name_hash(&name),
             };
-            self.clash(&mut seen, s, &loc, &defn, &defn.1)?;
+            self.clash(&mut seen, s, &name, &loc, &defn, &defn.1)?;
             let qtype = match &ty {
                 TypeRef::Builtin(Builtin::Str) | TypeRef::Enum(_) => Some("qstring"),
                 TypeRef::Builtin(Builtin::Bool) => Some("qbool"),
@@ -890,12 +1046,13 @@ impl<'p> Builder<'p> {
             };
             let Some(qtype) = qtype else {
                 let d = self.describe_type(&ty);
-                return Err(self.err(&loc, &defn, format!("{what} cannot use {d}")));
+                return Err(self.err(&loc, &defn, format!("{} cannot use {d}", what())));
             };
             let mut conflicting = vec![qtype];
             if qtype == "qstring" {
                 if let TypeRef::Enum(e) = &ty {
-                    if let Some(Ent::Enum(et)) = self.index.get(e).map(|&x| &self.ents[x]) {
+                    if let Some(Ent::Enum(et)) = self.index.get(e.as_str()).map(|&x| &self.ents[x])
+                    {
                         for v in &et.values {
                             if v.name == "on" || v.name == "off" {
                                 conflicting.push("qbool");
@@ -915,45 +1072,51 @@ impl<'p> Builder<'p> {
                     return Err(self.err(
                         &loc,
                         &defn,
-                        format!("{what} can't be distinguished from '{prev}'"),
+                        format!("{} can't be distinguished from '{prev}'", what()),
                     ));
                 }
-                types_seen.insert(qt, b.name.clone());
+                types_seen.insert(qt, name.clone());
             }
-            resolved.push(AlternateBranch {
-                name: b.name.clone(),
-                ty,
-                cond: b.cond.clone(),
-                loc: loc.clone(),
-            });
-        }
-        if let Ent::Alternate { resolved: r, .. } = &mut self.ents[i] {
-            *r = resolved;
+            if let Ent::Alternate { resolved, .. } = &mut self.ents[i] {
+                resolved.push(AlternateBranch {
+                    name,
+                    ty,
+                    cond,
+                    loc: loc.clone(),
+                });
+            }
         }
         Ok(())
     }
 
-    /// Checks the argument type of a command or event.
-    fn check_args(&mut self, i: usize, args: &Option<String>, boxed: bool, role: &str) -> Res<()> {
-        let Some(a) = args else { return Ok(()) };
-        let defn = self.defn_of[i].clone();
-        let loc = self.ents[i].info().loc.clone();
-        let what = format!("{role}'s 'data'");
-        let t = self.resolve(&RawType::Name(a.clone()), i, || what.clone())?;
-        let TypeRef::Object(name) = &t else {
-            let d = self.describe_type(&t);
-            return Err(self.err(&loc, &defn, format!("{what} cannot take {d}")));
+    /// Checks the argument type of command or event `i`.
+    fn check_args(&mut self, i: usize, boxed: bool, role: &str) -> Res<()> {
+        let (Ent::Command { args, .. } | Ent::Event { args, .. }) = &self.ents[i] else {
+            return Ok(());
         };
-        let ai = self.index[name];
+        let Some(a) = args.as_deref() else {
+            return Ok(());
+        };
+        let what = || format!("{role}'s 'data'");
+        let ai = match self.object_index(a) {
+            Some(ai) => ai,
+            None => {
+                let t = self.resolve(RawType::Name(a.to_owned()), i, what)?;
+                let d = self.describe_type(&t);
+                let (loc, defn) = (&self.ents[i].info().loc, &self.defn_of[i]);
+                return Err(self.err(loc, defn, format!("{} cannot take {d}", what())));
+            }
+        };
         if let Ent::Obj(o) = &self.ents[ai]
-            && o.branches.is_some()
+            && o.union
             && !boxed
         {
             let d = self.ents[ai].describe();
+            let (loc, defn) = (&self.ents[i].info().loc, &self.defn_of[i]);
             return Err(self.err(
-                &loc,
-                &defn,
-                format!("{what} can take {d} only with 'boxed': true"),
+                loc,
+                defn,
+                format!("{} can take {d} only with 'boxed': true", what()),
             ));
         }
         self.check_object(ai)?;
@@ -966,25 +1129,22 @@ impl<'p> Builder<'p> {
             } else {
                 "event's 'data' members may have 'if' conditions only with 'boxed': true".to_owned()
             };
-            return Err(self.err(&loc, &defn, msg));
+            let (loc, defn) = (&self.ents[i].info().loc, &self.defn_of[i]);
+            return Err(self.err(loc, defn, msg));
         }
         Ok(())
     }
 
     fn check_command(&mut self, i: usize) -> Res<()> {
-        let Ent::Command {
-            args,
-            boxed,
-            returns,
-            ..
-        } = &self.ents[i]
-        else {
+        let Ent::Command { boxed, returns, .. } = &mut self.ents[i] else {
             return Ok(());
         };
-        let (args, boxed, returns) = (args.clone(), *boxed, returns.clone());
-        self.check_args(i, &args, boxed, "command")?;
+        // Taken: the resolved type replaces it (and tells the doc checks
+        // that the command returns something).
+        let (boxed, returns) = (*boxed, returns.take());
+        self.check_args(i, boxed, "command")?;
         let Some(ret) = returns else { return Ok(()) };
-        let t = self.resolve(&ret, i, || "command's 'returns'".to_owned())?;
+        let t = self.resolve(ret, i, || "command's 'returns'".to_owned())?;
         let name = &self.ents[i].info().name;
         if !self
             .pragma
@@ -1015,17 +1175,18 @@ impl<'p> Builder<'p> {
     }
 
     fn check_event(&mut self, i: usize) -> Res<()> {
-        let Ent::Event { args, boxed, .. } = &self.ents[i] else {
+        let Ent::Event { boxed, .. } = &self.ents[i] else {
             return Ok(());
         };
-        let (args, boxed) = (args.clone(), *boxed);
-        self.check_args(i, &args, boxed, "event")
+        let boxed = *boxed;
+        self.check_args(i, boxed, "event")
     }
 
     /// The members a definition's documentation may describe, and the
-    /// definition's and its members' features, for the doc checks.
-    pub(crate) fn doc_subjects(&self, name: &str) -> Option<(Vec<&str>, Vec<&str>, bool)> {
-        let i = *self.index.get(name)?;
+    /// definition's and its members' features, for the doc checks of
+    /// entity `i`. Only after [`Builder::check`], which moves members and
+    /// branches to where this reads them.
+    pub(crate) fn doc_subjects(&self, i: usize) -> (Vec<&str>, Vec<&str>, bool) {
         let mut members = Vec::new();
         let mut features: Vec<&str> = self.ents[i]
             .info()
@@ -1035,7 +1196,7 @@ impl<'p> Builder<'p> {
             .collect();
         let mut has_returns = false;
         fn obj_members<'a>(o: &'a Obj, members: &mut Vec<&'a str>, features: &mut Vec<&'a str>) {
-            for m in o.members.iter() {
+            for m in &o.own {
                 members.push(m.name.as_str());
                 features.extend(m.features.iter().map(|f| f.name.as_str()));
             }
@@ -1050,16 +1211,20 @@ impl<'p> Builder<'p> {
             Ent::Obj(o) => {
                 obj_members(o, &mut members, &mut features);
                 if let Some(b) = o.base.as_ref().filter(|b| b.starts_with("q_obj_"))
-                    && let Some(Ent::Obj(bo)) = self.index.get(b).map(|&x| &self.ents[x])
+                    && let Some(Ent::Obj(bo)) = self.index.get(b.as_str()).map(|&x| &self.ents[x])
                 {
                     obj_members(bo, &mut members, &mut features);
                 }
             }
-            Ent::Alternate { branches, .. } => {
-                members.extend(branches.iter().map(|b| b.name.as_str()))
+            Ent::Alternate { resolved, .. } => {
+                members.extend(resolved.iter().map(|b| b.name.as_str()))
             }
-            Ent::Command { args, returns, .. } => {
-                has_returns = returns.is_some();
+            Ent::Command {
+                args,
+                resolved_returns,
+                ..
+            } => {
+                has_returns = resolved_returns.is_some();
                 if let Some(ao) = self.implicit_args(args) {
                     obj_members(ao, &mut members, &mut features);
                 }
@@ -1070,7 +1235,7 @@ impl<'p> Builder<'p> {
                 }
             }
         }
-        Some((members, features, has_returns))
+        (members, features, has_returns)
     }
 
     /// The implicit argument type of a command or event. Only its members
@@ -1078,21 +1243,19 @@ impl<'p> Builder<'p> {
     /// own.
     fn implicit_args(&self, args: &Option<String>) -> Option<&Obj> {
         let implicit = args.as_ref().filter(|a| a.starts_with("q_obj_"))?;
-        match self.index.get(implicit).map(|&x| &self.ents[x]) {
+        match self.index.get(implicit.as_str()).map(|&x| &self.ents[x]) {
             Some(Ent::Obj(o)) => Some(o),
             _ => None,
         }
     }
 
-    /// Attaches a doc to a definition after checking.
-    pub(crate) fn set_doc(&mut self, name: &str, doc: Doc) {
-        if let Some(&i) = self.index.get(name) {
-            match &mut self.ents[i] {
-                Ent::Enum(e) => e.info.doc = Some(doc),
-                Ent::Obj(o) => o.info.doc = Some(doc),
-                Ent::Alternate { info, .. }
-                | Ent::Command { info, .. }
-                | Ent::Event { info, .. } => info.doc = Some(doc),
+    /// Attaches a doc to entity `i` after checking.
+    pub(crate) fn set_doc(&mut self, i: usize, doc: Doc) {
+        match &mut self.ents[i] {
+            Ent::Enum(e) => e.info.doc = Some(doc),
+            Ent::Obj(o) => o.info.doc = Some(doc),
+            Ent::Alternate { info, .. } | Ent::Command { info, .. } | Ent::Event { info, .. } => {
+                info.doc = Some(doc)
             }
         }
     }
@@ -1152,6 +1315,38 @@ impl<'p> Builder<'p> {
     }
 }
 
+/// What the branch checks need of a union's discriminator member.
+struct TagMember {
+    /// The member's type, if an enum.
+    enum_type: Option<String>,
+    optional: bool,
+    conditional: bool,
+}
+
+/// The built-in type `name` names: [`Builtin::from_name`] as one `match`,
+/// which compiles to a switch on the length rather than fifteen string
+/// comparisons (every type reference is looked up here first).
+fn builtin(name: &str) -> Option<Builtin> {
+    Some(match name {
+        "str" => Builtin::Str,
+        "number" => Builtin::Number,
+        "int" => Builtin::Int,
+        "int8" => Builtin::Int8,
+        "int16" => Builtin::Int16,
+        "int32" => Builtin::Int32,
+        "int64" => Builtin::Int64,
+        "uint8" => Builtin::Uint8,
+        "uint16" => Builtin::Uint16,
+        "uint32" => Builtin::Uint32,
+        "uint64" => Builtin::Uint64,
+        "size" => Builtin::Size,
+        "bool" => Builtin::Bool,
+        "null" => Builtin::Null,
+        "any" => Builtin::Any,
+        _ => return None,
+    })
+}
+
 impl Obj {
     fn new(
         info: Info,
@@ -1162,8 +1357,9 @@ impl Obj {
         Obj {
             info,
             base,
-            members: members.into(),
-            branches: branches.map(|(tag, b)| (tag, b.into())),
+            members,
+            union: branches.is_some(),
+            branches,
             state: ObjState::Unchecked,
             own: Vec::new(),
             variants: None,
@@ -1212,5 +1408,34 @@ fn implicit_info(name: &str, loc: &Loc, cond: Option<Cond>) -> Info {
         features: Vec::new(),
         doc: None,
         implicit: true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_agrees_with_the_model() {
+        for b in Builtin::ALL {
+            assert_eq!(builtin(b.name()), Some(b));
+        }
+        assert_eq!(builtin("intList"), None);
+        assert_eq!(builtin("Int"), None);
+    }
+
+    #[test]
+    fn equal_c_names_hash_equal() {
+        let pairs = [
+            ("a-b", "a_b"),
+            ("a.b", "a-b"),
+            ("é", "_"),
+            ("x-é-y", "x___y"),
+        ];
+        for (a, b) in pairs {
+            assert!(c_name_eq(a, b), "{a} {b}");
+            assert_eq!(c_name_hash(a), c_name_hash(b), "{a} {b}");
+        }
+        assert_ne!(c_name_hash("ab"), c_name_hash("ba"));
     }
 }
