@@ -126,35 +126,75 @@ impl fmt::Display for Named<'_> {
 
 /// The meta-type and name of a definition, before any other check, so that
 /// errors can say which definition they are in. Errors here have no context.
-pub(crate) fn meta_and_name(expr: &Node) -> Result<(&'static str, String), Fail> {
-    let metas: Vec<&'static str> = METAS
-        .iter()
-        .copied()
-        .filter(|m| expr.get(m).is_some())
-        .collect();
-    let [meta] = metas[..] else {
+pub(crate) fn meta_and_name<'n>(expr: &'n Node) -> Result<(&'static str, &'n str), Fail> {
+    let mut found = None;
+    let mut count = 0;
+    for m in METAS {
+        if expr.get(m).is_some() {
+            found = Some(m);
+            count += 1;
+        }
+    }
+    let (Some(meta), 1) = (found, count) else {
         return fail(
             "expression must have exactly one key 'enum', 'struct', 'union', 'alternate', \
              'command', 'event'",
         );
     };
     match expr.get(meta).and_then(Node::as_str) {
-        Some(name) => Ok((meta, name.to_owned())),
+        Some(name) => Ok((meta, name)),
         None => fail(format!("'{meta}' requires a string name")),
+    }
+}
+
+/// The naming rules a pragma relaxes for one definition: its own name
+/// (`command-name-exceptions`) and its members' (`member-name-exceptions`).
+/// Nothing else in these checks depends on pragmas.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Relax {
+    pub(crate) name: bool,
+    pub(crate) members: bool,
+}
+
+impl Relax {
+    /// Both rules relaxed.
+    pub(crate) const ALL: Relax = Relax {
+        name: true,
+        members: true,
+    };
+
+    /// What `pragma` relaxes for the definition `name`.
+    pub(crate) fn for_def(pragma: &Pragma, name: &str) -> Relax {
+        Relax {
+            name: pragma.command_name_exceptions.iter().any(|n| n == name),
+            members: pragma.member_name_exceptions.iter().any(|n| n == name),
+        }
+    }
+
+    /// Whether every relaxation in `self` is in `granted`.
+    pub(crate) fn within(self, granted: Relax) -> bool {
+        (!self.name || granted.name) && (!self.members || granted.members)
     }
 }
 
 /// Checks one definition. `loc` is where it starts; it is also the location
 /// of its members, features and conditions (QEMU reports them there).
+/// `relax` is what the pragmas relax for it; also returned is what of that
+/// the definition needed to pass: it passes, giving the same definition,
+/// under any pragmas that relax at least that, and fails under any others.
 pub(crate) fn check_def(
     expr: &Node,
     meta: &'static str,
     name: &str,
     loc: &Loc,
-    pragma: &Pragma,
-) -> Result<Def, Fail> {
-    check_defn_name(name, meta, pragma)?;
-    let ck = Ck { loc, pragma };
+    relax: Relax,
+) -> Result<(Def, Relax), Fail> {
+    let name_relaxed = check_defn_name(name, meta, relax)?;
+    let ck = Ck {
+        loc,
+        relax,
+        members_relaxed: std::cell::Cell::new(false),
+    };
     let kind = match meta {
         "enum" => {
             check_keys(
@@ -163,7 +203,7 @@ pub(crate) fn check_def(
                 &["enum", "data"],
                 &["if", "features", "prefix"],
             )?;
-            ck.enum_(expr, name)?
+            ck.enum_(expr)?
         }
         "union" => {
             let base = expr.get("base");
@@ -181,7 +221,7 @@ pub(crate) fn check_def(
                     &["union", "base", "discriminator", "data"],
                     &["if", "features"],
                 )?;
-                ck.union(expr, name)?
+                ck.union(expr)?
             }
         }
         "alternate" => {
@@ -195,7 +235,7 @@ pub(crate) fn check_def(
                 &["struct", "data"],
                 &["base", "if", "features"],
             )?;
-            let members = match ck.implicit(expr.get("data"), &"'data'", name)? {
+            let members = match ck.implicit(expr.get("data"), &"'data'")? {
                 Some(Data::Members(m)) => m,
                 _ => return fail("'data' should be an object or type name"),
             };
@@ -221,7 +261,7 @@ pub(crate) fn check_def(
                 ],
             )?;
             let boxed = flag(expr, "boxed")?;
-            let data = ck.args(expr, name, boxed)?;
+            let data = ck.args(expr, boxed)?;
             let returns = check_type_name_or_array(expr.get("returns"), &"'returns'")?;
             Kind::Command {
                 data,
@@ -242,32 +282,33 @@ pub(crate) fn check_def(
                 &["data", "boxed", "if", "features"],
             )?;
             let boxed = flag(expr, "boxed")?;
-            let data = ck.args(expr, name, boxed)?;
+            let data = ck.args(expr, boxed)?;
             Kind::Event { data, boxed }
         }
     };
     let cond = ck.cond(expr.get("if"), &meta)?;
     let features = ck.features(expr.get("features"))?;
     check_flags(expr)?;
-    Ok(Def {
+    let def = Def {
         meta,
         name: name.to_owned(),
         loc: loc.clone(),
         cond,
         features,
         kind,
-    })
+    };
+    let needed = Relax {
+        name: name_relaxed,
+        members: ck.members_relaxed.get(),
+    };
+    Ok((def, needed))
 }
 
-fn check_defn_name(name: &str, meta: &str, pragma: &Pragma) -> Result<(), Fail> {
+/// Checks a definition's name; whether it passed only thanks to `relax`.
+fn check_defn_name(name: &str, meta: &str, relax: Relax) -> Result<bool, Fail> {
     match meta {
-        "event" => check_name_upper(name, &meta),
-        "command" => check_name_lower(
-            name,
-            &meta,
-            false,
-            pragma.command_name_exceptions.iter().any(|n| n == name),
-        ),
+        "event" => check_name_upper(name, &meta).map(|()| false),
+        "command" => check_name_lower(name, &meta, false, relax.name),
         _ => {
             let stem = valid_stem(name, &meta)?;
             if !is_camel(stem) {
@@ -278,7 +319,7 @@ fn check_defn_name(name: &str, meta: &str, pragma: &Pragma) -> Result<(), Fail> 
             if name.ends_with("List") {
                 return fail(format!("{meta} name should not end in 'List'"));
             }
-            Ok(())
+            Ok(false)
         }
     }
 }
@@ -298,19 +339,20 @@ fn check_name_upper(name: &str, source: &dyn fmt::Display) -> Result<(), Fail> {
     Ok(())
 }
 
+/// Checks a lower-case name; whether it passed only thanks to a permit.
 fn check_name_lower(
     name: &str,
     source: &dyn fmt::Display,
     permit_upper: bool,
     permit_underscore: bool,
-) -> Result<(), Fail> {
+) -> Result<bool, Fail> {
     let stem = valid_stem(name, source)?;
-    if (!permit_upper && stem.chars().any(|c| c.is_ascii_uppercase()))
-        || (!permit_underscore && stem.contains('_'))
-    {
+    let upper = stem.bytes().any(|c| c.is_ascii_uppercase());
+    let underscore = stem.contains('_');
+    if (!permit_upper && upper) || (!permit_underscore && underscore) {
         return fail(format!("name of {source} must not use uppercase or '_'"));
     }
-    Ok(())
+    Ok(upper || underscore)
 }
 
 fn quoted_sorted(keys: &[&str]) -> String {
@@ -449,7 +491,9 @@ fn keys_of_member(
 
 struct Ck<'a> {
     loc: &'a Loc,
-    pragma: &'a Pragma,
+    relax: Relax,
+    /// Set when a member name passed only thanks to `relax.members`.
+    members_relaxed: std::cell::Cell<bool>,
 }
 
 impl Ck<'_> {
@@ -540,7 +584,7 @@ impl Ck<'_> {
         Ok(out)
     }
 
-    fn enum_(&self, expr: &Node, name: &str) -> Result<Kind, Fail> {
+    fn enum_(&self, expr: &Node) -> Result<Kind, Fail> {
         let Some(Value::List(items)) = expr.get("data").map(|d| &d.value) else {
             return fail("'data' must be an array");
         };
@@ -551,8 +595,8 @@ impl Ck<'_> {
                 None => return fail("'prefix' must be a string"),
             },
         };
-        let permissive = self.pragma.member_name_exceptions.iter().any(|n| n == name);
-        let mut values = Vec::new();
+        let permissive = self.relax.members;
+        let mut values = Vec::with_capacity(items.len());
         for m in items {
             let source = "'data' member";
             let (name_node, dict) = match &m.value {
@@ -574,7 +618,9 @@ impl Ck<'_> {
                 } else {
                     vname.into()
                 };
-            check_name_lower(&checked, &source, permissive, permissive)?;
+            if check_name_lower(&checked, &source, permissive, permissive)? {
+                self.members_relaxed.set(true);
+            }
             let cond = self.cond(dict.and_then(|d| d.get("if")), &source)?;
             let features = self.features(dict.and_then(|d| d.get("features")))?;
             values.push(RawEnumValue {
@@ -591,7 +637,6 @@ impl Ck<'_> {
         &self,
         value: Option<&Node>,
         source: &dyn fmt::Display,
-        parent: &str,
     ) -> Result<Option<Data>, Fail> {
         let Some(v) = value else { return Ok(None) };
         let dict = match &v.value {
@@ -599,19 +644,17 @@ impl Ck<'_> {
             Value::Dict(d) => d,
             _ => return fail(format!("{source} should be an object or type name")),
         };
-        let permissive = self
-            .pragma
-            .member_name_exceptions
-            .iter()
-            .any(|n| n == parent);
-        let mut members = Vec::new();
+        let permissive = self.relax.members;
+        let mut members = Vec::with_capacity(dict.len());
         for (key, arg) in dict {
             let key_source = Named::new(source, " member", key);
             let (name, optional) = match key.strip_prefix('*') {
                 Some(n) => (n, true),
                 None => (key.as_ref(), false),
             };
-            check_name_lower(name, &key_source, permissive, permissive)?;
+            if check_name_lower(name, &key_source, permissive, permissive)? {
+                self.members_relaxed.set(true);
+            }
             if c_name_is(name, "u") || c_name_starts_with(name, "has_") {
                 return fail(format!("{key_source} uses reserved name"));
             }
@@ -633,7 +676,7 @@ impl Ck<'_> {
         Ok(Some(Data::Members(members)))
     }
 
-    fn args(&self, expr: &Node, name: &str, boxed: bool) -> Result<Option<Data>, Fail> {
+    fn args(&self, expr: &Node, boxed: bool) -> Result<Option<Data>, Fail> {
         let data = expr.get("data");
         if boxed {
             if data.is_none() {
@@ -641,7 +684,7 @@ impl Ck<'_> {
             }
             return Ok(check_type_name(data, &"'data'")?.map(Data::Named));
         }
-        self.implicit(data, &"'data'", name)
+        self.implicit(data, &"'data'")
     }
 
     fn branches(
@@ -678,8 +721,8 @@ impl Ck<'_> {
         Ok(out)
     }
 
-    fn union(&self, expr: &Node, name: &str) -> Result<Kind, Fail> {
-        let base = match self.implicit(expr.get("base"), &"'base'", name)? {
+    fn union(&self, expr: &Node) -> Result<Kind, Fail> {
+        let base = match self.implicit(expr.get("base"), &"'base'")? {
             Some(b) => b,
             None => return fail("'base' should be an object or type name"),
         };

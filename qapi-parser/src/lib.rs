@@ -188,22 +188,66 @@ enum ParsedItem {
 /// a pragma.
 struct PreDef {
     loc: Loc,
-    /// The checked definition, or, when a check failed, the expression:
-    /// pragmas can only relax the rules, so the definition is checked
-    /// again with the pragmas in effect once all files are read.
-    checked: Result<(&'static str, String, expr::Def), Node<'static>>,
+    checked: PreChecked,
+}
+
+/// What the checks of one definition found before the pragmas are known.
+///
+/// Pragmas can only relax two naming rules of a definition (see
+/// [`expr::Relax`]). A definition that fails the strictest check is
+/// checked again here, on the parsing thread, with both relaxed, so that
+/// the loader, which runs on one thread once every file is parsed, only
+/// compares what the definition needed with what the pragmas grant it.
+// The large variant is the common one, and the whole sits in a `Box`.
+#[allow(clippy::large_enum_variant)]
+enum PreChecked {
+    /// The definition passes; if it needs rules relaxed, only when the
+    /// pragmas relax at least those, and otherwise as said.
+    Passed {
+        def: expr::Def,
+        needs: Option<(expr::Relax, Otherwise)>,
+    },
+    /// The definition fails even with both rules relaxed, or has no
+    /// proper meta-type and name: checked again in full with the pragmas
+    /// in effect, which decide the first error.
+    Recheck(Node<'static>),
+}
+
+/// How a definition that needs a rule relaxed fails when it is not.
+enum Otherwise {
+    /// With the strictest check's error: when it needs one rule relaxed,
+    /// the check fails at the first place that needs it, as the
+    /// strictest check does.
+    Fail(expr::Fail),
+    /// It needs both relaxed: which error comes first depends on which
+    /// one the pragmas grant, so it is checked again in full.
+    Recheck(Node<'static>),
 }
 
 impl PreDef {
     fn new(node: Node<'_>, src: &Source) -> PreDef {
         let loc = src.loc(node.pos);
-        let strictest = Pragma::default();
-        let checked = expr::meta_and_name(&node)
-            .and_then(|(meta, name)| {
-                let def = expr::check_def(&node, meta, &name, &loc, &strictest)?;
-                Ok((meta, name, def))
-            })
-            .map_err(|_| node.into_owned());
+        let none = expr::Relax::default();
+        let checked = match expr::meta_and_name(&node) {
+            Err(_) => PreChecked::Recheck(node.into_owned()),
+            Ok((meta, name)) => match expr::check_def(&node, meta, name, &loc, none) {
+                Ok((def, _)) => PreChecked::Passed { def, needs: None },
+                Err(strict) => match expr::check_def(&node, meta, name, &loc, expr::Relax::ALL) {
+                    Ok((def, needs)) => {
+                        let otherwise = if needs == expr::Relax::ALL {
+                            Otherwise::Recheck(node.into_owned())
+                        } else {
+                            Otherwise::Fail(strict)
+                        };
+                        PreChecked::Passed {
+                            def,
+                            needs: Some((needs, otherwise)),
+                        }
+                    }
+                    Err(_) => PreChecked::Recheck(node.into_owned()),
+                },
+            },
+        };
         PreDef { loc, checked }
     }
 }
@@ -361,41 +405,92 @@ impl Files {
         raw: RawDef,
         pragma: &Pragma,
     ) -> Result<(expr::Def, Option<doc::Doc>, usize), Error> {
-        let file = raw.file;
-        let PreDef { loc, checked } = *raw.def;
-        let error = |(m, h): expr::Fail, context: Option<String>| {
-            let mut e = self.sem(&loc, file, m);
-            e.help = h;
-            e.context = context;
-            e
-        };
-        // Checked again in full when a check failed, so that the first
-        // error is reported as a one-pass check would.
-        let (meta, name, def) = match checked {
-            Ok((meta, name, def)) => (meta, name, Ok(def)),
-            Err(node) => {
-                let (meta, name) = expr::meta_and_name(&node).map_err(|f| error(f, None))?;
-                (meta, name, Err(node))
+        let RawDef { def, file, doc } = raw;
+        let PreDef { loc, checked } = *def;
+        let (def, fail) = match checked {
+            PreChecked::Passed { def, needs: None } => (def, None),
+            PreChecked::Passed {
+                def,
+                needs: Some((needs, otherwise)),
+            } => {
+                if needs.within(expr::Relax::for_def(pragma, &def.name)) {
+                    (def, None)
+                } else {
+                    match otherwise {
+                        Otherwise::Fail(f) => (def, Some(f)),
+                        Otherwise::Recheck(node) => {
+                            return self.recheck_def(&node, &loc, file, doc, pragma);
+                        }
+                    }
+                }
             }
+            PreChecked::Recheck(node) => return self.recheck_def(&node, &loc, file, doc, pragma),
         };
-        let context = || Some(format!("In {meta} '{name}':"));
-        if let Some(d) = &raw.doc
-            && d.symbol.as_deref() != Some(name.as_str())
+        // The doc comment's errors come before the definition's own.
+        self.check_doc_link(doc.as_ref(), pragma, def.meta, &def.name, &loc, file)?;
+        if let Some(f) = fail {
+            return Err(self.def_error(f, Some((def.meta, &def.name)), &loc, file));
+        }
+        Ok((def, doc, file))
+    }
+
+    /// [`Files::check_def`] for a definition checked again in full, so
+    /// that the first error is reported as a one-pass check would.
+    fn recheck_def(
+        &self,
+        node: &Node,
+        loc: &Loc,
+        file: usize,
+        doc: Option<doc::Doc>,
+        pragma: &Pragma,
+    ) -> Result<(expr::Def, Option<doc::Doc>, usize), Error> {
+        let (meta, name) =
+            expr::meta_and_name(node).map_err(|f| self.def_error(f, None, loc, file))?;
+        self.check_doc_link(doc.as_ref(), pragma, meta, name, loc, file)?;
+        let relax = expr::Relax::for_def(pragma, name);
+        let (def, _) = expr::check_def(node, meta, name, loc, relax)
+            .map_err(|f| self.def_error(f, Some((meta, name)), loc, file))?;
+        Ok((def, doc, file))
+    }
+
+    /// Checks that a definition has the doc comment it needs, and that the
+    /// comment is for it.
+    fn check_doc_link(
+        &self,
+        doc: Option<&doc::Doc>,
+        pragma: &Pragma,
+        meta: &str,
+        name: &str,
+        loc: &Loc,
+        file: usize,
+    ) -> Result<(), Error> {
+        if let Some(d) = doc
+            && d.symbol.as_deref() != Some(name)
         {
-            let sym = d.symbol.clone().unwrap_or_default();
+            let sym = d.symbol.as_deref().unwrap_or_default();
             let m = format!("documentation comment is for '{sym}'");
-            return Err(error((m, None), context()));
+            return Err(self.def_error((m, None), Some((meta, name)), loc, file));
         }
-        if raw.doc.is_none() && pragma.doc_required {
+        if doc.is_none() && pragma.doc_required {
             let m = "documentation comment required".to_owned();
-            return Err(error((m, None), context()));
+            return Err(self.def_error((m, None), Some((meta, name)), loc, file));
         }
-        let def = match def {
-            Ok(def) => def,
-            Err(node) => expr::check_def(&node, meta, &name, &loc, pragma)
-                .map_err(|f| error(f, context()))?,
-        };
-        Ok((def, raw.doc, file))
+        Ok(())
+    }
+
+    /// The error of a definition at `loc`, in the definition `defn`
+    /// (meta-type and name) if known.
+    fn def_error(
+        &self,
+        (message, help): expr::Fail,
+        defn: Option<(&str, &str)>,
+        loc: &Loc,
+        file: usize,
+    ) -> Error {
+        let mut e = self.sem(loc, file, message);
+        e.help = help;
+        e.context = defn.map(|(meta, name)| format!("In {meta} '{name}':"));
+        e
     }
 }
 
@@ -838,6 +933,66 @@ mod tests {
                 r#"{ "return": {} }"#
             ]
         );
+    }
+
+    /// Pragmas relax a definition's own name and its members' names; a
+    /// definition checked before the pragmas were known passes or fails,
+    /// with the error a one-pass check gives, for every combination.
+    #[test]
+    fn pragmas_relax_exactly_what_they_name() {
+        let check = |pragma: &str, def: &str| match parse(&format!(
+            "{{ 'pragma': {{ {pragma} }} }}\n{def}"
+        )) {
+            Ok(_) => "ok".to_owned(),
+            Err(e) => format!("{}: {}", e.context.clone().unwrap_or_default(), e.message),
+        };
+        let both = "{ 'command': 'my_cmd', 'data': { 'Bad_m': 'int' } }";
+        let name = "{ 'command': 'my_cmd' }";
+        let members = "{ 'struct': 'Sx', 'data': { 'Bad_m': 'int' } }";
+        let hopeless = "{ 'command': 'my_cmd', 'data': { 'Bad_m': 'int', 'x': true } }";
+        let cmd = "'command-name-exceptions': ['my_cmd']";
+        let mem = "'member-name-exceptions': ['my_cmd', 'Sx']";
+        let all = "'command-name-exceptions': ['my_cmd'], \
+                   'member-name-exceptions': ['my_cmd', 'Sx']";
+        let name_err = "In command 'my_cmd':: name of command must not use uppercase or '_'";
+        let cases = [
+            ("", both, name_err),
+            (
+                cmd,
+                both,
+                "In command 'my_cmd':: name of 'data' member 'Bad_m' must not use uppercase or '_'",
+            ),
+            (mem, both, name_err),
+            (all, both, "ok"),
+            ("", name, name_err),
+            (mem, name, name_err),
+            (cmd, name, "ok"),
+            (
+                "",
+                members,
+                "In struct 'Sx':: name of 'data' member 'Bad_m' must not use uppercase or '_'",
+            ),
+            (
+                cmd,
+                members,
+                "In struct 'Sx':: name of 'data' member 'Bad_m' must not use uppercase or '_'",
+            ),
+            (mem, members, "ok"),
+            ("", hopeless, name_err),
+            (
+                cmd,
+                hopeless,
+                "In command 'my_cmd':: name of 'data' member 'Bad_m' must not use uppercase or '_'",
+            ),
+            (
+                all,
+                hopeless,
+                "In command 'my_cmd':: 'data' member 'x' should be a type name or array",
+            ),
+        ];
+        for (pragma, def, want) in cases {
+            assert_eq!(check(pragma, def), want, "{pragma} {def}");
+        }
     }
 
     #[test]
