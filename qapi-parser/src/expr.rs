@@ -3,8 +3,8 @@
 
 use std::fmt;
 
-use crate::model::{Cond, Feature, Loc, Pragma};
-use crate::names::{c_name_is, c_name_starts_with, is_camel, is_cond_symbol, stem};
+use crate::model::{Builtin, Cond, Feature, Loc, Pragma};
+use crate::names::{builtin, c_name_is, c_name_starts_with, is_camel, is_cond_symbol, stem};
 use crate::syntax::{Node, Value};
 
 /// A failed check: the message, and help text if any. The caller adds the
@@ -20,6 +20,19 @@ fn fail<T>(msg: impl Into<String>) -> Result<T, Fail> {
 pub(crate) enum RawType {
     Name(String),
     Array(String),
+    /// A built-in type, or an array of one (`true`): the commonest
+    /// references, recognised here so that no name is copied for them.
+    Builtin(Builtin, bool),
+}
+
+impl RawType {
+    fn new(name: &str, array: bool) -> RawType {
+        match builtin(name) {
+            Some(b) => RawType::Builtin(b, array),
+            None if array => RawType::Array(name.to_owned()),
+            None => RawType::Name(name.to_owned()),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -451,14 +464,14 @@ fn check_type_name_or_array(
 ) -> Result<Option<RawType>, Fail> {
     let Some(v) = value else { return Ok(None) };
     match &v.value {
-        Value::Str(s) => Ok(Some(RawType::Name(s.to_string()))),
+        Value::Str(s) => Ok(Some(RawType::new(s, false))),
         Value::List(items) => match &items[..] {
             [
                 Node {
                     value: Value::Str(s),
                     ..
                 },
-            ] => Ok(Some(RawType::Array(s.to_string()))),
+            ] => Ok(Some(RawType::new(s, true))),
             _ => fail(format!(
                 "{source}: array type must contain single type name"
             )),

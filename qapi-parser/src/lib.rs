@@ -726,7 +726,7 @@ impl Loader<'_> {
             .collect::<Result<Vec<_>, Error>>()?;
         let builder_pragma = pragma.clone();
         let mut builder = schema::Builder::new(&builder_pragma, checked.len());
-        let mut docs = Vec::new();
+        let mut docs = Vec::with_capacity(checked.len());
         for (def, doc, file) in checked {
             let meta = def.meta;
             let loc = def.loc.clone();
@@ -747,7 +747,7 @@ impl Loader<'_> {
                 name,
                 loc: &loc,
                 members,
-                features: features.iter().map(|f| (*f, &loc)).collect(),
+                features,
                 has_returns,
                 doc_required: pragma.doc_required,
                 // Releases before the 'documentation-exceptions' pragma

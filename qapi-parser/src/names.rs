@@ -1,5 +1,7 @@
 //! QAPI naming rules.
 
+use crate::model::Builtin;
+
 /// One character of QEMU's `c_name` (without keyword protection): every
 /// character that is not an ASCII letter, digit or underscore becomes `_`.
 /// Two names clash when their C names are equal. The checks compare C
@@ -76,6 +78,30 @@ pub(crate) fn is_camel(stem: &str) -> bool {
         && stem.chars().skip(1).any(|c| c.is_ascii_lowercase())
 }
 
+/// The built-in type `name` names: [`Builtin::from_name`] as one `match`,
+/// which compiles to a switch on the length rather than fifteen string
+/// comparisons (every type reference is looked up here first).
+pub(crate) fn builtin(name: &str) -> Option<Builtin> {
+    Some(match name {
+        "str" => Builtin::Str,
+        "number" => Builtin::Number,
+        "int" => Builtin::Int,
+        "int8" => Builtin::Int8,
+        "int16" => Builtin::Int16,
+        "int32" => Builtin::Int32,
+        "int64" => Builtin::Int64,
+        "uint8" => Builtin::Uint8,
+        "uint16" => Builtin::Uint16,
+        "uint32" => Builtin::Uint32,
+        "uint64" => Builtin::Uint64,
+        "size" => Builtin::Size,
+        "bool" => Builtin::Bool,
+        "null" => Builtin::Null,
+        "any" => Builtin::Any,
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,6 +124,15 @@ mod tests {
         for (name, want) in cases {
             assert_eq!(stem(name), want, "{name}");
         }
+    }
+
+    #[test]
+    fn builtin_agrees_with_the_model() {
+        for b in Builtin::ALL {
+            assert_eq!(builtin(b.name()), Some(b));
+        }
+        assert_eq!(builtin("intList"), None);
+        assert_eq!(builtin("Int"), None);
     }
 
     #[test]

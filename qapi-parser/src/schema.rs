@@ -14,7 +14,7 @@ use crate::model::{
     AlternateBranch, AlternateType, Builtin, Command, Cond, Entity, EnumType, EnumValue, Event,
     Feature, Info, Loc, Member, ObjectType, Pragma, Schema, TypeRef, Variant, Variants,
 };
-use crate::names::c_char;
+use crate::names::{builtin, c_char};
 
 /// A semantic error: location, message, the definition it is in.
 pub(crate) struct SemError {
@@ -153,16 +153,24 @@ fn describe_seen(role: &str, name: &str, defined_in: &str, defn: &str) -> String
 }
 
 /// A hash of `c_name(name)` (FNV-1a over its characters): names whose C
-/// names are equal hash equal. A plain loop over bytes: a UTF-8
-/// continuation byte adds nothing and a leading byte stands for its
-/// character, which `c_char` maps to `_`.
+/// names are equal hash equal.
 fn c_name_hash(name: &str) -> u64 {
+    c_name_hash_folded(name, false)
+}
+
+/// [`c_name_hash`], of the lowercased C name with `fold_case`. A plain
+/// loop over bytes: a UTF-8 continuation byte adds nothing and a leading
+/// byte stands for its character, which `c_char` maps to `_`.
+fn c_name_hash_folded(name: &str, fold_case: bool) -> u64 {
     let mut h = 0xcbf2_9ce4_8422_2325_u64;
     for &b in name.as_bytes() {
         if b & 0xc0 == 0x80 {
             continue;
         }
-        let c = if b.is_ascii_alphanumeric() { b } else { b'_' };
+        let mut c = if b.is_ascii_alphanumeric() { b } else { b'_' };
+        if fold_case {
+            c = c.to_ascii_lowercase();
+        }
         h = (h ^ u64::from(c)).wrapping_mul(0x100_0000_01b3);
     }
     h
@@ -350,6 +358,8 @@ impl<'p> Builder<'p> {
                     let type_name = match &b.ty {
                         RawType::Name(n) => n.clone(),
                         RawType::Array(n) => format!("{n}List"),
+                        RawType::Builtin(t, false) => t.name().to_owned(),
+                        RawType::Builtin(t, true) => format!("{}List", t.name()),
                     };
                     let data = RawMember {
                         name: "data".to_owned(),
@@ -505,7 +515,14 @@ impl<'p> Builder<'p> {
         if members.is_empty() {
             return Ok(None);
         }
-        let name = format!("q_obj_{name}-{role}");
+        // Built by hand: `format!` costs several times as much, and every
+        // command with arguments needs one of these.
+        let mut implicit = String::with_capacity(7 + name.len() + role.len());
+        implicit.push_str("q_obj_");
+        implicit.push_str(name);
+        implicit.push('-');
+        implicit.push_str(role);
+        let name = implicit;
         if !self.index.contains_key(name.as_str()) {
             let obj = Obj::new(implicit_info(&name, loc, cond.clone()), None, members, None);
             self.define_ent(Ent::Obj(obj), defn)?;
@@ -600,6 +617,8 @@ impl<'p> Builder<'p> {
         let (name, array) = match raw {
             RawType::Name(n) => (n, false),
             RawType::Array(n) => (n, true),
+            RawType::Builtin(b, false) => return Ok(TypeRef::Builtin(b)),
+            RawType::Builtin(b, true) => return Ok(TypeRef::Array(Box::new(TypeRef::Builtin(b)))),
         };
         match self.lookup_owned(name) {
             Ok(t) if array => Ok(TypeRef::Array(Box::new(t))),
@@ -1186,34 +1205,48 @@ impl<'p> Builder<'p> {
     /// definition's and its members' features, for the doc checks of
     /// entity `i`. Only after [`Builder::check`], which moves members and
     /// branches to where this reads them.
-    pub(crate) fn doc_subjects(&self, i: usize) -> (Vec<&str>, Vec<&str>, bool) {
+    /// Features come with the definition's location, where QEMU reports
+    /// them.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn doc_subjects(&self, i: usize) -> (Vec<&str>, Vec<(&str, &Loc)>, bool) {
+        let info = self.ents[i].info();
+        let loc = &info.loc;
         let mut members = Vec::new();
-        let mut features: Vec<&str> = self.ents[i]
-            .info()
-            .features
-            .iter()
-            .map(|f| f.name.as_str())
-            .collect();
+        let mut features: Vec<(&str, &Loc)> = Vec::new();
+        for f in &info.features {
+            features.push((f.name.as_str(), loc));
+        }
         let mut has_returns = false;
-        fn obj_members<'a>(o: &'a Obj, members: &mut Vec<&'a str>, features: &mut Vec<&'a str>) {
+        fn obj_members<'a>(
+            o: &'a Obj,
+            loc: &'a Loc,
+            members: &mut Vec<&'a str>,
+            features: &mut Vec<(&'a str, &'a Loc)>,
+        ) {
+            members.reserve(o.own.len());
             for m in &o.own {
                 members.push(m.name.as_str());
-                features.extend(m.features.iter().map(|f| f.name.as_str()));
+                for f in &m.features {
+                    features.push((f.name.as_str(), loc));
+                }
             }
         }
         match &self.ents[i] {
             Ent::Enum(e) => {
+                members.reserve_exact(e.values.len());
                 for v in &e.values {
                     members.push(v.name.as_str());
-                    features.extend(v.features.iter().map(|f| f.name.as_str()));
+                    for f in &v.features {
+                        features.push((f.name.as_str(), loc));
+                    }
                 }
             }
             Ent::Obj(o) => {
-                obj_members(o, &mut members, &mut features);
+                obj_members(o, loc, &mut members, &mut features);
                 if let Some(b) = o.base.as_ref().filter(|b| b.starts_with("q_obj_"))
                     && let Some(Ent::Obj(bo)) = self.index.get(b.as_str()).map(|&x| &self.ents[x])
                 {
-                    obj_members(bo, &mut members, &mut features);
+                    obj_members(bo, loc, &mut members, &mut features);
                 }
             }
             Ent::Alternate { resolved, .. } => {
@@ -1226,12 +1259,12 @@ impl<'p> Builder<'p> {
             } => {
                 has_returns = resolved_returns.is_some();
                 if let Some(ao) = self.implicit_args(args) {
-                    obj_members(ao, &mut members, &mut features);
+                    obj_members(ao, loc, &mut members, &mut features);
                 }
             }
             Ent::Event { args, .. } => {
                 if let Some(ao) = self.implicit_args(args) {
-                    obj_members(ao, &mut members, &mut features);
+                    obj_members(ao, loc, &mut members, &mut features);
                 }
             }
         }
@@ -1323,30 +1356,6 @@ struct TagMember {
     conditional: bool,
 }
 
-/// The built-in type `name` names: [`Builtin::from_name`] as one `match`,
-/// which compiles to a switch on the length rather than fifteen string
-/// comparisons (every type reference is looked up here first).
-fn builtin(name: &str) -> Option<Builtin> {
-    Some(match name {
-        "str" => Builtin::Str,
-        "number" => Builtin::Number,
-        "int" => Builtin::Int,
-        "int8" => Builtin::Int8,
-        "int16" => Builtin::Int16,
-        "int32" => Builtin::Int32,
-        "int64" => Builtin::Int64,
-        "uint8" => Builtin::Uint8,
-        "uint16" => Builtin::Uint16,
-        "uint32" => Builtin::Uint32,
-        "uint64" => Builtin::Uint64,
-        "size" => Builtin::Size,
-        "bool" => Builtin::Bool,
-        "null" => Builtin::Null,
-        "any" => Builtin::Any,
-        _ => return None,
-    })
-}
-
 impl Obj {
     fn new(
         info: Info,
@@ -1375,21 +1384,15 @@ fn first_collision<'a>(names: &[&'a str], fold_case: bool) -> Option<(&'a str, &
         let c = c_char(c);
         if fold_case { c.to_ascii_lowercase() } else { c }
     };
-    let hash = |name: &str| {
-        // FNV-1a over the mapped characters.
-        name.chars()
-            .map(map)
-            .fold(0xcbf2_9ce4_8422_2325_u64, |h, c| {
-                (h ^ u64::from(c)).wrapping_mul(0x100_0000_01b3)
-            })
-    };
-    let hashes: Vec<u64> = names.iter().map(|n| hash(n)).collect();
-    for (i, &h) in hashes.iter().enumerate() {
-        for (j, &prev) in hashes[..i].iter().enumerate() {
-            if prev == h && names[i].chars().map(map).eq(names[j].chars().map(map)) {
+    let mut hashes: Vec<u64> = Vec::with_capacity(names.len());
+    for (i, name) in names.iter().enumerate() {
+        let h = c_name_hash_folded(name, fold_case);
+        for (j, &prev) in hashes.iter().enumerate() {
+            if prev == h && name.chars().map(map).eq(names[j].chars().map(map)) {
                 return Some((names[i], names[j]));
             }
         }
+        hashes.push(h);
     }
     None
 }
@@ -1416,15 +1419,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn builtin_agrees_with_the_model() {
-        for b in Builtin::ALL {
-            assert_eq!(builtin(b.name()), Some(b));
-        }
-        assert_eq!(builtin("intList"), None);
-        assert_eq!(builtin("Int"), None);
-    }
-
-    #[test]
     fn equal_c_names_hash_equal() {
         let pairs = [
             ("a-b", "a_b"),
@@ -1437,5 +1431,14 @@ mod tests {
             assert_eq!(c_name_hash(a), c_name_hash(b), "{a} {b}");
         }
         assert_ne!(c_name_hash("ab"), c_name_hash("ba"));
+        assert_eq!(
+            c_name_hash_folded("Ab-c", true),
+            c_name_hash_folded("aB_C", true)
+        );
+        assert_eq!(
+            first_collision(&["a", "B-c", "b_C"], true),
+            Some(("b_C", "B-c"))
+        );
+        assert_eq!(first_collision(&["a", "B-c", "b_C"], false), None);
     }
 }
