@@ -360,8 +360,11 @@ fn check_name_lower(
     permit_underscore: bool,
 ) -> Result<bool, Fail> {
     let stem = valid_stem(name, source)?;
-    let upper = stem.bytes().any(|c| c.is_ascii_uppercase());
-    let underscore = stem.contains('_');
+    let (mut upper, mut underscore) = (false, false);
+    for b in stem.bytes() {
+        upper |= b.is_ascii_uppercase();
+        underscore |= b == b'_';
+    }
     if (!permit_upper && upper) || (!permit_underscore && underscore) {
         return fail(format!("name of {source} must not use uppercase or '_'"));
     }

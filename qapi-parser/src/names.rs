@@ -11,15 +11,22 @@ pub(crate) fn c_char(c: char) -> char {
 }
 
 /// Whether `c_name(name)` starts with `prefix`, without building it (the
-/// checks run for every name in a schema).
+/// checks run for every name in a schema; plain loops, which stay cheap in
+/// unoptimised builds too).
 pub(crate) fn c_name_starts_with(name: &str, prefix: &str) -> bool {
-    let n = prefix.chars().count();
-    name.chars().map(c_char).take(n).eq(prefix.chars())
+    let mut chars = name.chars();
+    for p in prefix.chars() {
+        match chars.next() {
+            Some(c) if c_char(c) == p => {}
+            _ => return false,
+        }
+    }
+    true
 }
 
 /// Whether `c_name(name) == c`, without building it.
 pub(crate) fn c_name_is(name: &str, c: &str) -> bool {
-    name.chars().map(c_char).eq(c.chars())
+    c_name_starts_with(name, c) && name.chars().nth(c.chars().count()).is_none()
 }
 
 /// Splits a valid name into its stem: without the downstream `__RFQDN_`
@@ -35,12 +42,15 @@ pub(crate) fn stem(name: &str) -> Option<&str> {
         // a valid stem; RFQDNs contain no '_', so take the first.
         let end = after.find('_')?;
         let rfqdn = &after[..end];
-        if rfqdn.is_empty()
-            || !rfqdn
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
-        {
+        if rfqdn.is_empty() {
             return None;
+        }
+        // Bytes rather than characters: no byte of a non-ASCII character
+        // passes an ASCII test, so the answer is the same.
+        for &b in rfqdn.as_bytes() {
+            if !(b.is_ascii_alphanumeric() || b == b'.' || b == b'-') {
+                return None;
+            }
         }
         rest = &after[end + 1..];
     }
@@ -49,12 +59,14 @@ pub(crate) fn stem(name: &str) -> Option<&str> {
     {
         rest = after;
     }
-    let mut chars = rest.chars();
-    if !chars.next().is_some_and(|c| c.is_ascii_alphabetic()) {
+    let bytes = rest.as_bytes();
+    if !bytes.first().is_some_and(u8::is_ascii_alphabetic) {
         return None;
     }
-    if !chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-        return None;
+    for &b in &bytes[1..] {
+        if !NAME_BYTE[usize::from(b)] {
+            return None;
+        }
     }
     if c_name_starts_with(name, "q_") {
         return None;
@@ -62,20 +74,49 @@ pub(crate) fn stem(name: &str) -> Option<&str> {
     Some(rest)
 }
 
+/// Which bytes may follow a name's first letter: ASCII letters, digits,
+/// `-` and `_`. A table, because every name in a schema is checked byte
+/// by byte.
+const NAME_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || c == b'_' || c == b'-';
+        b += 1;
+    }
+    table
+};
+
 /// Whether `name` is a valid condition symbol: `[A-Z][A-Z0-9_]*`.
 pub(crate) fn is_cond_symbol(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_uppercase())
-        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+    let bytes = name.as_bytes();
+    if !bytes.first().is_some_and(u8::is_ascii_uppercase) {
+        return false;
+    }
+    for &b in &bytes[1..] {
+        if !(b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_') {
+            return false;
+        }
+    }
+    true
 }
 
 /// CamelCase as QEMU requires of type names: an upper-case letter, then
 /// letters and digits with at least one lower-case letter.
 pub(crate) fn is_camel(stem: &str) -> bool {
-    let mut chars = stem.chars();
-    chars.next().is_some_and(|c| c.is_ascii_uppercase())
-        && stem.chars().all(|c| c.is_ascii_alphanumeric())
-        && stem.chars().skip(1).any(|c| c.is_ascii_lowercase())
+    let bytes = stem.as_bytes();
+    if !bytes.first().is_some_and(u8::is_ascii_uppercase) {
+        return false;
+    }
+    let mut lower = false;
+    for &b in &bytes[1..] {
+        if !b.is_ascii_alphanumeric() {
+            return false;
+        }
+        lower |= b.is_ascii_lowercase();
+    }
+    lower
 }
 
 /// The built-in type `name` names: [`Builtin::from_name`] as one `match`,
@@ -145,5 +186,17 @@ mod tests {
         assert!(!is_camel("ABC"));
         assert!(!is_camel("keyValue"));
         assert!(c_name_is("one-two.x", "one_two_x"));
+        assert!(c_name_is("u", "u"));
+        assert!(!c_name_is("ux", "u"));
+        assert!(!c_name_is("", "u"));
+        assert!(c_name_starts_with("has-x", "has_"));
+        assert!(c_name_starts_with("q_", "q_"));
+        assert!(!c_name_starts_with("q", "q_"));
+        assert!(!c_name_starts_with("qé", "q_é"));
+        assert!(!is_camel("Ab-c"));
+        assert!(!is_camel("A"));
+        assert!(!is_cond_symbol("A-B"));
+        assert_eq!(stem("__org.qemu_Zé"), None);
+        assert_eq!(stem("__org.é_x"), None);
     }
 }
