@@ -159,21 +159,42 @@ fn c_name_hash(name: &str) -> u64 {
 }
 
 /// [`c_name_hash`], of the lowercased C name with `fold_case`. A plain
-/// loop over bytes: a UTF-8 continuation byte adds nothing and a leading
-/// byte stands for its character, which `c_char` maps to `_`.
+/// loop over bytes, mapped through a table: a UTF-8 continuation byte adds
+/// nothing (0) and a leading byte stands for its character, which
+/// `c_char` maps to `_`.
 fn c_name_hash_folded(name: &str, fold_case: bool) -> u64 {
+    let table = if fold_case { &C_BYTE_FOLDED } else { &C_BYTE };
     let mut h = 0xcbf2_9ce4_8422_2325_u64;
     for &b in name.as_bytes() {
-        if b & 0xc0 == 0x80 {
-            continue;
+        let c = table[usize::from(b)];
+        if c != 0 {
+            h = (h ^ u64::from(c)).wrapping_mul(0x100_0000_01b3);
         }
-        let mut c = if b.is_ascii_alphanumeric() { b } else { b'_' };
-        if fold_case {
-            c = c.to_ascii_lowercase();
-        }
-        h = (h ^ u64::from(c)).wrapping_mul(0x100_0000_01b3);
     }
     h
+}
+
+/// What each byte of a name adds to its C name, for [`c_name_hash`]:
+/// itself, `_`, or nothing (0) for a UTF-8 continuation byte.
+const C_BYTE: [u8; 256] = c_byte_table(false);
+/// [`C_BYTE`], lowercased.
+const C_BYTE_FOLDED: [u8; 256] = c_byte_table(true);
+
+const fn c_byte_table(fold_case: bool) -> [u8; 256] {
+    let mut table = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        table[i] = if b & 0xc0 == 0x80 {
+            0
+        } else if b.is_ascii_alphanumeric() {
+            if fold_case { b.to_ascii_lowercase() } else { b }
+        } else {
+            b'_'
+        };
+        i += 1;
+    }
+    table
 }
 
 pub(crate) struct Builder<'p> {
@@ -712,7 +733,8 @@ impl<'p> Builder<'p> {
         let defn = self.defn_of[i].clone();
         let loc = self.ents[i].info().loc.clone();
         let name = self.names[i].clone();
-        let mut seen: Vec<Seen> = Vec::new();
+        // Sized for most objects with their bases, rather than grown.
+        let mut seen: Vec<Seen> = Vec::with_capacity(16.max(raw_members.len()));
         let mut base_index = None;
         if has_base {
             let bi = self.base_index(i)?;
@@ -1385,14 +1407,25 @@ fn first_collision<'a>(names: &[&'a str], fold_case: bool) -> Option<(&'a str, &
         if fold_case { c.to_ascii_lowercase() } else { c }
     };
     let mut hashes: Vec<u64> = Vec::with_capacity(names.len());
-    for (i, name) in names.iter().enumerate() {
-        let h = c_name_hash_folded(name, fold_case);
-        for (j, &prev) in hashes.iter().enumerate() {
-            if prev == h && name.chars().map(map).eq(names[j].chars().map(map)) {
+    for name in names {
+        hashes.push(c_name_hash_folded(name, fold_case));
+    }
+    // Nearly always there is no collision, and enums can have well over
+    // a hundred values: sorted hashes show in n log n that no two are
+    // equal, before any pairwise search.
+    if names.len() > 8 {
+        let mut sorted = hashes.clone();
+        sorted.sort_unstable();
+        if sorted.windows(2).all(|w| w[0] != w[1]) {
+            return None;
+        }
+    }
+    for (i, &h) in hashes.iter().enumerate() {
+        for (j, &prev) in hashes[..i].iter().enumerate() {
+            if prev == h && names[i].chars().map(map).eq(names[j].chars().map(map)) {
                 return Some((names[i], names[j]));
             }
         }
-        hashes.push(h);
     }
     None
 }
@@ -1440,5 +1473,11 @@ mod tests {
             Some(("b_C", "B-c"))
         );
         assert_eq!(first_collision(&["a", "B-c", "b_C"], false), None);
+        let many: Vec<String> = (0..20).map(|i| format!("v{i}")).collect();
+        let mut names: Vec<&str> = many.iter().map(String::as_str).collect();
+        assert_eq!(first_collision(&names, true), None);
+        names.push("V3");
+        names.push("v.2");
+        assert_eq!(first_collision(&names, true), Some(("V3", "v3")));
     }
 }
