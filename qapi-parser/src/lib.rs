@@ -729,25 +729,26 @@ impl Loader<'_> {
         let mut docs = Vec::with_capacity(checked.len());
         for (def, doc, file) in checked {
             let meta = def.meta;
-            let loc = def.loc.clone();
             let i = builder.define(def).map_err(|e| self.sem_error(e))?;
             if let Some(d) = doc {
-                docs.push((i, meta, loc, d, file));
+                docs.push((i, meta, d, file));
             }
         }
         builder.check().map_err(|e| self.sem_error(e))?;
         let strict = self.doc_style == doc::DocStyle::STRICT;
-        let files = &self.files;
-        let builder_ref = &builder;
-        let docs = docs.into_iter().map(|(i, meta, loc, d, file)| {
-            let (members, features, has_returns) = builder_ref.doc_subjects(i);
-            let name = builder_ref.name(i);
+        // The same two buffers serve every definition's doc check, rather
+        // than two new vectors each.
+        let mut members = Vec::new();
+        let mut features = Vec::new();
+        for &(i, meta, ref d, file) in &docs {
+            let has_returns = builder.doc_subjects(i, &mut members, &mut features);
+            let name = builder.name(i);
             let target = doc::DocTarget {
                 meta,
                 name,
-                loc: &loc,
-                members,
-                features,
+                loc: builder.loc(i),
+                members: std::mem::take(&mut members),
+                features: std::mem::take(&mut features),
                 has_returns,
                 doc_required: pragma.doc_required,
                 // Releases before the 'documentation-exceptions' pragma
@@ -756,18 +757,16 @@ impl Loader<'_> {
                 exception: pragma.documentation_exceptions.is_empty()
                     || pragma.documentation_exceptions.iter().any(|n| n == name),
             };
-            match doc::check_doc(&d, &target) {
-                Ok(()) => Ok((i, d)),
-                Err(e) => {
-                    let mut e = files.locate(e, file);
-                    e.context = Some(format!("In {meta} '{name}':"));
-                    Err(e)
-                }
+            let checked = doc::check_doc(d, &target);
+            (members, features) = (target.members, target.features);
+            if let Err(e) = checked {
+                let mut e = self.files.locate(e, file);
+                e.context = Some(format!("In {meta} '{name}':"));
+                return Err(e);
             }
-        });
-        let docs = docs.collect::<Vec<_>>();
-        for checked in docs {
-            let (i, d) = checked?;
+        }
+        drop((members, features));
+        for (i, _, d, _) in docs {
             builder.set_doc(i, d);
         }
         let files = self

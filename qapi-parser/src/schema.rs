@@ -290,6 +290,11 @@ impl<'p> Builder<'p> {
         &self.names[i]
     }
 
+    /// Where entity `i` is defined.
+    pub(crate) fn loc(&self, i: usize) -> &Loc {
+        &self.ents[i].info().loc
+    }
+
     fn err(&self, loc: &Loc, defn: &Defn, message: impl Into<String>) -> SemError {
         SemError {
             loc: loc.clone(),
@@ -787,12 +792,7 @@ impl<'p> Builder<'p> {
             let tag_member = own
                 .iter()
                 .find(|m| m.name == tag)
-                .or_else(|| {
-                    let bi = base_index?;
-                    self.chain_members(bi)
-                        .map(|(m, _)| m)
-                        .find(|m| m.name == tag)
-                })
+                .or_else(|| self.chain_find(base_index?, 0, &|m: &Member| m.name == tag))
                 .map(|m| TagMember {
                     enum_type: match &m.ty {
                         TypeRef::Enum(e) => Some(e.clone()),
@@ -879,24 +879,26 @@ impl<'p> Builder<'p> {
         Ok(())
     }
 
-    /// The members of checked object `i` and of its bases, the base's
-    /// first, each with the entity that defines it.
-    fn chain_members(&self, i: usize) -> impl Iterator<Item = (&Member, usize)> {
-        let mut chain = Vec::new();
-        let mut cur = Some(i);
-        // Bounded, although a checked object's base chain has no cycle.
-        while let Some(c) = cur.filter(|_| chain.len() < self.ents.len()) {
-            let Ent::Obj(o) = &self.ents[c] else { break };
-            chain.push((c, o));
-            cur = o
-                .base
-                .as_ref()
-                .and_then(|b| self.index.get(b.as_str()).copied());
+    /// The first member of checked object `c` and of its bases, the
+    /// base's first, that `pred` accepts. `depth` bounds the walk, as in
+    /// [`Builder::clash_chain`].
+    fn chain_find(
+        &self,
+        c: usize,
+        depth: usize,
+        pred: &dyn Fn(&Member) -> bool,
+    ) -> Option<&Member> {
+        let Ent::Obj(o) = &self.ents[c] else {
+            return None;
+        };
+        if depth + 1 < self.ents.len()
+            && let Some(b) = &o.base
+            && let Some(&bi) = self.index.get(b.as_str())
+            && let Some(m) = self.chain_find(bi, depth + 1, pred)
+        {
+            return Some(m);
         }
-        chain
-            .into_iter()
-            .rev()
-            .flat_map(|(c, o)| o.own.iter().map(move |m| (m, c)))
+        o.own.iter().find(|m| pred(m))
     }
 
     /// Records `s`, named `name`, as seen, unless its C name clashes with
@@ -1163,7 +1165,9 @@ impl<'p> Builder<'p> {
         self.check_object(ai)?;
         if matches!(self.ents[ai], Ent::Obj(_))
             && !boxed
-            && self.chain_members(ai).any(|(m, _)| m.cond.is_some())
+            && self
+                .chain_find(ai, 0, &|m: &Member| m.cond.is_some())
+                .is_some()
         {
             let msg = if role == "command" {
                 "conditional command arguments require 'boxed': true".to_owned()
@@ -1228,13 +1232,19 @@ impl<'p> Builder<'p> {
     /// entity `i`. Only after [`Builder::check`], which moves members and
     /// branches to where this reads them.
     /// Features come with the definition's location, where QEMU reports
-    /// them.
-    #[allow(clippy::type_complexity)]
-    pub(crate) fn doc_subjects(&self, i: usize) -> (Vec<&str>, Vec<(&str, &Loc)>, bool) {
+    /// them. Fills `members` and `features` (buffers the caller reuses
+    /// from one definition to the next) and says whether the definition
+    /// is a command that returns something.
+    pub(crate) fn doc_subjects<'a>(
+        &'a self,
+        i: usize,
+        members: &mut Vec<&'a str>,
+        features: &mut Vec<(&'a str, &'a Loc)>,
+    ) -> bool {
+        members.clear();
+        features.clear();
         let info = self.ents[i].info();
         let loc = &info.loc;
-        let mut members = Vec::new();
-        let mut features: Vec<(&str, &Loc)> = Vec::new();
         for f in &info.features {
             features.push((f.name.as_str(), loc));
         }
@@ -1255,7 +1265,7 @@ impl<'p> Builder<'p> {
         }
         match &self.ents[i] {
             Ent::Enum(e) => {
-                members.reserve_exact(e.values.len());
+                members.reserve(e.values.len());
                 for v in &e.values {
                     members.push(v.name.as_str());
                     for f in &v.features {
@@ -1264,11 +1274,11 @@ impl<'p> Builder<'p> {
                 }
             }
             Ent::Obj(o) => {
-                obj_members(o, loc, &mut members, &mut features);
+                obj_members(o, loc, members, features);
                 if let Some(b) = o.base.as_ref().filter(|b| b.starts_with("q_obj_"))
                     && let Some(Ent::Obj(bo)) = self.index.get(b.as_str()).map(|&x| &self.ents[x])
                 {
-                    obj_members(bo, loc, &mut members, &mut features);
+                    obj_members(bo, loc, members, features);
                 }
             }
             Ent::Alternate { resolved, .. } => {
@@ -1281,16 +1291,16 @@ impl<'p> Builder<'p> {
             } => {
                 has_returns = resolved_returns.is_some();
                 if let Some(ao) = self.implicit_args(args) {
-                    obj_members(ao, loc, &mut members, &mut features);
+                    obj_members(ao, loc, members, features);
                 }
             }
             Ent::Event { args, .. } => {
                 if let Some(ao) = self.implicit_args(args) {
-                    obj_members(ao, loc, &mut members, &mut features);
+                    obj_members(ao, loc, members, features);
                 }
             }
         }
-        (members, features, has_returns)
+        has_returns
     }
 
     /// The implicit argument type of a command or event. Only its members
