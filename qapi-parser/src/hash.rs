@@ -5,11 +5,14 @@
 //! definition names, which come from files the caller chose to read, and a
 //! schema crafted to collide would only make its own check slower.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// A map keyed by names, hashed with [`NameHasher`].
 pub(crate) type NameMap<K, V> = HashMap<K, V, BuildHasherDefault<NameHasher>>;
+
+/// A set of names, hashed with [`NameHasher`].
+pub(crate) type NameSet<K> = HashSet<K, BuildHasherDefault<NameHasher>>;
 
 /// Multiply-and-fold over eight bytes at a time: a multiplication mixes
 /// each word into the high bits, and `finish` folds those onto the low

@@ -400,38 +400,49 @@ impl Files {
 
     /// Completes the checks of one definition that need no other
     /// definition: those that depend on its doc comment and on pragmas.
-    fn check_def(
-        &self,
-        raw: RawDef,
-        pragma: &Pragma,
-    ) -> Result<(expr::Def, Option<doc::Doc>, usize), Error> {
+    /// Only checks: the definition stays where it is until
+    /// [`Files::take_def`] moves it on, so that it is moved once.
+    fn check_def(&self, raw: &RawDef, pragma: &Pragma) -> Result<(), Error> {
         let RawDef { def, file, doc } = raw;
-        let PreDef { loc, checked } = *def;
-        let (def, fail) = match checked {
-            PreChecked::Passed { def, needs: None } => (def, None),
-            PreChecked::Passed {
-                def,
-                needs: Some((needs, otherwise)),
-            } => {
-                if needs.within(expr::Relax::for_def(pragma, &def.name)) {
-                    (def, None)
-                } else {
+        let (file, doc) = (*file, doc.as_ref());
+        let PreDef { loc, checked } = &**def;
+        let node = match checked {
+            PreChecked::Passed { def, needs } => match needs {
+                Some((needs, otherwise))
+                    if !needs.within(expr::Relax::for_def(pragma, &def.name)) =>
+                {
                     match otherwise {
-                        Otherwise::Fail(f) => (def, Some(f)),
-                        Otherwise::Recheck(node) => {
-                            return self.recheck_def(&node, &loc, file, doc, pragma);
+                        Otherwise::Fail(f) => {
+                            // The doc comment's errors come before the
+                            // definition's own.
+                            self.check_doc_link(doc, pragma, def.meta, &def.name, loc, file)?;
+                            let defn = Some((def.meta, def.name.as_str()));
+                            return Err(self.def_error(f.clone(), defn, loc, file));
                         }
+                        Otherwise::Recheck(node) => node,
                     }
                 }
-            }
-            PreChecked::Recheck(node) => return self.recheck_def(&node, &loc, file, doc, pragma),
+                _ => return self.check_doc_link(doc, pragma, def.meta, &def.name, loc, file),
+            },
+            PreChecked::Recheck(node) => node,
         };
-        // The doc comment's errors come before the definition's own.
-        self.check_doc_link(doc.as_ref(), pragma, def.meta, &def.name, &loc, file)?;
-        if let Some(f) = fail {
-            return Err(self.def_error(f, Some((def.meta, &def.name)), &loc, file));
+        self.recheck_def(node, loc, file, doc, pragma).map(drop)
+    }
+
+    /// The definition [`Files::check_def`] passed.
+    fn take_def(
+        &self,
+        pre: Box<PreDef>,
+        file: usize,
+        doc: Option<&doc::Doc>,
+        pragma: &Pragma,
+    ) -> Result<expr::Def, Error> {
+        let PreDef { loc, checked } = *pre;
+        match checked {
+            PreChecked::Passed { def, .. } => Ok(def),
+            // Never after `check_def`: what needs checking again fails.
+            PreChecked::Recheck(node) => self.recheck_def(&node, &loc, file, doc, pragma),
         }
-        Ok((def, doc, file))
     }
 
     /// [`Files::check_def`] for a definition checked again in full, so
@@ -441,16 +452,16 @@ impl Files {
         node: &Node,
         loc: &Loc,
         file: usize,
-        doc: Option<doc::Doc>,
+        doc: Option<&doc::Doc>,
         pragma: &Pragma,
-    ) -> Result<(expr::Def, Option<doc::Doc>, usize), Error> {
+    ) -> Result<expr::Def, Error> {
         let (meta, name) =
             expr::meta_and_name(node).map_err(|f| self.def_error(f, None, loc, file))?;
-        self.check_doc_link(doc.as_ref(), pragma, meta, name, loc, file)?;
+        self.check_doc_link(doc, pragma, meta, name, loc, file)?;
         let relax = expr::Relax::for_def(pragma, name);
         let (def, _) = expr::check_def(node, meta, name, loc, relax)
             .map_err(|f| self.def_error(f, Some((meta, name)), loc, file))?;
-        Ok((def, doc, file))
+        Ok(def)
     }
 
     /// Checks that a definition has the doc comment it needs, and that the
@@ -718,16 +729,17 @@ impl Loader<'_> {
     fn check(mut self) -> Result<Schema, Error> {
         let defs = std::mem::take(&mut self.defs);
         let pragma = self.pragma.clone();
-        let files = &self.files;
-        // The first error in definition order wins, as in a one-thread walk.
-        let checked = defs
-            .into_iter()
-            .map(|raw| files.check_def(raw, &pragma))
-            .collect::<Result<Vec<_>, Error>>()?;
+        // The first error in definition order wins, as in a one-thread walk:
+        // every definition passes these checks before any is defined.
+        for raw in &defs {
+            self.files.check_def(raw, &pragma)?;
+        }
         let builder_pragma = pragma.clone();
-        let mut builder = schema::Builder::new(&builder_pragma, checked.len());
-        let mut docs = Vec::with_capacity(checked.len());
-        for (def, doc, file) in checked {
+        let mut builder = schema::Builder::new(&builder_pragma, defs.len());
+        let mut docs = Vec::with_capacity(defs.len());
+        for raw in defs {
+            let RawDef { def, file, doc } = raw;
+            let def = self.files.take_def(def, file, doc.as_ref(), &pragma)?;
             let meta = def.meta;
             let i = builder.define(def).map_err(|e| self.sem_error(e))?;
             if let Some(d) = doc {
@@ -736,6 +748,12 @@ impl Loader<'_> {
         }
         builder.check().map_err(|e| self.sem_error(e))?;
         let strict = self.doc_style == doc::DocStyle::STRICT;
+        // Looked up for every documented definition: hashed once.
+        let doc_exceptions: hash::NameSet<&str> = pragma
+            .documentation_exceptions
+            .iter()
+            .map(String::as_str)
+            .collect();
         // The same two buffers serve every definition's doc check, rather
         // than two new vectors each.
         let mut members = Vec::new();
@@ -754,8 +772,7 @@ impl Loader<'_> {
                 // Releases before the 'documentation-exceptions' pragma
                 // did not require member documentation at all.
                 strict,
-                exception: pragma.documentation_exceptions.is_empty()
-                    || pragma.documentation_exceptions.iter().any(|n| n == name),
+                exception: doc_exceptions.is_empty() || doc_exceptions.contains(name),
             };
             let checked = doc::check_doc(d, &target);
             (members, features) = (target.members, target.features);

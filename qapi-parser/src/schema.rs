@@ -2,10 +2,9 @@
 //! implicit types, type resolution, member clashes, unions, alternates,
 //! commands and events (QEMU's `schema.py` rules).
 
-use std::collections::{HashMap, HashSet};
-use std::hash::BuildHasherDefault;
+use std::collections::HashMap;
 
-use crate::hash::{NameHasher, NameMap};
+use crate::hash::{NameMap, NameSet};
 use std::sync::Arc;
 
 use crate::doc::Doc;
@@ -203,7 +202,7 @@ pub(crate) struct Builder<'p> {
     /// Entities by name; the keys are shared with `names`.
     index: NameMap<Arc<str>, usize>,
     /// Feature names seen so far, for QEMU's limit on distinct features.
-    feature_names: HashSet<String, BuildHasherDefault<NameHasher>>,
+    feature_names: NameSet<String>,
     /// Where each definition came from, for the context of errors.
     defn_of: Vec<Defn>,
     /// Each entity's name, shared by the messages that may need it.
