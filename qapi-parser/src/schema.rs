@@ -33,85 +33,90 @@ const QTYPE_VALUES: [&str; 7] = [
 ];
 const MAX_FEATURES: usize = 64;
 
-/// An object type while the schema is being checked.
-struct Obj {
-    info: Info,
-    base: Option<String>,
-    /// The members as written, until checking moves each one into `own`
-    /// (moved, not copied: the names and types become the model's).
-    members: Vec<RawMember>,
-    /// Whether the object is a union: it keeps saying so after checking
-    /// has taken `branches`.
-    union: bool,
-    /// Discriminator and branches, for unions, until checking takes them.
-    branches: Option<(String, Vec<RawBranch>)>,
-    /// The members of the object and its base, once checked.
-    state: ObjState,
-    /// The members defined by this object itself, as checked so far: a
-    /// member joins when it has been resolved and checked for clashes, so
-    /// that later clash checks can name it from here.
-    own: Vec<Member>,
-    variants: Option<Variants>,
-}
-
 #[derive(Clone, Copy, PartialEq)]
 enum ObjState {
     Unchecked,
     Checking,
+    /// Checked: its members, and its bases', are the model's.
     Done,
 }
 
-enum Ent {
-    Enum(EnumType),
-    Obj(Obj),
-    Alternate {
-        info: Info,
-        /// The branches as written, until checking moves them to
-        /// `resolved`, one by one.
-        branches: Vec<RawBranch>,
-        resolved: Vec<AlternateBranch>,
+/// What checking an entity still needs, beside the entity itself. The
+/// builder holds each entity in the model's own form from the start, so
+/// that finishing moves no entity and checking fills the model in place.
+enum Pending {
+    /// Nothing: enums and events.
+    Nothing,
+    /// An object type.
+    Obj {
+        /// The members as written, until checking moves each one into the
+        /// model's `members` (moved, not copied: the names and types
+        /// become the model's). A member joins the model's when it has
+        /// been resolved and checked for clashes, so that later clash
+        /// checks can name it from there.
+        members: Vec<RawMember>,
+        /// A union's discriminator and branches, until checking takes
+        /// them.
+        branches: Option<(String, Vec<RawBranch>)>,
+        state: ObjState,
     },
-    Command {
-        info: Info,
-        args: Option<String>,
-        boxed: bool,
-        returns: Option<RawType>,
-        flags: [bool; 5],
-        resolved_returns: Option<TypeRef>,
-    },
-    Event {
-        info: Info,
-        args: Option<String>,
-        boxed: bool,
-    },
+    /// An alternate's branches as written, until checking moves them to
+    /// the model's, one by one.
+    Alternate(Vec<RawBranch>),
+    /// A command's return type as written, until checking resolves it.
+    Command(Option<RawType>),
 }
 
-impl Ent {
-    fn info(&self) -> &Info {
-        match self {
-            Ent::Enum(e) => &e.info,
-            Ent::Obj(o) => &o.info,
-            Ent::Alternate { info, .. } | Ent::Command { info, .. } | Ent::Event { info, .. } => {
-                info
-            }
-        }
+/// QEMU's description of a type, as used in messages: `enum type 'Foo'`.
+fn describe(ent: &Entity) -> String {
+    let meta = ent.meta();
+    if matches!(ent, Entity::Command(_) | Entity::Event(_)) {
+        format!("{meta} '{}'", ent.name())
+    } else {
+        format!("{meta} type '{}'", ent.name())
     }
+}
 
-    /// QEMU's description of a type, as used in messages: `enum type 'Foo'`.
-    fn describe(&self) -> String {
-        let meta = match self {
-            Ent::Enum(_) => "enum",
-            Ent::Obj(o) if o.union => "union",
-            Ent::Obj(_) => "struct",
-            Ent::Alternate { .. } => "alternate",
-            Ent::Command { .. } => "command",
-            Ent::Event { .. } => "event",
-        };
-        if matches!(self, Ent::Command { .. } | Ent::Event { .. }) {
-            format!("{meta} '{}'", self.info().name)
-        } else {
-            format!("{meta} type '{}'", self.info().name)
-        }
+/// The entity as an object type, if it is one.
+fn object(ent: &Entity) -> Option<&ObjectType> {
+    match ent {
+        Entity::Struct(o) | Entity::Union(o) => Some(o),
+        _ => None,
+    }
+}
+
+/// [`object`], to change.
+fn object_mut(ent: &mut Entity) -> Option<&mut ObjectType> {
+    match ent {
+        Entity::Struct(o) | Entity::Union(o) => Some(o),
+        _ => None,
+    }
+}
+
+/// An object type entity, struct or union, not yet checked.
+fn object_ent(
+    info: Info,
+    base: Option<String>,
+    members: Vec<RawMember>,
+    branches: Option<(String, Vec<RawBranch>)>,
+) -> (Entity, Pending) {
+    let union = branches.is_some();
+    let obj = ObjectType {
+        info,
+        base,
+        members: Vec::new(),
+        variants: None,
+    };
+    let pending = Pending::Obj {
+        members,
+        branches,
+        state: ObjState::Unchecked,
+    };
+    // Checking a union always gives it its variants; a struct has none.
+    if union {
+        (Entity::Union(obj), pending)
+    } else {
+        (Entity::Struct(obj), pending)
     }
 }
 
@@ -198,7 +203,10 @@ const fn c_byte_table(fold_case: bool) -> [u8; 256] {
 
 pub(crate) struct Builder<'p> {
     pragma: &'p Pragma,
-    ents: Vec<Ent>,
+    /// The model's entities, filled in as they are checked.
+    ents: Vec<Entity>,
+    /// What checking each entity still needs.
+    pending: Vec<Pending>,
     /// Entities by name; the keys are shared with `names`.
     index: NameMap<Arc<str>, usize>,
     /// Feature names seen so far, for QEMU's limit on distinct features.
@@ -228,6 +236,7 @@ impl<'p> Builder<'p> {
         let mut b = Builder {
             pragma,
             ents: Vec::with_capacity(cap),
+            pending: Vec::with_capacity(cap),
             index,
             feature_names: ["deprecated", "unstable"]
                 .map(String::from)
@@ -237,18 +246,9 @@ impl<'p> Builder<'p> {
             names: Vec::with_capacity(cap),
         };
         let loc = builtin_loc();
-        let empty = Obj {
-            info: implicit_info("q_empty", &loc, None),
-            base: None,
-            members: Vec::new(),
-            union: false,
-            branches: None,
-            state: ObjState::Unchecked,
-            own: Vec::new(),
-            variants: None,
-        };
+        let empty = object_ent(implicit_info("q_empty", &loc, None), None, Vec::new(), None);
         let name: Arc<str> = "q_empty".into();
-        b.push(Ent::Obj(empty), ("struct", name.clone()), name);
+        b.push(empty, ("struct", name.clone()), name);
         let qtype = EnumType {
             info: Info {
                 name: "QType".to_owned(),
@@ -270,16 +270,21 @@ impl<'p> Builder<'p> {
             prefix: None,
         };
         let name: Arc<str> = "QType".into();
-        b.push(Ent::Enum(qtype), ("enum", name.clone()), name);
+        b.push(
+            (Entity::Enum(qtype), Pending::Nothing),
+            ("enum", name.clone()),
+            name,
+        );
         b
     }
 
     /// Adds `ent`, named `name`, and returns its index.
-    fn push(&mut self, ent: Ent, defn: Defn, name: Arc<str>) -> usize {
+    fn push(&mut self, (ent, pending): (Entity, Pending), defn: Defn, name: Arc<str>) -> usize {
         let i = self.ents.len();
         self.index.insert(name.clone(), i);
         self.names.push(name);
         self.ents.push(ent);
+        self.pending.push(pending);
         self.defn_of.push(defn);
         i
     }
@@ -327,20 +332,23 @@ impl<'p> Builder<'p> {
             implicit: false,
         };
         let ent = match kind {
-            Kind::Enum { values, prefix } => Ent::Enum(EnumType {
-                info,
-                values: values
-                    .into_iter()
-                    .map(|v| EnumValue {
-                        name: v.name,
-                        cond: v.cond,
-                        features: v.features,
-                        loc: loc.clone(),
-                    })
-                    .collect(),
-                prefix,
-            }),
-            Kind::Struct { base, members } => Ent::Obj(Obj::new(info, base, members, None)),
+            Kind::Enum { values, prefix } => (
+                Entity::Enum(EnumType {
+                    info,
+                    values: values
+                        .into_iter()
+                        .map(|v| EnumValue {
+                            name: v.name,
+                            cond: v.cond,
+                            features: v.features,
+                            loc: loc.clone(),
+                        })
+                        .collect(),
+                    prefix,
+                }),
+                Pending::Nothing,
+            ),
+            Kind::Struct { base, members } => object_ent(info, base, members, None),
             Kind::Union {
                 base,
                 discriminator,
@@ -352,12 +360,7 @@ impl<'p> Builder<'p> {
                         self.implicit_object(name, "base", &loc, &cond, m, &defn)?
                     }
                 };
-                Ent::Obj(Obj::new(
-                    info,
-                    base,
-                    Vec::new(),
-                    Some((discriminator, branches)),
-                ))
+                object_ent(info, base, Vec::new(), Some((discriminator, branches)))
             }
             Kind::SimpleUnion { branches } => {
                 // Desugar as QEMU did before 7.0: an implicit enum NAMEKind
@@ -377,7 +380,7 @@ impl<'p> Builder<'p> {
                         .collect(),
                     prefix: None,
                 };
-                self.define_ent(Ent::Enum(kind), &defn)?;
+                self.define_ent((Entity::Enum(kind), Pending::Nothing), &defn)?;
                 let mut wrapped = Vec::new();
                 for b in branches {
                     let type_name = match &b.ty {
@@ -414,18 +417,15 @@ impl<'p> Builder<'p> {
                     cond: None,
                     features: Vec::new(),
                 };
-                Ent::Obj(Obj::new(
-                    info,
-                    None,
-                    vec![tag],
-                    Some(("type".to_owned(), wrapped)),
-                ))
+                object_ent(info, None, vec![tag], Some(("type".to_owned(), wrapped)))
             }
-            Kind::Alternate { branches } => Ent::Alternate {
-                info,
-                branches,
-                resolved: Vec::new(),
-            },
+            Kind::Alternate { branches } => (
+                Entity::Alternate(AlternateType {
+                    info,
+                    branches: Vec::new(),
+                }),
+                Pending::Alternate(branches),
+            ),
             Kind::Command {
                 data,
                 boxed,
@@ -437,24 +437,24 @@ impl<'p> Builder<'p> {
                 coroutine,
             } => {
                 let args = self.args(name, data, &loc, &cond, &defn)?;
-                Ent::Command {
-                    info,
-                    args,
-                    boxed,
-                    returns,
-                    flags: [
+                (
+                    Entity::Command(Command {
+                        info,
+                        args,
+                        boxed,
+                        returns: None,
                         gen_code,
                         success_response,
                         allow_oob,
                         allow_preconfig,
                         coroutine,
-                    ],
-                    resolved_returns: None,
-                }
+                    }),
+                    Pending::Command(returns),
+                )
             }
             Kind::Event { data, boxed } => {
                 let args = self.args(name, data, &loc, &cond, &defn)?;
-                Ent::Event { info, args, boxed }
+                (Entity::Event(Event { info, args, boxed }), Pending::Nothing)
             }
         };
         self.define_ent(ent, &defn)
@@ -549,16 +549,16 @@ impl<'p> Builder<'p> {
         implicit.push_str(role);
         let name = implicit;
         if !self.index.contains_key(name.as_str()) {
-            let obj = Obj::new(implicit_info(&name, loc, cond.clone()), None, members, None);
-            self.define_ent(Ent::Obj(obj), defn)?;
+            let obj = object_ent(implicit_info(&name, loc, cond.clone()), None, members, None);
+            self.define_ent(obj, defn)?;
         }
         Ok(Some(name))
     }
 
-    fn define_ent(&mut self, ent: Ent, defn: &Defn) -> Res<usize> {
-        let name = ent.info().name.as_str();
+    fn define_ent(&mut self, ent: (Entity, Pending), defn: &Defn) -> Res<usize> {
+        let name = ent.0.name();
         if builtin(name).is_some() {
-            let loc = ent.info().loc.clone();
+            let loc = ent.0.info().loc.clone();
             return Err(self.err(
                 &loc,
                 defn,
@@ -567,9 +567,9 @@ impl<'p> Builder<'p> {
         }
         if let Some(&i) = self.index.get(name) {
             let other = &self.ents[i];
-            let loc = ent.info().loc.clone();
+            let loc = ent.0.info().loc.clone();
             let msg = if other.info().loc.line == 0 {
-                format!("{} is already defined", other.describe())
+                format!("{} is already defined", describe(other))
             } else {
                 format!(
                     "'{name}' is already defined\n{}: previous definition",
@@ -603,9 +603,9 @@ impl<'p> Builder<'p> {
             return Ok(TypeRef::Array(Box::new(e)));
         }
         match self.index.get(name.as_str()).map(|&i| &self.ents[i]) {
-            Some(Ent::Enum(_)) => Ok(TypeRef::Enum(name)),
-            Some(Ent::Obj(_)) => Ok(TypeRef::Object(name)),
-            Some(Ent::Alternate { .. }) => Ok(TypeRef::Alternate(name)),
+            Some(Entity::Enum(_)) => Ok(TypeRef::Enum(name)),
+            Some(Entity::Struct(_) | Entity::Union(_)) => Ok(TypeRef::Object(name)),
+            Some(Entity::Alternate(_)) => Ok(TypeRef::Alternate(name)),
             _ => Err(name),
         }
     }
@@ -622,7 +622,7 @@ impl<'p> Builder<'p> {
             return None;
         }
         let i = *self.index.get(name)?;
-        matches!(self.ents[i], Ent::Obj(_)).then_some(i)
+        object(&self.ents[i]).is_some().then_some(i)
     }
 
     fn describe_type(&self, t: &TypeRef) -> String {
@@ -632,7 +632,7 @@ impl<'p> Builder<'p> {
             TypeRef::Enum(n) | TypeRef::Object(n) | TypeRef::Alternate(n) => self
                 .index
                 .get(n.as_str())
-                .map_or_else(|| format!("type '{n}'"), |&i| self.ents[i].describe()),
+                .map_or_else(|| format!("type '{n}'"), |&i| describe(&self.ents[i])),
         }
     }
 
@@ -662,11 +662,11 @@ impl<'p> Builder<'p> {
         for i in 0..self.ents.len() {
             self.check_features(i)?;
             match &self.ents[i] {
-                Ent::Enum(_) => self.check_enum(i)?,
-                Ent::Obj(_) => self.check_object(i)?,
-                Ent::Alternate { .. } => self.check_alternate(i)?,
-                Ent::Command { .. } => self.check_command(i)?,
-                Ent::Event { .. } => self.check_event(i)?,
+                Entity::Enum(_) => self.check_enum(i)?,
+                Entity::Struct(_) | Entity::Union(_) => self.check_object(i)?,
+                Entity::Alternate(_) => self.check_alternate(i)?,
+                Entity::Command(_) => self.check_command(i)?,
+                Entity::Event(_) => self.check_event(i)?,
             }
         }
         Ok(())
@@ -688,7 +688,7 @@ impl<'p> Builder<'p> {
             ));
         }
         for f in &info.features {
-            if f.is_special() && !matches!(ent, Ent::Command { .. } | Ent::Event { .. }) {
+            if f.is_special() && !matches!(ent, Entity::Command(_) | Entity::Event(_)) {
                 return Err(self.err(
                     &info.loc,
                     defn,
@@ -700,7 +700,7 @@ impl<'p> Builder<'p> {
     }
 
     fn check_enum(&self, i: usize) -> Res<()> {
-        let Ent::Enum(e) = &self.ents[i] else {
+        let Entity::Enum(e) = &self.ents[i] else {
             return Ok(());
         };
         let names: Vec<&str> = e.values.iter().map(|v| v.name.as_str()).collect();
@@ -717,10 +717,15 @@ impl<'p> Builder<'p> {
     /// Checks an object type and everything its C struct contains, as QEMU
     /// does, so that a base cycle is reported where it starts.
     fn check_object(&mut self, i: usize) -> Res<()> {
-        let Ent::Obj(o) = &mut self.ents[i] else {
+        let Pending::Obj {
+            members,
+            branches,
+            state,
+        } = &mut self.pending[i]
+        else {
             return Ok(());
         };
-        match o.state {
+        match *state {
             ObjState::Done => return Ok(()),
             ObjState::Checking => {
                 let msg = format!("object {} contains itself", self.names[i]);
@@ -728,11 +733,14 @@ impl<'p> Builder<'p> {
             }
             ObjState::Unchecked => {}
         }
-        o.state = ObjState::Checking;
-        // Taken, not copied: each member moves into `own` once checked.
-        let raw_members = std::mem::take(&mut o.members);
-        o.own.reserve_exact(raw_members.len());
-        let branches = o.branches.take();
+        *state = ObjState::Checking;
+        // Taken, not copied: each member moves into the model once checked.
+        let raw_members = std::mem::take(members);
+        let branches = branches.take();
+        let Some(o) = object_mut(&mut self.ents[i]) else {
+            return Ok(());
+        };
+        o.members.reserve_exact(raw_members.len());
         let has_base = o.base.is_some();
         let defn = self.defn_of[i].clone();
         let loc = self.ents[i].info().loc.clone();
@@ -742,10 +750,8 @@ impl<'p> Builder<'p> {
         let mut base_index = None;
         if has_base {
             let bi = self.base_index(i)?;
-            if let Ent::Obj(b) = &self.ents[bi]
-                && b.union
-            {
-                let d = self.ents[bi].describe();
+            if let Entity::Union(_) = &self.ents[bi] {
+                let d = describe(&self.ents[bi]);
                 return Err(self.err(
                     &loc,
                     &defn,
@@ -771,8 +777,8 @@ impl<'p> Builder<'p> {
                 hash: c_name_hash(&member),
             };
             self.clash(&mut seen, s, &member, &loc, &defn, &defn.1)?;
-            if let Ent::Obj(o) = &mut self.ents[i] {
-                o.own.push(Member {
+            if let Some(o) = object_mut(&mut self.ents[i]) {
+                o.members.push(Member {
                     name: member,
                     ty,
                     optional,
@@ -784,10 +790,7 @@ impl<'p> Builder<'p> {
         }
         let mut variants = None;
         if let Some((tag, raw_branches)) = branches {
-            let own = match &self.ents[i] {
-                Ent::Obj(o) => &o.own[..],
-                _ => &[],
-            };
+            let own = object(&self.ents[i]).map_or(&[][..], |o| &o.members);
             let tag_member = own
                 .iter()
                 .find(|m| m.name == tag)
@@ -802,19 +805,20 @@ impl<'p> Builder<'p> {
                 });
             variants = Some(self.check_branches(i, &tag, raw_branches, tag_member, seen)?);
         }
-        if let Ent::Obj(o) = &mut self.ents[i] {
+        if let Some(o) = object_mut(&mut self.ents[i]) {
             o.variants = variants;
-            o.state = ObjState::Done;
+        }
+        if let Pending::Obj { state, .. } = &mut self.pending[i] {
+            *state = ObjState::Done;
         }
         Ok(())
     }
 
     /// The index of the base of object `i`, which must be an object type.
     fn base_index(&self, i: usize) -> Res<usize> {
-        let base = match &self.ents[i] {
-            Ent::Obj(o) => o.base.as_deref().unwrap_or_default(),
-            _ => "",
-        };
+        let base = object(&self.ents[i])
+            .and_then(|o| o.base.as_deref())
+            .unwrap_or_default();
         if let Some(bi) = self.object_index(base) {
             return Ok(bi);
         }
@@ -831,8 +835,8 @@ impl<'p> Builder<'p> {
     /// The name of a member (or branch) seen by a clash check.
     fn seen_name(&self, s: &Seen) -> &str {
         match &self.ents[s.owner] {
-            Ent::Obj(o) => &o.own[s.at].name,
-            Ent::Alternate { resolved, .. } => &resolved[s.at].name,
+            Entity::Struct(o) | Entity::Union(o) => &o.members[s.at].name,
+            Entity::Alternate(a) => &a.branches[s.at].name,
             _ => "",
         }
     }
@@ -840,7 +844,7 @@ impl<'p> Builder<'p> {
     /// What a member (or branch) of entity `owner` is called in messages.
     fn role(&self, owner: usize) -> &'static str {
         match &self.ents[owner] {
-            Ent::Alternate { .. } => "branch",
+            Entity::Alternate(_) => "branch",
             _ => "member",
         }
     }
@@ -858,7 +862,7 @@ impl<'p> Builder<'p> {
         defn: &Defn,
         defn_name: &str,
     ) -> Res<()> {
-        let Ent::Obj(o) = &self.ents[c] else {
+        let Some(o) = object(&self.ents[c]) else {
             return Ok(());
         };
         if depth + 1 < self.ents.len()
@@ -867,7 +871,7 @@ impl<'p> Builder<'p> {
         {
             self.clash_chain(seen, bi, depth + 1, loc, defn, defn_name)?;
         }
-        for (at, m) in o.own.iter().enumerate() {
+        for (at, m) in o.members.iter().enumerate() {
             let s = Seen {
                 owner: c,
                 at,
@@ -887,9 +891,7 @@ impl<'p> Builder<'p> {
         depth: usize,
         pred: &dyn Fn(&Member) -> bool,
     ) -> Option<&Member> {
-        let Ent::Obj(o) = &self.ents[c] else {
-            return None;
-        };
+        let o = object(&self.ents[c])?;
         if depth + 1 < self.ents.len()
             && let Some(b) = &o.base
             && let Some(&bi) = self.index.get(b.as_str())
@@ -897,7 +899,7 @@ impl<'p> Builder<'p> {
         {
             return Some(m);
         }
-        o.own.iter().find(|m| pred(m))
+        o.members.iter().find(|m| pred(m))
     }
 
     /// Records `s`, named `name`, as seen, unless its C name clashes with
@@ -979,9 +981,9 @@ impl<'p> Builder<'p> {
             ));
         }
         let tag_enum = self.index.get(tag_type.as_str()).copied();
-        fn values(ents: &[Ent], tag_enum: Option<usize>) -> &[EnumValue] {
+        fn values(ents: &[Entity], tag_enum: Option<usize>) -> &[EnumValue] {
             match tag_enum.map(|t| &ents[t]) {
-                Some(Ent::Enum(e)) => &e.values,
+                Some(Entity::Enum(e)) => &e.values,
                 _ => &[],
             }
         }
@@ -1033,7 +1035,7 @@ impl<'p> Builder<'p> {
             self.check_object(vi)?;
             seen.truncate(union_len);
             self.clash_chain(&mut seen, vi, 0, &loc, &defn, &defn.1)?;
-            let Ent::Obj(o) = &self.ents[vi] else {
+            let Some(o) = object(&self.ents[vi]) else {
                 continue;
             };
             let Some(inner) = &o.variants else { continue };
@@ -1054,15 +1056,14 @@ impl<'p> Builder<'p> {
     }
 
     fn check_alternate(&mut self, i: usize) -> Res<()> {
-        let Ent::Alternate {
-            branches, resolved, ..
-        } = &mut self.ents[i]
-        else {
+        let Pending::Alternate(branches) = &mut self.pending[i] else {
             return Ok(());
         };
-        // Taken, not copied: each branch moves into `resolved` once checked.
+        // Taken, not copied: each branch moves into the model once checked.
         let branches = std::mem::take(branches);
-        resolved.reserve_exact(branches.len());
+        if let Entity::Alternate(a) = &mut self.ents[i] {
+            a.branches.reserve_exact(branches.len());
+        }
         let defn = self.defn_of[i].clone();
         let loc = self.ents[i].info().loc.clone();
         let mut seen: Vec<Seen> = Vec::new();
@@ -1093,7 +1094,8 @@ impl<'p> Builder<'p> {
             let mut conflicting = vec![qtype];
             if qtype == "qstring" {
                 if let TypeRef::Enum(e) = &ty {
-                    if let Some(Ent::Enum(et)) = self.index.get(e.as_str()).map(|&x| &self.ents[x])
+                    if let Some(Entity::Enum(et)) =
+                        self.index.get(e.as_str()).map(|&x| &self.ents[x])
                     {
                         for v in &et.values {
                             if v.name == "on" || v.name == "off" {
@@ -1119,8 +1121,8 @@ impl<'p> Builder<'p> {
                 }
                 types_seen.insert(qt, name.clone());
             }
-            if let Ent::Alternate { resolved, .. } = &mut self.ents[i] {
-                resolved.push(AlternateBranch {
+            if let Entity::Alternate(a) = &mut self.ents[i] {
+                a.branches.push(AlternateBranch {
                     name,
                     ty,
                     cond,
@@ -1133,7 +1135,9 @@ impl<'p> Builder<'p> {
 
     /// Checks the argument type of command or event `i`.
     fn check_args(&mut self, i: usize, boxed: bool, role: &str) -> Res<()> {
-        let (Ent::Command { args, .. } | Ent::Event { args, .. }) = &self.ents[i] else {
+        let (Entity::Command(Command { args, .. }) | Entity::Event(Event { args, .. })) =
+            &self.ents[i]
+        else {
             return Ok(());
         };
         let Some(a) = args.as_deref() else {
@@ -1149,11 +1153,10 @@ impl<'p> Builder<'p> {
                 return Err(self.err(loc, defn, format!("{} cannot take {d}", what())));
             }
         };
-        if let Ent::Obj(o) = &self.ents[ai]
-            && o.union
+        if let Entity::Union(_) = &self.ents[ai]
             && !boxed
         {
-            let d = self.ents[ai].describe();
+            let d = describe(&self.ents[ai]);
             let (loc, defn) = (&self.ents[i].info().loc, &self.defn_of[i]);
             return Err(self.err(
                 loc,
@@ -1162,7 +1165,7 @@ impl<'p> Builder<'p> {
             ));
         }
         self.check_object(ai)?;
-        if matches!(self.ents[ai], Ent::Obj(_))
+        if object(&self.ents[ai]).is_some()
             && !boxed
             && self
                 .chain_find(ai, 0, &|m: &Member| m.cond.is_some())
@@ -1180,12 +1183,15 @@ impl<'p> Builder<'p> {
     }
 
     fn check_command(&mut self, i: usize) -> Res<()> {
-        let Ent::Command { boxed, returns, .. } = &mut self.ents[i] else {
+        let Entity::Command(c) = &self.ents[i] else {
             return Ok(());
         };
-        // Taken: the resolved type replaces it (and tells the doc checks
-        // that the command returns something).
-        let (boxed, returns) = (*boxed, returns.take());
+        let boxed = c.boxed;
+        // Taken: the model gets the resolved type.
+        let returns = match &mut self.pending[i] {
+            Pending::Command(returns) => returns.take(),
+            _ => None,
+        };
         self.check_args(i, boxed, "command")?;
         let Some(ret) = returns else { return Ok(()) };
         let t = self.resolve(ret, i, || "command's 'returns'".to_owned())?;
@@ -1209,20 +1215,17 @@ impl<'p> Builder<'p> {
                 ));
             }
         }
-        if let Ent::Command {
-            resolved_returns, ..
-        } = &mut self.ents[i]
-        {
-            *resolved_returns = Some(t);
+        if let Entity::Command(c) = &mut self.ents[i] {
+            c.returns = Some(t);
         }
         Ok(())
     }
 
     fn check_event(&mut self, i: usize) -> Res<()> {
-        let Ent::Event { boxed, .. } = &self.ents[i] else {
+        let Entity::Event(e) = &self.ents[i] else {
             return Ok(());
         };
-        let boxed = *boxed;
+        let boxed = e.boxed;
         self.check_args(i, boxed, "event")
     }
 
@@ -1249,13 +1252,13 @@ impl<'p> Builder<'p> {
         }
         let mut has_returns = false;
         fn obj_members<'a>(
-            o: &'a Obj,
+            o: &'a ObjectType,
             loc: &'a Loc,
             members: &mut Vec<&'a str>,
             features: &mut Vec<(&'a str, &'a Loc)>,
         ) {
-            members.reserve(o.own.len());
-            for m in &o.own {
+            members.reserve(o.members.len());
+            for m in &o.members {
                 members.push(m.name.as_str());
                 for f in &m.features {
                     features.push((f.name.as_str(), loc));
@@ -1263,7 +1266,7 @@ impl<'p> Builder<'p> {
             }
         }
         match &self.ents[i] {
-            Ent::Enum(e) => {
+            Entity::Enum(e) => {
                 members.reserve(e.values.len());
                 for v in &e.values {
                     members.push(v.name.as_str());
@@ -1272,29 +1275,26 @@ impl<'p> Builder<'p> {
                     }
                 }
             }
-            Ent::Obj(o) => {
+            Entity::Struct(o) | Entity::Union(o) => {
                 obj_members(o, loc, members, features);
                 if let Some(b) = o.base.as_ref().filter(|b| b.starts_with("q_obj_"))
-                    && let Some(Ent::Obj(bo)) = self.index.get(b.as_str()).map(|&x| &self.ents[x])
+                    && let Some(bo) = self
+                        .index
+                        .get(b.as_str())
+                        .and_then(|&x| object(&self.ents[x]))
                 {
                     obj_members(bo, loc, members, features);
                 }
             }
-            Ent::Alternate { resolved, .. } => {
-                members.extend(resolved.iter().map(|b| b.name.as_str()))
-            }
-            Ent::Command {
-                args,
-                resolved_returns,
-                ..
-            } => {
-                has_returns = resolved_returns.is_some();
-                if let Some(ao) = self.implicit_args(args) {
+            Entity::Alternate(a) => members.extend(a.branches.iter().map(|b| b.name.as_str())),
+            Entity::Command(c) => {
+                has_returns = c.returns.is_some();
+                if let Some(ao) = self.implicit_args(&c.args) {
                     obj_members(ao, loc, members, features);
                 }
             }
-            Ent::Event { args, .. } => {
-                if let Some(ao) = self.implicit_args(args) {
+            Entity::Event(e) => {
+                if let Some(ao) = self.implicit_args(&e.args) {
                     obj_members(ao, loc, members, features);
                 }
             }
@@ -1305,72 +1305,28 @@ impl<'p> Builder<'p> {
     /// The implicit argument type of a command or event. Only its members
     /// belong to the definition's documentation; a named type documents its
     /// own.
-    fn implicit_args(&self, args: &Option<String>) -> Option<&Obj> {
+    fn implicit_args(&self, args: &Option<String>) -> Option<&ObjectType> {
         let implicit = args.as_ref().filter(|a| a.starts_with("q_obj_"))?;
-        match self.index.get(implicit.as_str()).map(|&x| &self.ents[x]) {
-            Some(Ent::Obj(o)) => Some(o),
-            _ => None,
-        }
+        object(&self.ents[*self.index.get(implicit.as_str())?])
     }
 
     /// Attaches a doc to entity `i` after checking.
     pub(crate) fn set_doc(&mut self, i: usize, doc: Doc) {
-        match &mut self.ents[i] {
-            Ent::Enum(e) => e.info.doc = Some(doc),
-            Ent::Obj(o) => o.info.doc = Some(doc),
-            Ent::Alternate { info, .. } | Ent::Command { info, .. } | Ent::Event { info, .. } => {
-                info.doc = Some(doc)
-            }
-        }
+        let info = match &mut self.ents[i] {
+            Entity::Enum(e) => &mut e.info,
+            Entity::Struct(o) | Entity::Union(o) => &mut o.info,
+            Entity::Alternate(a) => &mut a.info,
+            Entity::Command(c) => &mut c.info,
+            Entity::Event(e) => &mut e.info,
+        };
+        info.doc = Some(doc);
     }
 
     /// The checked model.
     pub(crate) fn finish(self, pragma: Pragma, free_docs: Vec<Doc>, files: Vec<String>) -> Schema {
-        let mut entities = Vec::with_capacity(self.ents.len());
-        for ent in self.ents {
-            entities.push(match ent {
-                Ent::Enum(e) => Entity::Enum(e),
-                Ent::Obj(o) => {
-                    let obj = ObjectType {
-                        members: o.own,
-                        info: o.info,
-                        base: o.base,
-                        variants: o.variants,
-                    };
-                    if obj.variants.is_some() {
-                        Entity::Union(obj)
-                    } else {
-                        Entity::Struct(obj)
-                    }
-                }
-                Ent::Alternate { info, resolved, .. } => Entity::Alternate(AlternateType {
-                    info,
-                    branches: resolved,
-                }),
-                Ent::Command {
-                    info,
-                    args,
-                    boxed,
-                    flags,
-                    resolved_returns,
-                    ..
-                } => Entity::Command(Command {
-                    info,
-                    args,
-                    boxed,
-                    returns: resolved_returns,
-                    gen_code: flags[0],
-                    success_response: flags[1],
-                    allow_oob: flags[2],
-                    allow_preconfig: flags[3],
-                    coroutine: flags[4],
-                }),
-                Ent::Event { info, args, boxed } => Entity::Event(Event { info, args, boxed }),
-            });
-        }
         Schema {
             pragma,
-            entities,
+            entities: self.ents,
             free_docs,
             files,
             // Entities keep their builder positions.
@@ -1385,26 +1341,6 @@ struct TagMember {
     enum_type: Option<String>,
     optional: bool,
     conditional: bool,
-}
-
-impl Obj {
-    fn new(
-        info: Info,
-        base: Option<String>,
-        members: Vec<RawMember>,
-        branches: Option<(String, Vec<RawBranch>)>,
-    ) -> Obj {
-        Obj {
-            info,
-            base,
-            members,
-            union: branches.is_some(),
-            branches,
-            state: ObjState::Unchecked,
-            own: Vec::new(),
-            variants: None,
-        }
-    }
 }
 
 /// The first name in `names` whose C name (lowercased, with `fold_case`)
