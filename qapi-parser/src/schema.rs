@@ -4,8 +4,7 @@
 
 use std::collections::HashMap;
 
-use crate::hash::{NameMap, NameSet};
-use std::sync::Arc;
+use crate::hash::{NameIndex, NameSet};
 
 use crate::doc::Doc;
 use crate::expr::{Data, Def, Kind, RawBranch, RawMember, RawType};
@@ -26,7 +25,7 @@ type Res<T> = Result<T, SemError>;
 
 /// The meta-type and name of the definition an entity comes from (for
 /// implicit types, the definition that needs them), for error context.
-type Defn = (&'static str, Arc<str>);
+type Defn<'a> = (&'static str, &'a str);
 
 const QTYPE_VALUES: [&str; 7] = [
     "none", "qnull", "qnum", "qstring", "qdict", "qlist", "qbool",
@@ -207,14 +206,14 @@ pub(crate) struct Builder<'p> {
     ents: Vec<Entity>,
     /// What checking each entity still needs.
     pending: Vec<Pending>,
-    /// Entities by name; the keys are shared with `names`.
-    index: NameMap<Arc<str>, usize>,
+    /// Entities by name.
+    index: NameIndex,
     /// Feature names seen so far, for QEMU's limit on distinct features.
     feature_names: NameSet<String>,
-    /// Where each definition came from, for the context of errors.
-    defn_of: Vec<Defn>,
-    /// Each entity's name, shared by the messages that may need it.
-    names: Vec<Arc<str>>,
+    /// The entity of the definition each entity comes from, for the
+    /// context of errors: itself, or for an implicit type, the definition
+    /// that needs it.
+    defn_of: Vec<usize>,
 }
 
 fn builtin_loc() -> Loc {
@@ -231,24 +230,20 @@ impl<'p> Builder<'p> {
     pub(crate) fn new(pragma: &'p Pragma, defs: usize) -> Builder<'p> {
         // Implicit types add about a fifth to the definitions.
         let cap = defs + defs / 4 + 2;
-        let mut index = NameMap::default();
-        index.reserve(cap);
         let mut b = Builder {
             pragma,
             ents: Vec::with_capacity(cap),
             pending: Vec::with_capacity(cap),
-            index,
+            index: NameIndex::with_capacity(cap),
             feature_names: ["deprecated", "unstable"]
                 .map(String::from)
                 .into_iter()
                 .collect(),
             defn_of: Vec::with_capacity(cap),
-            names: Vec::with_capacity(cap),
         };
         let loc = builtin_loc();
         let empty = object_ent(implicit_info("q_empty", &loc, None), None, Vec::new(), None);
-        let name: Arc<str> = "q_empty".into();
-        b.push(empty, ("struct", name.clone()), name);
+        b.push(empty);
         let qtype = EnumType {
             info: Info {
                 name: "QType".to_owned(),
@@ -269,29 +264,37 @@ impl<'p> Builder<'p> {
                 .collect(),
             prefix: None,
         };
-        let name: Arc<str> = "QType".into();
-        b.push(
-            (Entity::Enum(qtype), Pending::Nothing),
-            ("enum", name.clone()),
-            name,
-        );
+        b.push((Entity::Enum(qtype), Pending::Nothing));
         b
     }
 
-    /// Adds `ent`, named `name`, and returns its index.
-    fn push(&mut self, (ent, pending): (Entity, Pending), defn: Defn, name: Arc<str>) -> usize {
+    /// Adds `ent`, as its own definition, and returns its index.
+    // Inlined, so that the entity (hundreds of bytes) is written into the
+    // vector directly rather than copied through the call.
+    #[inline]
+    fn push(&mut self, (ent, pending): (Entity, Pending)) -> usize {
         let i = self.ents.len();
-        self.index.insert(name.clone(), i);
-        self.names.push(name);
+        self.index.insert(ent.name(), i);
         self.ents.push(ent);
         self.pending.push(pending);
-        self.defn_of.push(defn);
+        self.defn_of.push(i);
         i
+    }
+
+    /// The index of the entity named `name`.
+    fn find(&self, name: &str) -> Option<usize> {
+        self.index.get(name, |i| self.ents[i].name())
     }
 
     /// The name of entity `i`.
     pub(crate) fn name(&self, i: usize) -> &str {
-        &self.names[i]
+        self.ents[i].name()
+    }
+
+    /// The definition entity `i` comes from.
+    fn defn(&self, i: usize) -> Defn<'_> {
+        let d = &self.ents[self.defn_of[i]];
+        (d.meta(), d.name())
     }
 
     /// Where entity `i` is defined.
@@ -299,7 +302,7 @@ impl<'p> Builder<'p> {
         &self.ents[i].info().loc
     }
 
-    fn err(&self, loc: &Loc, defn: &Defn, message: impl Into<String>) -> SemError {
+    fn err(&self, loc: &Loc, defn: Defn, message: impl Into<String>) -> SemError {
         SemError {
             loc: loc.clone(),
             message: message.into(),
@@ -307,21 +310,25 @@ impl<'p> Builder<'p> {
         }
     }
 
+    /// An error at entity `i`, in the definition it comes from.
+    fn err_at(&self, i: usize, message: impl Into<String>) -> SemError {
+        self.err(&self.ents[i].info().loc, self.defn(i), message)
+    }
+
     /// Adds a definition and the implicit types it needs (QEMU's
     /// `_def_exprs`), rejecting redefinitions. Returns the definition's
     /// entity index.
     pub(crate) fn define(&mut self, def: Def) -> Res<usize> {
-        let defn: Defn = (def.meta, def.name.as_str().into());
-        self.count_features(&def, &defn)?;
+        self.count_features(&def, (def.meta, &def.name))?;
+        let first = self.ents.len();
         let Def {
+            meta,
             name: def_name,
             loc,
             cond,
             features,
             kind,
-            ..
         } = def;
-        let name: &str = &defn.1;
         let info = Info {
             name: def_name,
             loc: loc.clone(),
@@ -331,6 +338,10 @@ impl<'p> Builder<'p> {
             doc: None,
             implicit: false,
         };
+        // Borrowed from the definition's Info until that moves into its
+        // entity, after the implicit types are defined.
+        let name: &str = &info.name;
+        let defn: Defn = (meta, name);
         let ent = match kind {
             Kind::Enum { values, prefix } => (
                 Entity::Enum(EnumType {
@@ -356,9 +367,7 @@ impl<'p> Builder<'p> {
             } => {
                 let base = match base {
                     Data::Named(n) => Some(n),
-                    Data::Members(m) => {
-                        self.implicit_object(name, "base", &loc, &cond, m, &defn)?
-                    }
+                    Data::Members(m) => self.implicit_object(name, "base", &loc, &cond, m, defn)?,
                 };
                 object_ent(info, base, Vec::new(), Some((discriminator, branches)))
             }
@@ -380,7 +389,7 @@ impl<'p> Builder<'p> {
                         .collect(),
                     prefix: None,
                 };
-                self.define_ent((Entity::Enum(kind), Pending::Nothing), &defn)?;
+                self.define_ent((Entity::Enum(kind), Pending::Nothing), Some(defn))?;
                 let mut wrapped = Vec::new();
                 for b in branches {
                     let type_name = match &b.ty {
@@ -396,14 +405,8 @@ impl<'p> Builder<'p> {
                         cond: None,
                         features: Vec::new(),
                     };
-                    let wrapper = self.implicit_object(
-                        &type_name,
-                        "wrapper",
-                        &loc,
-                        &None,
-                        vec![data],
-                        &defn,
-                    )?;
+                    let wrapper =
+                        self.implicit_object(&type_name, "wrapper", &loc, &None, vec![data], defn)?;
                     wrapped.push(RawBranch {
                         name: b.name,
                         ty: RawType::Name(wrapper.unwrap_or_default()),
@@ -436,7 +439,7 @@ impl<'p> Builder<'p> {
                 allow_preconfig,
                 coroutine,
             } => {
-                let args = self.args(name, data, &loc, &cond, &defn)?;
+                let args = self.args(name, data, &loc, &cond, defn)?;
                 (
                     Entity::Command(Command {
                         info,
@@ -453,14 +456,19 @@ impl<'p> Builder<'p> {
                 )
             }
             Kind::Event { data, boxed } => {
-                let args = self.args(name, data, &loc, &cond, &defn)?;
+                let args = self.args(name, data, &loc, &cond, defn)?;
                 (Entity::Event(Event { info, args, boxed }), Pending::Nothing)
             }
         };
-        self.define_ent(ent, &defn)
+        let i = self.define_ent(ent, None)?;
+        // Implicit types report errors in the definition that needs them.
+        for d in &mut self.defn_of[first..] {
+            *d = i;
+        }
+        Ok(i)
     }
 
-    fn count_features(&mut self, def: &Def, defn: &Defn) -> Res<()> {
+    fn count_features(&mut self, def: &Def, defn: Defn) -> Res<()> {
         let mut over = self.note_features(&def.features);
         match &def.kind {
             Kind::Enum { values, .. } => {
@@ -517,7 +525,7 @@ impl<'p> Builder<'p> {
         data: Option<Data>,
         loc: &Loc,
         cond: &Option<Cond>,
-        defn: &Defn,
+        defn: Defn,
     ) -> Res<Option<String>> {
         match data {
             None => Ok(None),
@@ -535,7 +543,7 @@ impl<'p> Builder<'p> {
         loc: &Loc,
         cond: &Option<Cond>,
         members: Vec<RawMember>,
-        defn: &Defn,
+        defn: Defn,
     ) -> Res<Option<String>> {
         if members.is_empty() {
             return Ok(None);
@@ -548,26 +556,29 @@ impl<'p> Builder<'p> {
         implicit.push('-');
         implicit.push_str(role);
         let name = implicit;
-        if !self.index.contains_key(name.as_str()) {
+        if self.find(&name).is_none() {
             let obj = object_ent(implicit_info(&name, loc, cond.clone()), None, members, None);
-            self.define_ent(obj, defn)?;
+            self.define_ent(obj, Some(defn))?;
         }
         Ok(Some(name))
     }
 
-    fn define_ent(&mut self, ent: (Entity, Pending), defn: &Defn) -> Res<usize> {
+    /// Adds an entity of the definition `defn`, or (`None`) of its own
+    /// definition, unless its name is taken.
+    #[inline]
+    fn define_ent(&mut self, ent: (Entity, Pending), defn: Option<Defn>) -> Res<usize> {
         let name = ent.0.name();
+        let defn = defn.unwrap_or((ent.0.meta(), name));
         if builtin(name).is_some() {
-            let loc = ent.0.info().loc.clone();
+            let loc = &ent.0.info().loc;
             return Err(self.err(
-                &loc,
+                loc,
                 defn,
                 format!("built-in type '{name}' is already defined"),
             ));
         }
-        if let Some(&i) = self.index.get(name) {
+        if let Some(i) = self.find(name) {
             let other = &self.ents[i];
-            let loc = ent.0.info().loc.clone();
             let msg = if other.info().loc.line == 0 {
                 format!("{} is already defined", describe(other))
             } else {
@@ -576,15 +587,9 @@ impl<'p> Builder<'p> {
                     other.info().loc
                 )
             };
-            return Err(self.err(&loc, defn, msg));
+            return Err(self.err(&ent.0.info().loc, defn, msg));
         }
-        // A definition's own entity shares the name its errors use.
-        let key = if *defn.1 == *name {
-            defn.1.clone()
-        } else {
-            Arc::from(name)
-        };
-        Ok(self.push(ent, defn.clone(), key))
+        Ok(self.push(ent))
     }
 
     fn lookup(&self, name: &str) -> Option<TypeRef> {
@@ -602,7 +607,7 @@ impl<'p> Builder<'p> {
         {
             return Ok(TypeRef::Array(Box::new(e)));
         }
-        match self.index.get(name.as_str()).map(|&i| &self.ents[i]) {
+        match self.find(&name).map(|i| &self.ents[i]) {
             Some(Entity::Enum(_)) => Ok(TypeRef::Enum(name)),
             Some(Entity::Struct(_) | Entity::Union(_)) => Ok(TypeRef::Object(name)),
             Some(Entity::Alternate(_)) => Ok(TypeRef::Alternate(name)),
@@ -621,7 +626,7 @@ impl<'p> Builder<'p> {
         {
             return None;
         }
-        let i = *self.index.get(name)?;
+        let i = self.find(name)?;
         object(&self.ents[i]).is_some().then_some(i)
     }
 
@@ -630,9 +635,8 @@ impl<'p> Builder<'p> {
             TypeRef::Builtin(b) => format!("built-in type '{}'", b.name()),
             TypeRef::Array(e) => format!("array type ['{}']", e.name()),
             TypeRef::Enum(n) | TypeRef::Object(n) | TypeRef::Alternate(n) => self
-                .index
-                .get(n.as_str())
-                .map_or_else(|| format!("type '{n}'"), |&i| describe(&self.ents[i])),
+                .find(n)
+                .map_or_else(|| format!("type '{n}'"), |i| describe(&self.ents[i])),
         }
     }
 
@@ -649,7 +653,7 @@ impl<'p> Builder<'p> {
             Ok(t) if array => Ok(TypeRef::Array(Box::new(t))),
             Ok(t) => Ok(t),
             Err(name) => {
-                let defn = &self.defn_of[i];
+                let defn = self.defn(i);
                 let loc = &self.ents[i].info().loc;
                 let what = if array { defn.0.to_owned() } else { what() };
                 Err(self.err(loc, defn, format!("{what} uses unknown type '{name}'")))
@@ -678,7 +682,7 @@ impl<'p> Builder<'p> {
         if info.features.is_empty() {
             return Ok(());
         }
-        let defn = &self.defn_of[i];
+        let defn = self.defn(i);
         let names: Vec<&str> = info.features.iter().map(|f| f.name.as_str()).collect();
         if let Some((later, prev)) = first_collision(&names, false) {
             return Err(self.err(
@@ -707,7 +711,7 @@ impl<'p> Builder<'p> {
         if let Some((later, prev)) = first_collision(&names, true) {
             return Err(self.err(
                 &e.info.loc,
-                &self.defn_of[i],
+                self.defn(i),
                 format!("value '{later}' collides with value '{prev}'"),
             ));
         }
@@ -728,8 +732,8 @@ impl<'p> Builder<'p> {
         match *state {
             ObjState::Done => return Ok(()),
             ObjState::Checking => {
-                let msg = format!("object {} contains itself", self.names[i]);
-                return Err(self.err(&self.ents[i].info().loc, &self.defn_of[i], msg));
+                let msg = format!("object {} contains itself", self.name(i));
+                return Err(self.err_at(i, msg));
             }
             ObjState::Unchecked => {}
         }
@@ -742,9 +746,7 @@ impl<'p> Builder<'p> {
         };
         o.members.reserve_exact(raw_members.len());
         let has_base = o.base.is_some();
-        let defn = self.defn_of[i].clone();
         let loc = self.ents[i].info().loc.clone();
-        let name = self.names[i].clone();
         // Sized for most objects with their bases, rather than grown.
         let mut seen: Vec<Seen> = Vec::with_capacity(16.max(raw_members.len()));
         let mut base_index = None;
@@ -752,14 +754,10 @@ impl<'p> Builder<'p> {
             let bi = self.base_index(i)?;
             if let Entity::Union(_) = &self.ents[bi] {
                 let d = describe(&self.ents[bi]);
-                return Err(self.err(
-                    &loc,
-                    &defn,
-                    format!("'base' requires a struct type, {d} isn't"),
-                ));
+                return Err(self.err_at(i, format!("'base' requires a struct type, {d} isn't")));
             }
             self.check_object(bi)?;
-            self.clash_chain(&mut seen, bi, 0, &loc, &defn, &name)?;
+            self.clash_chain(&mut seen, bi, 0, i, false)?;
             base_index = Some(bi);
         }
         for (at, m) in raw_members.into_iter().enumerate() {
@@ -770,13 +768,15 @@ impl<'p> Builder<'p> {
                 cond,
                 features,
             } = m;
-            let ty = self.resolve(ty, i, || describe_seen("member", &member, &name, &defn.1))?;
+            let ty = self.resolve(ty, i, || {
+                describe_seen("member", &member, self.name(i), self.defn(i).1)
+            })?;
             let s = Seen {
                 owner: i,
                 at,
                 hash: c_name_hash(&member),
             };
-            self.clash(&mut seen, s, &member, &loc, &defn, &defn.1)?;
+            self.clash(&mut seen, s, &member, i, true)?;
             if let Some(o) = object_mut(&mut self.ents[i]) {
                 o.members.push(Member {
                     name: member,
@@ -829,7 +829,7 @@ impl<'p> Builder<'p> {
             ),
             None => format!("'base' uses unknown type '{base}'"),
         };
-        Err(self.err(&self.ents[i].info().loc, &self.defn_of[i], what))
+        Err(self.err_at(i, what))
     }
 
     /// The name of a member (or branch) seen by a clash check.
@@ -858,18 +858,17 @@ impl<'p> Builder<'p> {
         seen: &mut Vec<Seen>,
         c: usize,
         depth: usize,
-        loc: &Loc,
-        defn: &Defn,
-        defn_name: &str,
+        ctx: usize,
+        by_defn: bool,
     ) -> Res<()> {
         let Some(o) = object(&self.ents[c]) else {
             return Ok(());
         };
         if depth + 1 < self.ents.len()
             && let Some(b) = &o.base
-            && let Some(&bi) = self.index.get(b.as_str())
+            && let Some(bi) = self.find(b)
         {
-            self.clash_chain(seen, bi, depth + 1, loc, defn, defn_name)?;
+            self.clash_chain(seen, bi, depth + 1, ctx, by_defn)?;
         }
         for (at, m) in o.members.iter().enumerate() {
             let s = Seen {
@@ -877,7 +876,7 @@ impl<'p> Builder<'p> {
                 at,
                 hash: c_name_hash(&m.name),
             };
-            self.clash(seen, s, &m.name, loc, defn, defn_name)?;
+            self.clash(seen, s, &m.name, ctx, by_defn)?;
         }
         Ok(())
     }
@@ -894,7 +893,7 @@ impl<'p> Builder<'p> {
         let o = object(&self.ents[c])?;
         if depth + 1 < self.ents.len()
             && let Some(b) = &o.base
-            && let Some(&bi) = self.index.get(b.as_str())
+            && let Some(bi) = self.find(b)
             && let Some(m) = self.chain_find(bi, depth + 1, pred)
         {
             return Some(m);
@@ -903,29 +902,35 @@ impl<'p> Builder<'p> {
     }
 
     /// Records `s`, named `name`, as seen, unless its C name clashes with
-    /// one seen before.
+    /// one seen before. A clash is reported at entity `ctx`; members are
+    /// described relative to the name of its definition (`by_defn`) or
+    /// its own.
     fn clash(
         &self,
         seen: &mut Vec<Seen>,
         s: Seen,
         name: &str,
-        loc: &Loc,
-        defn: &Defn,
-        defn_name: &str,
+        ctx: usize,
+        by_defn: bool,
     ) -> Res<()> {
         for p in seen.iter() {
             if p.hash == s.hash && c_name_eq(self.seen_name(p), name) {
+                let defn_name = if by_defn {
+                    self.defn(ctx).1
+                } else {
+                    self.name(ctx)
+                };
                 let msg = format!(
                     "{} collides with {}",
-                    describe_seen(self.role(s.owner), name, &self.names[s.owner], defn_name),
+                    describe_seen(self.role(s.owner), name, self.name(s.owner), defn_name),
                     describe_seen(
                         self.role(p.owner),
                         self.seen_name(p),
-                        &self.names[p.owner],
+                        self.name(p.owner),
                         defn_name
                     )
                 );
-                return Err(self.err(loc, defn, msg));
+                return Err(self.err_at(ctx, msg));
             }
         }
         seen.push(s);
@@ -940,47 +945,42 @@ impl<'p> Builder<'p> {
         tag_member: Option<TagMember>,
         mut seen: Vec<Seen>,
     ) -> Res<Variants> {
-        let defn = self.defn_of[i].clone();
         let loc = self.ents[i].info().loc.clone();
         let tag_seen = seen
             .iter()
             .find(|p| c_name_eq(self.seen_name(p), tag))
             .copied();
         let (Some(tag_seen), Some(tag_member)) = (tag_seen, tag_member) else {
-            return Err(self.err(
-                &loc,
-                &defn,
+            return Err(self.err_at(
+                i,
                 format!("discriminator '{tag}' is not a member of 'base'"),
             ));
         };
-        let defined_in = &self.names[tag_seen.owner];
-        let base_desc = if defined_in.starts_with("q_obj_") || **defined_in == *defn.1 {
+        let defined_in = self.name(tag_seen.owner);
+        let base_desc = if defined_in.starts_with("q_obj_") || defined_in == self.defn(i).1 {
             "'base'".to_owned()
         } else {
             format!("base type '{defined_in}'")
         };
         let Some(tag_type) = tag_member.enum_type else {
-            return Err(self.err(
-                &loc,
-                &defn,
+            return Err(self.err_at(
+                i,
                 format!("discriminator member '{tag}' of {base_desc} must be of enum type"),
             ));
         };
         if tag_member.optional {
-            return Err(self.err(
-                &loc,
-                &defn,
+            return Err(self.err_at(
+                i,
                 format!("discriminator member '{tag}' of {base_desc} must not be optional"),
             ));
         }
         if tag_member.conditional {
-            return Err(self.err(
-                &loc,
-                &defn,
+            return Err(self.err_at(
+                i,
                 format!("discriminator member '{tag}' of {base_desc} must not be conditional"),
             ));
         }
-        let tag_enum = self.index.get(tag_type.as_str()).copied();
+        let tag_enum = self.find(&tag_type);
         fn values(ents: &[Entity], tag_enum: Option<usize>) -> &[EnumValue] {
             match tag_enum.map(|t| &ents[t]) {
                 Some(Entity::Enum(e)) => &e.values,
@@ -992,9 +992,8 @@ impl<'p> Builder<'p> {
             let RawBranch { name, ty, cond } = b;
             let ty = self.resolve(ty, i, || format!("branch '{name}'"))?;
             if !values(&self.ents, tag_enum).iter().any(|v| v.name == name) {
-                return Err(self.err(
-                    &loc,
-                    &defn,
+                return Err(self.err_at(
+                    i,
                     format!("branch '{name}' is not a value of enum type '{tag_type}'"),
                 ));
             }
@@ -1002,7 +1001,7 @@ impl<'p> Builder<'p> {
                 TypeRef::Object(obj) => obj,
                 other => {
                     let d = self.describe_type(&other);
-                    return Err(self.err(&loc, &defn, format!("branch '{name}' cannot use {d}")));
+                    return Err(self.err_at(i, format!("branch '{name}' cannot use {d}")));
                 }
             };
             variants.push(Variant {
@@ -1025,27 +1024,29 @@ impl<'p> Builder<'p> {
             }
         }
         if variants.is_empty() {
-            return Err(self.err(&loc, &defn, "union has no branches"));
+            return Err(self.err_at(i, "union has no branches"));
         }
         // Each branch's members, and those of its own branches, must not
         // clash with the union's.
         let union_len = seen.len();
         for v in &variants {
-            let vi = self.index[v.ty.as_str()];
+            let Some(vi) = self.find(&v.ty) else {
+                continue;
+            };
             self.check_object(vi)?;
             seen.truncate(union_len);
-            self.clash_chain(&mut seen, vi, 0, &loc, &defn, &defn.1)?;
+            self.clash_chain(&mut seen, vi, 0, i, true)?;
             let Some(o) = object(&self.ents[vi]) else {
                 continue;
             };
             let Some(inner) = &o.variants else { continue };
             let branch_len = seen.len();
             for x in &inner.variants {
-                let Some(&ii) = self.index.get(x.ty.as_str()) else {
+                let Some(ii) = self.find(&x.ty) else {
                     continue;
                 };
                 seen.truncate(branch_len);
-                self.clash_chain(&mut seen, ii, 0, &loc, &defn, &defn.1)?;
+                self.clash_chain(&mut seen, ii, 0, i, true)?;
             }
         }
         Ok(Variants {
@@ -1064,7 +1065,6 @@ impl<'p> Builder<'p> {
         if let Entity::Alternate(a) = &mut self.ents[i] {
             a.branches.reserve_exact(branches.len());
         }
-        let defn = self.defn_of[i].clone();
         let loc = self.ents[i].info().loc.clone();
         let mut seen: Vec<Seen> = Vec::new();
         let mut types_seen: HashMap<&'static str, String> = HashMap::new();
@@ -1077,7 +1077,7 @@ impl<'p> Builder<'p> {
                 at,
                 hash: c_name_hash(&name),
             };
-            self.clash(&mut seen, s, &name, &loc, &defn, &defn.1)?;
+            self.clash(&mut seen, s, &name, i, true)?;
             let qtype = match &ty {
                 TypeRef::Builtin(Builtin::Str) | TypeRef::Enum(_) => Some("qstring"),
                 TypeRef::Builtin(Builtin::Bool) => Some("qbool"),
@@ -1089,14 +1089,12 @@ impl<'p> Builder<'p> {
             };
             let Some(qtype) = qtype else {
                 let d = self.describe_type(&ty);
-                return Err(self.err(&loc, &defn, format!("{} cannot use {d}", what())));
+                return Err(self.err_at(i, format!("{} cannot use {d}", what())));
             };
             let mut conflicting = vec![qtype];
             if qtype == "qstring" {
                 if let TypeRef::Enum(e) = &ty {
-                    if let Some(Entity::Enum(et)) =
-                        self.index.get(e.as_str()).map(|&x| &self.ents[x])
-                    {
+                    if let Some(Entity::Enum(et)) = self.find(e).map(|x| &self.ents[x]) {
                         for v in &et.values {
                             if v.name == "on" || v.name == "off" {
                                 conflicting.push("qbool");
@@ -1113,9 +1111,8 @@ impl<'p> Builder<'p> {
             }
             for qt in conflicting {
                 if let Some(prev) = types_seen.get(qt) {
-                    return Err(self.err(
-                        &loc,
-                        &defn,
+                    return Err(self.err_at(
+                        i,
                         format!("{} can't be distinguished from '{prev}'", what()),
                     ));
                 }
@@ -1149,18 +1146,15 @@ impl<'p> Builder<'p> {
             None => {
                 let t = self.resolve(RawType::Name(a.to_owned()), i, what)?;
                 let d = self.describe_type(&t);
-                let (loc, defn) = (&self.ents[i].info().loc, &self.defn_of[i]);
-                return Err(self.err(loc, defn, format!("{} cannot take {d}", what())));
+                return Err(self.err_at(i, format!("{} cannot take {d}", what())));
             }
         };
         if let Entity::Union(_) = &self.ents[ai]
             && !boxed
         {
             let d = describe(&self.ents[ai]);
-            let (loc, defn) = (&self.ents[i].info().loc, &self.defn_of[i]);
-            return Err(self.err(
-                loc,
-                defn,
+            return Err(self.err_at(
+                i,
                 format!("{} can take {d} only with 'boxed': true", what()),
             ));
         }
@@ -1176,8 +1170,7 @@ impl<'p> Builder<'p> {
             } else {
                 "event's 'data' members may have 'if' conditions only with 'boxed': true".to_owned()
             };
-            let (loc, defn) = (&self.ents[i].info().loc, &self.defn_of[i]);
-            return Err(self.err(loc, defn, msg));
+            return Err(self.err_at(i, msg));
         }
         Ok(())
     }
@@ -1208,11 +1201,7 @@ impl<'p> Builder<'p> {
             };
             if !matches!(elem, TypeRef::Object(_)) {
                 let d = self.describe_type(&t);
-                return Err(self.err(
-                    &self.ents[i].info().loc,
-                    &self.defn_of[i],
-                    format!("command's 'returns' cannot take {d}"),
-                ));
+                return Err(self.err_at(i, format!("command's 'returns' cannot take {d}")));
             }
         }
         if let Entity::Command(c) = &mut self.ents[i] {
@@ -1278,10 +1267,7 @@ impl<'p> Builder<'p> {
             Entity::Struct(o) | Entity::Union(o) => {
                 obj_members(o, loc, members, features);
                 if let Some(b) = o.base.as_ref().filter(|b| b.starts_with("q_obj_"))
-                    && let Some(bo) = self
-                        .index
-                        .get(b.as_str())
-                        .and_then(|&x| object(&self.ents[x]))
+                    && let Some(bo) = self.find(b).and_then(|x| object(&self.ents[x]))
                 {
                     obj_members(bo, loc, members, features);
                 }
@@ -1307,7 +1293,7 @@ impl<'p> Builder<'p> {
     /// own.
     fn implicit_args(&self, args: &Option<String>) -> Option<&ObjectType> {
         let implicit = args.as_ref().filter(|a| a.starts_with("q_obj_"))?;
-        object(&self.ents[*self.index.get(implicit.as_str())?])
+        object(&self.ents[self.find(implicit)?])
     }
 
     /// Attaches a doc to entity `i` after checking.
