@@ -4,7 +4,10 @@
 use std::fmt;
 
 use crate::model::{Builtin, Cond, Feature, Loc, Pragma};
-use crate::names::{builtin, c_name_is, c_name_starts_with, is_camel, is_cond_symbol, stem};
+use crate::names::{
+    LOWER_OR_DASH, UNDERSCORE, UPPER, builtin, c_name_is, c_name_starts_with, is_camel,
+    is_cond_symbol, stem_classes,
+};
 use crate::syntax::{Node, Value};
 
 /// A failed check: the message, and help text if any. The caller adds the
@@ -323,7 +326,7 @@ fn check_defn_name(name: &str, meta: &str, relax: Relax) -> Result<bool, Fail> {
         "event" => check_name_upper(name, &meta).map(|()| false),
         "command" => check_name_lower(name, &meta, false, relax.name),
         _ => {
-            let stem = valid_stem(name, &meta)?;
+            let (stem, _) = valid_stem(name, &meta)?;
             if !is_camel(stem) {
                 return fail(format!("name of {meta} must use CamelCase"));
             }
@@ -337,16 +340,18 @@ fn check_defn_name(name: &str, meta: &str, relax: Relax) -> Result<bool, Fail> {
     }
 }
 
-fn valid_stem<'a>(name: &'a str, source: &dyn fmt::Display) -> Result<&'a str, Fail> {
-    match stem(name) {
+/// The stem of a valid name, and the classes of its characters (see
+/// [`stem_classes`]).
+fn valid_stem<'a>(name: &'a str, source: &dyn fmt::Display) -> Result<(&'a str, u8), Fail> {
+    match stem_classes(name) {
         Some(s) => Ok(s),
         None => fail(format!("{source} has an invalid name")),
     }
 }
 
 fn check_name_upper(name: &str, source: &dyn fmt::Display) -> Result<(), Fail> {
-    let stem = valid_stem(name, source)?;
-    if stem.chars().any(|c| c.is_ascii_lowercase() || c == '-') {
+    let (_, classes) = valid_stem(name, source)?;
+    if classes & LOWER_OR_DASH != 0 {
         return fail(format!("name of {source} must not use lowercase or '-'"));
     }
     Ok(())
@@ -359,12 +364,9 @@ fn check_name_lower(
     permit_upper: bool,
     permit_underscore: bool,
 ) -> Result<bool, Fail> {
-    let stem = valid_stem(name, source)?;
-    let (mut upper, mut underscore) = (false, false);
-    for b in stem.bytes() {
-        upper |= b.is_ascii_uppercase();
-        underscore |= b == b'_';
-    }
+    let (_, classes) = valid_stem(name, source)?;
+    let upper = classes & UPPER != 0;
+    let underscore = classes & UNDERSCORE != 0;
     if (!permit_upper && upper) || (!permit_underscore && underscore) {
         return fail(format!("name of {source} must not use uppercase or '_'"));
     }

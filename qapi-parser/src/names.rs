@@ -26,15 +26,24 @@ pub(crate) fn c_name_starts_with(name: &str, prefix: &str) -> bool {
 
 /// Whether `c_name(name) == c`, without building it.
 pub(crate) fn c_name_is(name: &str, c: &str) -> bool {
-    c_name_starts_with(name, c) && name.chars().nth(c.chars().count()).is_none()
+    let mut chars = name.chars();
+    for p in c.chars() {
+        match chars.next() {
+            Some(x) if c_char(x) == p => {}
+            _ => return false,
+        }
+    }
+    chars.next().is_none()
 }
 
 /// Splits a valid name into its stem: without the downstream `__RFQDN_`
 /// prefix and the experimental `x-` prefix. `None` if the name is invalid:
 /// it must be letters, digits, `-` and `_`, starting with a letter (after the
 /// prefixes), and must not map to a C name starting with `q_`, a namespace
-/// QEMU reserves for itself.
-pub(crate) fn stem(name: &str) -> Option<&str> {
+/// QEMU reserves for itself. With the stem comes the classes of its
+/// characters: [`UPPER`], [`UNDERSCORE`] and [`LOWER_OR_DASH`] or-ed
+/// together, found on the same pass that checks them.
+pub(crate) fn stem_classes(name: &str) -> Option<(&str, u8)> {
     let mut rest = name;
     if let Some(after) = rest.strip_prefix("__") {
         // The RFQDN: [a-z0-9.-]+ (any case), then '_'. The regex is greedy
@@ -60,29 +69,52 @@ pub(crate) fn stem(name: &str) -> Option<&str> {
         rest = after;
     }
     let bytes = rest.as_bytes();
-    if !bytes.first().is_some_and(u8::is_ascii_alphabetic) {
+    let first = *bytes.first()?;
+    if !first.is_ascii_alphabetic() {
         return None;
     }
+    let mut classes = NAME_BYTE[usize::from(first)];
     for &b in &bytes[1..] {
-        if !NAME_BYTE[usize::from(b)] {
+        let class = NAME_BYTE[usize::from(b)];
+        if class == 0 {
             return None;
         }
+        classes |= class;
     }
     if c_name_starts_with(name, "q_") {
         return None;
     }
-    Some(rest)
+    Some((rest, classes & !VALID))
 }
 
-/// Which bytes may follow a name's first letter: ASCII letters, digits,
-/// `-` and `_`. A table, because every name in a schema is checked byte
-/// by byte.
-const NAME_BYTE: [bool; 256] = {
-    let mut table = [false; 256];
+/// A byte a name may contain after its first letter.
+const VALID: u8 = 1;
+/// An upper-case letter.
+pub(crate) const UPPER: u8 = 2;
+/// An underscore.
+pub(crate) const UNDERSCORE: u8 = 4;
+/// A lower-case letter or `-`.
+pub(crate) const LOWER_OR_DASH: u8 = 8;
+
+/// The classes of each byte in names: 0 for bytes a name may not contain
+/// (anything but ASCII letters, digits, `-` and `_`). A table, because
+/// every name in a schema is checked byte by byte.
+const NAME_BYTE: [u8; 256] = {
+    let mut table = [0; 256];
     let mut b = 0;
     while b < 256 {
         let c = b as u8;
-        table[b] = c.is_ascii_alphanumeric() || c == b'_' || c == b'-';
+        table[b] = if c.is_ascii_uppercase() {
+            VALID | UPPER
+        } else if c.is_ascii_lowercase() || c == b'-' {
+            VALID | LOWER_OR_DASH
+        } else if c == b'_' {
+            VALID | UNDERSCORE
+        } else if c.is_ascii_digit() {
+            VALID
+        } else {
+            0
+        };
         b += 1;
     }
     table
@@ -163,8 +195,14 @@ mod tests {
             ("__org_", None),
         ];
         for (name, want) in cases {
-            assert_eq!(stem(name), want, "{name}");
+            assert_eq!(stem_classes(name).map(|(s, _)| s), want, "{name}");
         }
+        assert_eq!(
+            stem_classes("x-Ab_c"),
+            Some(("Ab_c", UPPER | UNDERSCORE | LOWER_OR_DASH))
+        );
+        assert_eq!(stem_classes("__org.x_AB1"), Some(("AB1", UPPER)));
+        assert_eq!(stem_classes("a-b"), Some(("a-b", LOWER_OR_DASH)));
     }
 
     #[test]
@@ -196,7 +234,7 @@ mod tests {
         assert!(!is_camel("Ab-c"));
         assert!(!is_camel("A"));
         assert!(!is_cond_symbol("A-B"));
-        assert_eq!(stem("__org.qemu_Zé"), None);
-        assert_eq!(stem("__org.é_x"), None);
+        assert_eq!(stem_classes("__org.qemu_Zé"), None);
+        assert_eq!(stem_classes("__org.é_x"), None);
     }
 }
