@@ -736,14 +736,17 @@ impl Loader<'_> {
         }
         let builder_pragma = pragma.clone();
         let mut builder = schema::Builder::new(&builder_pragma, defs.len());
-        let mut docs = Vec::with_capacity(defs.len());
+        // The documented definitions' entities, and their files.
+        let mut documented = Vec::with_capacity(defs.len());
         for raw in defs {
             let RawDef { def, file, doc } = raw;
             let def = self.files.take_def(def, file, doc.as_ref(), &pragma)?;
-            let meta = def.meta;
-            let i = builder.define(def).map_err(|e| self.sem_error(e))?;
-            if let Some(d) = doc {
-                docs.push((i, meta, d, file));
+            let has_doc = doc.is_some();
+            // The doc goes with its definition now, to be checked once the
+            // schema is (an error discards the whole schema anyway).
+            let i = builder.define(def, doc).map_err(|e| self.sem_error(e))?;
+            if has_doc {
+                documented.push((i, file));
             }
         }
         builder.check().map_err(|e| self.sem_error(e))?;
@@ -758,9 +761,10 @@ impl Loader<'_> {
         // than two new vectors each.
         let mut members = Vec::new();
         let mut features = Vec::new();
-        for &(i, meta, ref d, file) in &docs {
+        for &(i, file) in &documented {
+            let Some(d) = builder.doc(i) else { continue };
             let has_returns = builder.doc_subjects(i, &mut members, &mut features);
-            let name = builder.name(i);
+            let (meta, name) = (builder.meta(i), builder.name(i));
             let target = doc::DocTarget {
                 meta,
                 name,
@@ -781,10 +785,6 @@ impl Loader<'_> {
                 e.context = Some(format!("In {meta} '{name}':"));
                 return Err(e);
             }
-        }
-        drop((members, features));
-        for (i, _, d, _) in docs {
-            builder.set_doc(i, d);
         }
         let files = self
             .files

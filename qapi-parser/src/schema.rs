@@ -291,6 +291,16 @@ impl<'p> Builder<'p> {
         self.ents[i].name()
     }
 
+    /// The meta-type of entity `i`.
+    pub(crate) fn meta(&self, i: usize) -> &'static str {
+        self.ents[i].meta()
+    }
+
+    /// The doc comment of entity `i`.
+    pub(crate) fn doc(&self, i: usize) -> Option<&Doc> {
+        self.ents[i].info().doc.as_ref()
+    }
+
     /// The definition entity `i` comes from.
     fn defn(&self, i: usize) -> Defn<'_> {
         let d = &self.ents[self.defn_of[i]];
@@ -315,10 +325,10 @@ impl<'p> Builder<'p> {
         self.err(&self.ents[i].info().loc, self.defn(i), message)
     }
 
-    /// Adds a definition and the implicit types it needs (QEMU's
-    /// `_def_exprs`), rejecting redefinitions. Returns the definition's
-    /// entity index.
-    pub(crate) fn define(&mut self, def: Def) -> Res<usize> {
+    /// Adds a definition, with its doc comment, and the implicit types it
+    /// needs (QEMU's `_def_exprs`), rejecting redefinitions. Returns the
+    /// definition's entity index.
+    pub(crate) fn define(&mut self, def: Def, doc: Option<Doc>) -> Res<usize> {
         self.count_features(&def, (def.meta, &def.name))?;
         let first = self.ents.len();
         let Def {
@@ -334,8 +344,7 @@ impl<'p> Builder<'p> {
             loc: loc.clone(),
             cond: cond.clone(),
             features,
-            // Attached after the doc checks, by `set_doc`.
-            doc: None,
+            doc,
             implicit: false,
         };
         // Borrowed from the definition's Info until that moves into its
@@ -1294,18 +1303,6 @@ impl<'p> Builder<'p> {
     fn implicit_args(&self, args: &Option<String>) -> Option<&ObjectType> {
         let implicit = args.as_ref().filter(|a| a.starts_with("q_obj_"))?;
         object(&self.ents[self.find(implicit)?])
-    }
-
-    /// Attaches a doc to entity `i` after checking.
-    pub(crate) fn set_doc(&mut self, i: usize, doc: Doc) {
-        let info = match &mut self.ents[i] {
-            Entity::Enum(e) => &mut e.info,
-            Entity::Struct(o) | Entity::Union(o) => &mut o.info,
-            Entity::Alternate(a) => &mut a.info,
-            Entity::Command(c) => &mut c.info,
-            Entity::Event(e) => &mut e.info,
-        };
-        info.doc = Some(doc);
     }
 
     /// The checked model.
