@@ -3,8 +3,11 @@
 
 use std::fmt;
 
-use crate::model::{Cond, Feature, Loc, Pragma};
-use crate::names::{c_name_is, c_name_starts_with, is_camel, is_cond_symbol, stem};
+use crate::model::{Builtin, Cond, Feature, Loc, Pragma};
+use crate::names::{
+    LOWER_OR_DASH, UNDERSCORE, UPPER, builtin, c_name_is, c_name_starts_with, is_camel,
+    is_cond_symbol, stem_classes,
+};
 use crate::syntax::{Node, Value};
 
 /// A failed check: the message, and help text if any. The caller adds the
@@ -20,6 +23,19 @@ fn fail<T>(msg: impl Into<String>) -> Result<T, Fail> {
 pub(crate) enum RawType {
     Name(String),
     Array(String),
+    /// A built-in type, or an array of one (`true`): the commonest
+    /// references, recognised here so that no name is copied for them.
+    Builtin(Builtin, bool),
+}
+
+impl RawType {
+    fn new(name: &str, array: bool) -> RawType {
+        match builtin(name) {
+            Some(b) => RawType::Builtin(b, array),
+            None if array => RawType::Array(name.to_owned()),
+            None => RawType::Name(name.to_owned()),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -126,35 +142,75 @@ impl fmt::Display for Named<'_> {
 
 /// The meta-type and name of a definition, before any other check, so that
 /// errors can say which definition they are in. Errors here have no context.
-pub(crate) fn meta_and_name(expr: &Node) -> Result<(&'static str, String), Fail> {
-    let metas: Vec<&'static str> = METAS
-        .iter()
-        .copied()
-        .filter(|m| expr.get(m).is_some())
-        .collect();
-    let [meta] = metas[..] else {
+pub(crate) fn meta_and_name<'n>(expr: &'n Node) -> Result<(&'static str, &'n str), Fail> {
+    let mut found = None;
+    let mut count = 0;
+    for m in METAS {
+        if expr.get(m).is_some() {
+            found = Some(m);
+            count += 1;
+        }
+    }
+    let (Some(meta), 1) = (found, count) else {
         return fail(
             "expression must have exactly one key 'enum', 'struct', 'union', 'alternate', \
              'command', 'event'",
         );
     };
     match expr.get(meta).and_then(Node::as_str) {
-        Some(name) => Ok((meta, name.to_owned())),
+        Some(name) => Ok((meta, name)),
         None => fail(format!("'{meta}' requires a string name")),
+    }
+}
+
+/// The naming rules a pragma relaxes for one definition: its own name
+/// (`command-name-exceptions`) and its members' (`member-name-exceptions`).
+/// Nothing else in these checks depends on pragmas.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Relax {
+    pub(crate) name: bool,
+    pub(crate) members: bool,
+}
+
+impl Relax {
+    /// Both rules relaxed.
+    pub(crate) const ALL: Relax = Relax {
+        name: true,
+        members: true,
+    };
+
+    /// What `pragma` relaxes for the definition `name`.
+    pub(crate) fn for_def(pragma: &Pragma, name: &str) -> Relax {
+        Relax {
+            name: pragma.command_name_exceptions.iter().any(|n| n == name),
+            members: pragma.member_name_exceptions.iter().any(|n| n == name),
+        }
+    }
+
+    /// Whether every relaxation in `self` is in `granted`.
+    pub(crate) fn within(self, granted: Relax) -> bool {
+        (!self.name || granted.name) && (!self.members || granted.members)
     }
 }
 
 /// Checks one definition. `loc` is where it starts; it is also the location
 /// of its members, features and conditions (QEMU reports them there).
+/// `relax` is what the pragmas relax for it; also returned is what of that
+/// the definition needed to pass: it passes, giving the same definition,
+/// under any pragmas that relax at least that, and fails under any others.
 pub(crate) fn check_def(
     expr: &Node,
     meta: &'static str,
     name: &str,
     loc: &Loc,
-    pragma: &Pragma,
-) -> Result<Def, Fail> {
-    check_defn_name(name, meta, pragma)?;
-    let ck = Ck { loc, pragma };
+    relax: Relax,
+) -> Result<(Def, Relax), Fail> {
+    let name_relaxed = check_defn_name(name, meta, relax)?;
+    let ck = Ck {
+        loc,
+        relax,
+        members_relaxed: std::cell::Cell::new(false),
+    };
     let kind = match meta {
         "enum" => {
             check_keys(
@@ -163,7 +219,7 @@ pub(crate) fn check_def(
                 &["enum", "data"],
                 &["if", "features", "prefix"],
             )?;
-            ck.enum_(expr, name)?
+            ck.enum_(expr)?
         }
         "union" => {
             let base = expr.get("base");
@@ -181,7 +237,7 @@ pub(crate) fn check_def(
                     &["union", "base", "discriminator", "data"],
                     &["if", "features"],
                 )?;
-                ck.union(expr, name)?
+                ck.union(expr)?
             }
         }
         "alternate" => {
@@ -195,7 +251,7 @@ pub(crate) fn check_def(
                 &["struct", "data"],
                 &["base", "if", "features"],
             )?;
-            let members = match ck.implicit(expr.get("data"), &"'data'", name)? {
+            let members = match ck.implicit(expr.get("data"), &"'data'")? {
                 Some(Data::Members(m)) => m,
                 _ => return fail("'data' should be an object or type name"),
             };
@@ -221,7 +277,7 @@ pub(crate) fn check_def(
                 ],
             )?;
             let boxed = flag(expr, "boxed")?;
-            let data = ck.args(expr, name, boxed)?;
+            let data = ck.args(expr, boxed)?;
             let returns = check_type_name_or_array(expr.get("returns"), &"'returns'")?;
             Kind::Command {
                 data,
@@ -242,34 +298,35 @@ pub(crate) fn check_def(
                 &["data", "boxed", "if", "features"],
             )?;
             let boxed = flag(expr, "boxed")?;
-            let data = ck.args(expr, name, boxed)?;
+            let data = ck.args(expr, boxed)?;
             Kind::Event { data, boxed }
         }
     };
     let cond = ck.cond(expr.get("if"), &meta)?;
     let features = ck.features(expr.get("features"))?;
     check_flags(expr)?;
-    Ok(Def {
+    let def = Def {
         meta,
         name: name.to_owned(),
         loc: loc.clone(),
         cond,
         features,
         kind,
-    })
+    };
+    let needed = Relax {
+        name: name_relaxed,
+        members: ck.members_relaxed.get(),
+    };
+    Ok((def, needed))
 }
 
-fn check_defn_name(name: &str, meta: &str, pragma: &Pragma) -> Result<(), Fail> {
+/// Checks a definition's name; whether it passed only thanks to `relax`.
+fn check_defn_name(name: &str, meta: &str, relax: Relax) -> Result<bool, Fail> {
     match meta {
-        "event" => check_name_upper(name, &meta),
-        "command" => check_name_lower(
-            name,
-            &meta,
-            false,
-            pragma.command_name_exceptions.iter().any(|n| n == name),
-        ),
+        "event" => check_name_upper(name, &meta).map(|()| false),
+        "command" => check_name_lower(name, &meta, false, relax.name),
         _ => {
-            let stem = valid_stem(name, &meta)?;
+            let (stem, _) = valid_stem(name, &meta)?;
             if !is_camel(stem) {
                 return fail(format!("name of {meta} must use CamelCase"));
             }
@@ -278,39 +335,42 @@ fn check_defn_name(name: &str, meta: &str, pragma: &Pragma) -> Result<(), Fail> 
             if name.ends_with("List") {
                 return fail(format!("{meta} name should not end in 'List'"));
             }
-            Ok(())
+            Ok(false)
         }
     }
 }
 
-fn valid_stem<'a>(name: &'a str, source: &dyn fmt::Display) -> Result<&'a str, Fail> {
-    match stem(name) {
+/// The stem of a valid name, and the classes of its characters (see
+/// [`stem_classes`]).
+fn valid_stem<'a>(name: &'a str, source: &dyn fmt::Display) -> Result<(&'a str, u8), Fail> {
+    match stem_classes(name) {
         Some(s) => Ok(s),
         None => fail(format!("{source} has an invalid name")),
     }
 }
 
 fn check_name_upper(name: &str, source: &dyn fmt::Display) -> Result<(), Fail> {
-    let stem = valid_stem(name, source)?;
-    if stem.chars().any(|c| c.is_ascii_lowercase() || c == '-') {
+    let (_, classes) = valid_stem(name, source)?;
+    if classes & LOWER_OR_DASH != 0 {
         return fail(format!("name of {source} must not use lowercase or '-'"));
     }
     Ok(())
 }
 
+/// Checks a lower-case name; whether it passed only thanks to a permit.
 fn check_name_lower(
     name: &str,
     source: &dyn fmt::Display,
     permit_upper: bool,
     permit_underscore: bool,
-) -> Result<(), Fail> {
-    let stem = valid_stem(name, source)?;
-    if (!permit_upper && stem.chars().any(|c| c.is_ascii_uppercase()))
-        || (!permit_underscore && stem.contains('_'))
-    {
+) -> Result<bool, Fail> {
+    let (_, classes) = valid_stem(name, source)?;
+    let upper = classes & UPPER != 0;
+    let underscore = classes & UNDERSCORE != 0;
+    if (!permit_upper && upper) || (!permit_underscore && underscore) {
         return fail(format!("name of {source} must not use uppercase or '_'"));
     }
-    Ok(())
+    Ok(upper || underscore)
 }
 
 fn quoted_sorted(keys: &[&str]) -> String {
@@ -409,14 +469,14 @@ fn check_type_name_or_array(
 ) -> Result<Option<RawType>, Fail> {
     let Some(v) = value else { return Ok(None) };
     match &v.value {
-        Value::Str(s) => Ok(Some(RawType::Name(s.to_string()))),
+        Value::Str(s) => Ok(Some(RawType::new(s, false))),
         Value::List(items) => match &items[..] {
             [
                 Node {
                     value: Value::Str(s),
                     ..
                 },
-            ] => Ok(Some(RawType::Array(s.to_string()))),
+            ] => Ok(Some(RawType::new(s, true))),
             _ => fail(format!(
                 "{source}: array type must contain single type name"
             )),
@@ -449,7 +509,9 @@ fn keys_of_member(
 
 struct Ck<'a> {
     loc: &'a Loc,
-    pragma: &'a Pragma,
+    relax: Relax,
+    /// Set when a member name passed only thanks to `relax.members`.
+    members_relaxed: std::cell::Cell<bool>,
 }
 
 impl Ck<'_> {
@@ -540,7 +602,7 @@ impl Ck<'_> {
         Ok(out)
     }
 
-    fn enum_(&self, expr: &Node, name: &str) -> Result<Kind, Fail> {
+    fn enum_(&self, expr: &Node) -> Result<Kind, Fail> {
         let Some(Value::List(items)) = expr.get("data").map(|d| &d.value) else {
             return fail("'data' must be an array");
         };
@@ -551,8 +613,8 @@ impl Ck<'_> {
                 None => return fail("'prefix' must be a string"),
             },
         };
-        let permissive = self.pragma.member_name_exceptions.iter().any(|n| n == name);
-        let mut values = Vec::new();
+        let permissive = self.relax.members;
+        let mut values = Vec::with_capacity(items.len());
         for m in items {
             let source = "'data' member";
             let (name_node, dict) = match &m.value {
@@ -574,7 +636,9 @@ impl Ck<'_> {
                 } else {
                     vname.into()
                 };
-            check_name_lower(&checked, &source, permissive, permissive)?;
+            if check_name_lower(&checked, &source, permissive, permissive)? {
+                self.members_relaxed.set(true);
+            }
             let cond = self.cond(dict.and_then(|d| d.get("if")), &source)?;
             let features = self.features(dict.and_then(|d| d.get("features")))?;
             values.push(RawEnumValue {
@@ -591,7 +655,6 @@ impl Ck<'_> {
         &self,
         value: Option<&Node>,
         source: &dyn fmt::Display,
-        parent: &str,
     ) -> Result<Option<Data>, Fail> {
         let Some(v) = value else { return Ok(None) };
         let dict = match &v.value {
@@ -599,19 +662,17 @@ impl Ck<'_> {
             Value::Dict(d) => d,
             _ => return fail(format!("{source} should be an object or type name")),
         };
-        let permissive = self
-            .pragma
-            .member_name_exceptions
-            .iter()
-            .any(|n| n == parent);
-        let mut members = Vec::new();
+        let permissive = self.relax.members;
+        let mut members = Vec::with_capacity(dict.len());
         for (key, arg) in dict {
             let key_source = Named::new(source, " member", key);
             let (name, optional) = match key.strip_prefix('*') {
                 Some(n) => (n, true),
                 None => (key.as_ref(), false),
             };
-            check_name_lower(name, &key_source, permissive, permissive)?;
+            if check_name_lower(name, &key_source, permissive, permissive)? {
+                self.members_relaxed.set(true);
+            }
             if c_name_is(name, "u") || c_name_starts_with(name, "has_") {
                 return fail(format!("{key_source} uses reserved name"));
             }
@@ -633,7 +694,7 @@ impl Ck<'_> {
         Ok(Some(Data::Members(members)))
     }
 
-    fn args(&self, expr: &Node, name: &str, boxed: bool) -> Result<Option<Data>, Fail> {
+    fn args(&self, expr: &Node, boxed: bool) -> Result<Option<Data>, Fail> {
         let data = expr.get("data");
         if boxed {
             if data.is_none() {
@@ -641,7 +702,7 @@ impl Ck<'_> {
             }
             return Ok(check_type_name(data, &"'data'")?.map(Data::Named));
         }
-        self.implicit(data, &"'data'", name)
+        self.implicit(data, &"'data'")
     }
 
     fn branches(
@@ -678,8 +739,8 @@ impl Ck<'_> {
         Ok(out)
     }
 
-    fn union(&self, expr: &Node, name: &str) -> Result<Kind, Fail> {
-        let base = match self.implicit(expr.get("base"), &"'base'", name)? {
+    fn union(&self, expr: &Node) -> Result<Kind, Fail> {
+        let base = match self.implicit(expr.get("base"), &"'base'")? {
             Some(b) => b,
             None => return fail("'base' should be an object or type name"),
         };

@@ -115,7 +115,6 @@ pub fn parse_with(
         defs: Vec::new(),
         free_docs: Vec::new(),
         pool: None,
-        threaded: false,
     };
     let text = match (loader.read)(root) {
         Ok(t) => t,
@@ -155,7 +154,6 @@ pub fn parse_with(
             });
         }
         drop(results);
-        loader.threaded = true;
         loader.pool = Some(Pool {
             jobs: &queue,
             done,
@@ -196,21 +194,65 @@ enum ParsedItem {
 /// a pragma.
 struct PreDef {
     loc: Loc,
-    /// The checked definition, or, when a check failed, the expression:
-    /// pragmas can only relax the rules, so the definition is checked
-    /// again with the pragmas in effect once all files are read.
-    checked: Result<(&'static str, String, expr::Def), Node<'static>>,
+    checked: PreChecked,
+}
+
+/// What the checks of one definition found before the pragmas are known.
+///
+/// Pragmas can only relax two naming rules of a definition (see
+/// [`expr::Relax`]). A definition that fails the strictest check is
+/// checked again here, on the parsing thread, with both relaxed, so that
+/// the loader, which runs on one thread once every file is parsed, only
+/// compares what the definition needed with what the pragmas grant it.
+// The large variant is the common one, and the whole sits in a `Box`.
+#[allow(clippy::large_enum_variant)]
+enum PreChecked {
+    /// The definition passes; if it needs rules relaxed, only when the
+    /// pragmas relax at least those, and otherwise as said.
+    Passed {
+        def: expr::Def,
+        needs: Option<(expr::Relax, Otherwise)>,
+    },
+    /// The definition fails even with both rules relaxed, or has no
+    /// proper meta-type and name: checked again in full with the pragmas
+    /// in effect, which decide the first error.
+    Recheck(Node<'static>),
+}
+
+/// How a definition that needs a rule relaxed fails when it is not.
+enum Otherwise {
+    /// With the strictest check's error: when it needs one rule relaxed,
+    /// the check fails at the first place that needs it, as the
+    /// strictest check does.
+    Fail(expr::Fail),
+    /// It needs both relaxed: which error comes first depends on which
+    /// one the pragmas grant, so it is checked again in full.
+    Recheck(Node<'static>),
 }
 
 impl PreDef {
     fn new(node: Node<'_>, loc: Loc) -> PreDef {
-        let strictest = Pragma::default();
-        let checked = expr::meta_and_name(&node)
-            .and_then(|(meta, name)| {
-                let def = expr::check_def(&node, meta, &name, &loc, &strictest)?;
-                Ok((meta, name, def))
-            })
-            .map_err(|_| node.into_owned());
+        let none = expr::Relax::default();
+        let checked = match expr::meta_and_name(&node) {
+            Err(_) => PreChecked::Recheck(node.into_owned()),
+            Ok((meta, name)) => match expr::check_def(&node, meta, name, &loc, none) {
+                Ok((def, _)) => PreChecked::Passed { def, needs: None },
+                Err(strict) => match expr::check_def(&node, meta, name, &loc, expr::Relax::ALL) {
+                    Ok((def, needs)) => {
+                        let otherwise = if needs == expr::Relax::ALL {
+                            Otherwise::Recheck(node.into_owned())
+                        } else {
+                            Otherwise::Fail(strict)
+                        };
+                        PreChecked::Passed {
+                            def,
+                            needs: Some((needs, otherwise)),
+                        }
+                    }
+                    Err(_) => PreChecked::Recheck(node.into_owned()),
+                },
+            },
+        };
         PreDef { loc, checked }
     }
 }
@@ -383,22 +425,6 @@ struct Loader<'r> {
     free_docs: Vec<doc::Doc>,
     /// Set while worker threads parse included files.
     pool: Option<Pool<'r>>,
-    /// Whether the schema has includes, and so runs on threads.
-    threaded: bool,
-}
-
-/// `f` over `items`, in order, the second half on another thread.
-fn map_on_two_threads<T: Send, R: Send>(mut items: Vec<T>, f: &(impl Fn(T) -> R + Sync)) -> Vec<R> {
-    let second = items.split_off(items.len() / 2);
-    std::thread::scope(|scope| {
-        let other = scope.spawn(|| second.into_iter().map(f).collect::<Vec<R>>());
-        let mut out: Vec<R> = items.into_iter().map(f).collect();
-        match other.join() {
-            Ok(rest) => out.extend(rest),
-            Err(panic) => std::panic::resume_unwind(panic),
-        }
-        out
-    })
 }
 
 /// The absolute, lexically normalized form of a path, to recognise a file
@@ -457,46 +483,108 @@ impl Files {
 
     /// Completes the checks of one definition that need no other
     /// definition: those that depend on its doc comment and on pragmas.
-    fn check_def(
+    /// Only checks: the definition stays where it is until
+    /// [`Files::take_def`] moves it on, so that it is moved once.
+    fn check_def(&self, raw: &RawDef, pragma: &Pragma) -> Result<(), Error> {
+        let RawDef { def, file, doc } = raw;
+        let (file, doc) = (*file, doc.as_ref());
+        let PreDef { loc, checked } = &**def;
+        let node = match checked {
+            PreChecked::Passed { def, needs } => match needs {
+                Some((needs, otherwise))
+                    if !needs.within(expr::Relax::for_def(pragma, &def.name)) =>
+                {
+                    match otherwise {
+                        Otherwise::Fail(f) => {
+                            // The doc comment's errors come before the
+                            // definition's own.
+                            self.check_doc_link(doc, pragma, def.meta, &def.name, loc, file)?;
+                            let defn = Some((def.meta, def.name.as_str()));
+                            return Err(self.def_error(f.clone(), defn, loc, file));
+                        }
+                        Otherwise::Recheck(node) => node,
+                    }
+                }
+                _ => return self.check_doc_link(doc, pragma, def.meta, &def.name, loc, file),
+            },
+            PreChecked::Recheck(node) => node,
+        };
+        self.recheck_def(node, loc, file, doc, pragma).map(drop)
+    }
+
+    /// The definition [`Files::check_def`] passed.
+    fn take_def(
         &self,
-        raw: RawDef,
+        pre: Box<PreDef>,
+        file: usize,
+        doc: Option<&doc::Doc>,
         pragma: &Pragma,
-    ) -> Result<(expr::Def, Option<doc::Doc>, usize), Error> {
-        let file = raw.file;
-        let PreDef { loc, checked } = *raw.def;
-        let error = |(m, h): expr::Fail, context: Option<String>| {
-            let mut e = self.sem(&loc, file, m);
-            e.help = h;
-            e.context = context;
-            e
-        };
-        // Checked again in full when a check failed, so that the first
-        // error is reported as a one-pass check would.
-        let (meta, name, def) = match checked {
-            Ok((meta, name, def)) => (meta, name, Ok(def)),
-            Err(node) => {
-                let (meta, name) = expr::meta_and_name(&node).map_err(|f| error(f, None))?;
-                (meta, name, Err(node))
-            }
-        };
-        let context = || Some(format!("In {meta} '{name}':"));
-        if let Some(d) = &raw.doc
-            && d.symbol.as_deref() != Some(name.as_str())
+    ) -> Result<expr::Def, Error> {
+        let PreDef { loc, checked } = *pre;
+        match checked {
+            PreChecked::Passed { def, .. } => Ok(def),
+            // Never after `check_def`: what needs checking again fails.
+            PreChecked::Recheck(node) => self.recheck_def(&node, &loc, file, doc, pragma),
+        }
+    }
+
+    /// [`Files::check_def`] for a definition checked again in full, so
+    /// that the first error is reported as a one-pass check would.
+    fn recheck_def(
+        &self,
+        node: &Node,
+        loc: &Loc,
+        file: usize,
+        doc: Option<&doc::Doc>,
+        pragma: &Pragma,
+    ) -> Result<expr::Def, Error> {
+        let (meta, name) =
+            expr::meta_and_name(node).map_err(|f| self.def_error(f, None, loc, file))?;
+        self.check_doc_link(doc, pragma, meta, name, loc, file)?;
+        let relax = expr::Relax::for_def(pragma, name);
+        let (def, _) = expr::check_def(node, meta, name, loc, relax)
+            .map_err(|f| self.def_error(f, Some((meta, name)), loc, file))?;
+        Ok(def)
+    }
+
+    /// Checks that a definition has the doc comment it needs, and that the
+    /// comment is for it.
+    fn check_doc_link(
+        &self,
+        doc: Option<&doc::Doc>,
+        pragma: &Pragma,
+        meta: &str,
+        name: &str,
+        loc: &Loc,
+        file: usize,
+    ) -> Result<(), Error> {
+        if let Some(d) = doc
+            && d.symbol.as_deref() != Some(name)
         {
-            let sym = d.symbol.clone().unwrap_or_default();
+            let sym = d.symbol.as_deref().unwrap_or_default();
             let m = format!("documentation comment is for '{sym}'");
-            return Err(error((m, None), context()));
+            return Err(self.def_error((m, None), Some((meta, name)), loc, file));
         }
-        if raw.doc.is_none() && pragma.doc_required {
+        if doc.is_none() && pragma.doc_required {
             let m = "documentation comment required".to_owned();
-            return Err(error((m, None), context()));
+            return Err(self.def_error((m, None), Some((meta, name)), loc, file));
         }
-        let def = match def {
-            Ok(def) => def,
-            Err(node) => expr::check_def(&node, meta, &name, &loc, pragma)
-                .map_err(|f| error(f, context()))?,
-        };
-        Ok((def, raw.doc, file))
+        Ok(())
+    }
+
+    /// The error of a definition at `loc`, in the definition `defn`
+    /// (meta-type and name) if known.
+    fn def_error(
+        &self,
+        (message, help): expr::Fail,
+        defn: Option<(&str, &str)>,
+        loc: &Loc,
+        file: usize,
+    ) -> Error {
+        let mut e = self.sem(loc, file, message);
+        e.help = help;
+        e.context = defn.map(|(meta, name)| format!("In {meta} '{name}':"));
+        e
     }
 }
 
@@ -726,63 +814,62 @@ impl Loader<'_> {
     fn check(mut self) -> Result<Schema, Error> {
         let defs = std::mem::take(&mut self.defs);
         let pragma = self.pragma.clone();
-        let files = &self.files;
-        // The first error in definition order wins, as in a one-thread walk.
-        let checked = defs
-            .into_iter()
-            .map(|raw| files.check_def(raw, &pragma))
-            .collect::<Result<Vec<_>, Error>>()?;
+        // The first error in definition order wins, as in a one-thread walk:
+        // every definition passes these checks before any is defined.
+        for raw in &defs {
+            self.files.check_def(raw, &pragma)?;
+        }
         let builder_pragma = pragma.clone();
-        let mut builder = schema::Builder::new(&builder_pragma);
-        let mut docs = Vec::new();
-        for (def, doc, file) in checked {
-            if let Some(d) = doc {
-                docs.push((def.name.clone(), def.meta, def.loc.clone(), d, file));
+        let mut builder = schema::Builder::new(&builder_pragma, defs.len());
+        // The documented definitions' entities, and their files.
+        let mut documented = Vec::with_capacity(defs.len());
+        for raw in defs {
+            let RawDef { def, file, doc } = raw;
+            let def = self.files.take_def(def, file, doc.as_ref(), &pragma)?;
+            let has_doc = doc.is_some();
+            // The doc goes with its definition now, to be checked once the
+            // schema is (an error discards the whole schema anyway).
+            let i = builder.define(def, doc).map_err(|e| self.sem_error(e))?;
+            if has_doc {
+                documented.push((i, file));
             }
-            builder.define(def).map_err(|e| self.sem_error(e))?;
         }
         builder.check().map_err(|e| self.sem_error(e))?;
         let strict = self.doc_style == doc::DocStyle::STRICT;
-        let files = &self.files;
-        let builder_ref = &builder;
-        let check_one = |(name, meta, loc, d, file): (String, &str, Loc, doc::Doc, usize)| {
-            let Some((members, features, has_returns)) = builder_ref.doc_subjects(&name) else {
-                return Ok((name, d));
-            };
+        // Looked up for every documented definition: hashed once.
+        let doc_exceptions: hash::NameSet<&str> = pragma
+            .documentation_exceptions
+            .iter()
+            .map(String::as_str)
+            .collect();
+        // The same two buffers serve every definition's doc check, rather
+        // than two new vectors each.
+        let mut members = Vec::new();
+        let mut features = Vec::new();
+        for &(i, file) in &documented {
+            let Some(d) = builder.doc(i) else { continue };
+            let has_returns = builder.doc_subjects(i, &mut members, &mut features);
+            let (meta, name) = (builder.meta(i), builder.name(i));
             let target = doc::DocTarget {
                 meta,
-                name: &name,
-                loc: &loc,
-                members,
-                features: features.iter().map(|f| (*f, &loc)).collect(),
+                name,
+                loc: builder.loc(i),
+                members: std::mem::take(&mut members),
+                features: std::mem::take(&mut features),
                 has_returns,
                 doc_required: pragma.doc_required,
                 // Releases before the 'documentation-exceptions' pragma
                 // did not require member documentation at all.
                 strict,
-                exception: pragma.documentation_exceptions.is_empty()
-                    || pragma.documentation_exceptions.contains(&name),
+                exception: doc_exceptions.is_empty() || doc_exceptions.contains(name),
             };
-            match doc::check_doc(&d, &target) {
-                Ok(()) => Ok((name, d)),
-                Err(e) => {
-                    let mut e = files.locate(e, file);
-                    e.context = Some(format!("In {meta} '{name}':"));
-                    Err(e)
-                }
+            let checked = doc::check_doc(d, &target);
+            (members, features) = (target.members, target.features);
+            if let Err(e) = checked {
+                let mut e = self.files.locate(e, file);
+                e.context = Some(format!("In {meta} '{name}':"));
+                return Err(e);
             }
-        };
-        // The doc checks are independent of each other: with includes
-        // (and so threads already), half of them run on a second thread
-        // rather than leave a core idle; their results keep their order.
-        let docs = if self.threaded {
-            map_on_two_threads(docs, &check_one)
-        } else {
-            docs.into_iter().map(check_one).collect()
-        };
-        for checked in docs {
-            let (name, d) = checked?;
-            builder.set_doc(&name, d);
         }
         let files = self
             .files
@@ -949,6 +1036,66 @@ mod tests {
         );
     }
 
+    /// Pragmas relax a definition's own name and its members' names; a
+    /// definition checked before the pragmas were known passes or fails,
+    /// with the error a one-pass check gives, for every combination.
+    #[test]
+    fn pragmas_relax_exactly_what_they_name() {
+        let check = |pragma: &str, def: &str| match parse(&format!(
+            "{{ 'pragma': {{ {pragma} }} }}\n{def}"
+        )) {
+            Ok(_) => "ok".to_owned(),
+            Err(e) => format!("{}: {}", e.context.clone().unwrap_or_default(), e.message),
+        };
+        let both = "{ 'command': 'my_cmd', 'data': { 'Bad_m': 'int' } }";
+        let name = "{ 'command': 'my_cmd' }";
+        let members = "{ 'struct': 'Sx', 'data': { 'Bad_m': 'int' } }";
+        let hopeless = "{ 'command': 'my_cmd', 'data': { 'Bad_m': 'int', 'x': true } }";
+        let cmd = "'command-name-exceptions': ['my_cmd']";
+        let mem = "'member-name-exceptions': ['my_cmd', 'Sx']";
+        let all = "'command-name-exceptions': ['my_cmd'], \
+                   'member-name-exceptions': ['my_cmd', 'Sx']";
+        let name_err = "In command 'my_cmd':: name of command must not use uppercase or '_'";
+        let cases = [
+            ("", both, name_err),
+            (
+                cmd,
+                both,
+                "In command 'my_cmd':: name of 'data' member 'Bad_m' must not use uppercase or '_'",
+            ),
+            (mem, both, name_err),
+            (all, both, "ok"),
+            ("", name, name_err),
+            (mem, name, name_err),
+            (cmd, name, "ok"),
+            (
+                "",
+                members,
+                "In struct 'Sx':: name of 'data' member 'Bad_m' must not use uppercase or '_'",
+            ),
+            (
+                cmd,
+                members,
+                "In struct 'Sx':: name of 'data' member 'Bad_m' must not use uppercase or '_'",
+            ),
+            (mem, members, "ok"),
+            ("", hopeless, name_err),
+            (
+                cmd,
+                hopeless,
+                "In command 'my_cmd':: name of 'data' member 'Bad_m' must not use uppercase or '_'",
+            ),
+            (
+                all,
+                hopeless,
+                "In command 'my_cmd':: 'data' member 'x' should be a type name or array",
+            ),
+        ];
+        for (pragma, def, want) in cases {
+            assert_eq!(check(pragma, def), want, "{pragma} {def}");
+        }
+    }
+
     #[test]
     fn free_form_doc_right_before_a_definition_is_refused() {
         let err = |text: &str| {
@@ -1001,10 +1148,10 @@ mod tests {
         );
     }
 
-    /// With includes, the doc checks run on two threads; the first failing
-    /// definition is still the one reported, in whichever half it is.
+    /// Of several definitions whose docs fail their checks, the first is
+    /// reported, wherever it is among them.
     #[test]
-    fn doc_checks_on_two_threads_report_the_first_failure() {
+    fn doc_checks_report_the_first_failure() {
         let def = |name: &str, doc_member: &str| {
             format!(
                 "##\n# @{name}:\n#\n# @{doc_member}: text\n##\n\

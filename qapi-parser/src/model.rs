@@ -571,13 +571,16 @@ pub struct Schema {
     /// Files read, root first.
     pub files: Vec<String>,
     #[cfg_attr(feature = "serde", serde(skip))]
-    pub(crate) index: crate::hash::NameMap<String, usize>,
+    pub(crate) index: crate::hash::NameIndex,
 }
 
 impl Schema {
     /// Looks an entity up by its QAPI name.
     pub fn get(&self, name: &str) -> Option<&Entity> {
-        self.index.get(name).map(|&i| &self.entities[i])
+        let i = self
+            .index
+            .get(name, |i| self.entities.get(i).map_or("", Entity::name))?;
+        self.entities.get(i)
     }
 
     /// Looks an object type (struct or union) up by name.
