@@ -133,26 +133,7 @@ pub fn parse_with(
     let queue = JobQueue::default();
     std::thread::scope(|scope| {
         let (results, done) = mpsc::channel();
-        let workers = std::thread::available_parallelism().map_or(2, |n| n.get().min(8));
-        for _ in 0..workers {
-            let queue = &queue;
-            let results = results.clone();
-            scope.spawn(move || {
-                // The loop ends when the pool closes the queue (also when
-                // the loader fails or panics), or the loader has gone.
-                while let Some(Job { id, path, text }) = queue.take() {
-                    // A panic is handed to the loader to re-raise, as it
-                    // would have come from a one-thread parse; the loader
-                    // would otherwise wait for this file forever.
-                    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        parse_alone(path, text, doc_style)
-                    }));
-                    if results.send((id, parsed)).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
+        spawn_workers(scope, workers(), &queue, &results, doc_style);
         drop(results);
         loader.pool = Some(Pool {
             jobs: &queue,
@@ -168,6 +149,45 @@ pub fn parse_with(
         loader.pool = None;
         loader.check()
     })
+}
+
+/// What a worker sends back: a file's job number and the file parsed, or
+/// the panic that parsing it raised.
+type Done = (usize, std::thread::Result<Parsed>);
+
+/// Starts `n` workers that parse the files in `queue` until it closes.
+fn spawn_workers<'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    n: usize,
+    queue: &'scope JobQueue,
+    results: &mpsc::Sender<Done>,
+    doc_style: doc::DocStyle,
+) {
+    for _ in 0..n {
+        let results = results.clone();
+        scope.spawn(move || {
+            // The loop ends when the pool closes the queue (also when the
+            // loader fails or panics), or the loader has gone.
+            while let Some(Job { id, path, text, .. }) = queue.take() {
+                // A panic is handed to the loader to re-raise, as it would
+                // have come from a one-thread parse; the loader would
+                // otherwise wait for this file forever.
+                let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    parse_alone(path, text, doc_style)
+                }));
+                if results.send((id, parsed)).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+}
+
+/// How many threads parse included files: as many as there are cores (up
+/// to 8), asked once per process (asking reads cgroup files, 30 µs here).
+fn workers() -> usize {
+    static WORKERS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *WORKERS.get_or_init(|| std::thread::available_parallelism().map_or(2, |n| n.get().min(8)))
 }
 
 /// A file parsed on its own: its doc comments, and its definitions checked
@@ -324,6 +344,8 @@ fn includes(parsed: &Parsed) -> impl Iterator<Item = String> + '_ {
 /// A file for a worker to parse.
 struct Job {
     id: usize,
+    /// The prefetch that queued it: the files one file includes.
+    batch: usize,
     path: String,
     text: String,
 }
@@ -362,14 +384,19 @@ impl JobQueue {
         }
     }
 
-    /// Puts `jobs`, in their order, ahead of the waiting ones.
-    fn push_front(&self, jobs: Vec<Job>) {
+    /// Puts `job` ahead of the waiting jobs of other batches, behind those
+    /// of its own: a batch's files are queued as they are read, so that
+    /// the first is being parsed while the loader reads the next.
+    fn push_front(&self, job: Job) {
         if let Ok(mut state) = self.state.lock() {
-            for job in jobs.into_iter().rev() {
-                state.jobs.push_front(job);
-            }
+            let at = state
+                .jobs
+                .iter()
+                .take_while(|j| j.batch == job.batch)
+                .count();
+            state.jobs.insert(at, job);
         }
-        self.changed.notify_all();
+        self.changed.notify_one();
     }
 
     fn close(&self) {
@@ -384,7 +411,7 @@ impl JobQueue {
 /// what came back.
 struct Pool<'q> {
     jobs: &'q JobQueue,
-    done: mpsc::Receiver<(usize, std::thread::Result<Parsed>)>,
+    done: mpsc::Receiver<Done>,
     /// Every file ever sent (or found unreadable), normalized.
     requested: HashSet<PathBuf>,
     /// Files sent and not yet taken by the loader: the job, or why the
@@ -686,7 +713,7 @@ impl Loader<'_> {
     /// so that they are parsed by the time the loader reaches them.
     fn prefetch(&mut self, parsed: &Parsed) {
         let Some(pool) = &mut self.pool else { return };
-        let mut jobs = Vec::new();
+        let batch = pool.next_id;
         for path in includes(parsed) {
             let abs = normalize(&path);
             if !pool.requested.insert(abs.clone()) {
@@ -695,13 +722,15 @@ impl Loader<'_> {
             let slot = (self.read)(&path).map(|text| {
                 let id = pool.next_id;
                 pool.next_id += 1;
-                jobs.push(Job { id, path, text });
+                pool.jobs.push_front(Job {
+                    id,
+                    batch,
+                    path,
+                    text,
+                });
                 id
             });
             pool.slots.insert(abs, slot);
-        }
-        if !jobs.is_empty() {
-            pool.jobs.push_front(jobs);
         }
     }
 
