@@ -120,10 +120,11 @@ pub fn parse_with(
         Ok(t) => t,
         Err(e) => return Err(Error::io(root, "schema file", &e)),
     };
-    loader.included.insert(normalize(root));
+    let root_abs = normalize(root);
+    loader.included.insert(root_abs.clone());
     let root = parse_alone(root.to_owned(), text, doc_style);
     if includes(&root).next().is_none() {
-        loader.load(root, None)?;
+        loader.load(root, root_abs, None)?;
         return loader.check();
     }
     // Included files are parsed on worker threads, ahead of the loader,
@@ -144,7 +145,7 @@ pub fn parse_with(
             next_id: 0,
         });
         loader.prefetch(&root);
-        loader.load(root, None)?;
+        loader.load(root, root_abs, None)?;
         // Dropping the pool closes the queue and lets the workers finish.
         loader.pool = None;
         loader.check()
@@ -432,6 +433,9 @@ impl Drop for Pool<'_> {
 /// A source file and where it was included from.
 struct File {
     src: Arc<Source>,
+    /// Its path, normalized: an include of it from a file it includes is
+    /// a loop.
+    abs: PathBuf,
     parent: Option<(usize, Loc)>,
 }
 
@@ -457,6 +461,18 @@ struct Loader<'r> {
 /// The absolute, lexically normalized form of a path, to recognise a file
 /// included twice under different spellings.
 fn normalize(path: &str) -> PathBuf {
+    // Most paths are absolute and clean already (the loader joins include
+    // names onto an absolute root); they are their own normal form.
+    let clean = path.starts_with('/')
+        && !path.ends_with('/')
+        && !path.ends_with("/.")
+        && !path.ends_with("/..")
+        && !path.contains("//")
+        && !path.contains("/./")
+        && !path.contains("/../");
+    if clean {
+        return PathBuf::from(path);
+    }
     let abs = std::path::absolute(path).unwrap_or_else(|_| PathBuf::from(path));
     let mut out = PathBuf::new();
     for c in abs.components() {
@@ -620,11 +636,17 @@ impl Loader<'_> {
         self.files.locate(err, file)
     }
 
-    fn load(&mut self, parsed: Parsed, parent: Option<(usize, Loc)>) -> Result<(), Error> {
+    fn load(
+        &mut self,
+        parsed: Parsed,
+        abs: PathBuf,
+        parent: Option<(usize, Loc)>,
+    ) -> Result<(), Error> {
         let file = self.files.0.len();
         let Parsed { src, items } = parsed;
         self.files.0.push(File {
             src: src.clone(),
+            abs,
             parent,
         });
         let items = items.map_err(|e| self.locate(e, file))?;
@@ -764,7 +786,7 @@ impl Loader<'_> {
         // A file including itself, directly or through others, is a loop.
         let mut cur = Some(file);
         while let Some(c) = cur {
-            if normalize(&self.files.0[c].src.path) == abs {
+            if self.files.0[c].abs == abs {
                 return Err(self.sem(loc, file, format!("inclusion loop for {name}")));
             }
             cur = self.files.0[c].parent.as_ref().map(|(p, _)| *p);
@@ -782,7 +804,7 @@ impl Loader<'_> {
                 ));
             }
         };
-        self.load(parsed, Some((file, loc.clone())))
+        self.load(parsed, abs, Some((file, loc.clone())))
     }
 
     fn pragma(&mut self, value: &Node, loc: &Loc, file: usize) -> Result<(), Error> {
@@ -1175,6 +1197,39 @@ mod tests {
             text.ends_with("1 | { 'struct': 'Sx', 'data': { 'm': 'itn' } }\n  | ^"),
             "{text}"
         );
+    }
+
+    /// The shortcut for clean absolute paths gives what the general way
+    /// gives.
+    #[test]
+    fn normalize_takes_clean_paths_as_they_are() {
+        let general = |p: &str| {
+            let mut out = PathBuf::new();
+            for c in std::path::absolute(p).expect("absolute").components() {
+                match c {
+                    Component::ParentDir => {
+                        out.pop();
+                    }
+                    Component::CurDir => {}
+                    other => out.push(other),
+                }
+            }
+            out
+        };
+        for p in [
+            "/a/b.json",
+            "/a/b/../c.json",
+            "/a/./b.json",
+            "/a//b.json",
+            "/a/b/..",
+            "/a/b/.",
+            "/a/b/",
+            "rel/../x.json",
+            "./x.json",
+            "/",
+        ] {
+            assert_eq!(normalize(p), general(p), "{p}");
+        }
     }
 
     /// Of several definitions whose docs fail their checks, the first is
