@@ -408,6 +408,26 @@ impl JobQueue {
     }
 }
 
+/// The names in what look like include directives in `text`: a line that
+/// starts (after blanks) with `{ 'include': 'NAME'`. For reading ahead
+/// only; see [`Loader::request`].
+fn include_directives(text: &str) -> impl Iterator<Item = &str> {
+    memchr::memmem::find_iter(text.as_bytes(), b"'include'").filter_map(move |at| {
+        let line_start = memchr::memrchr(b'\n', &text.as_bytes()[..at]).map_or(0, |i| i + 1);
+        let before = text.get(line_start..at)?.trim_matches([' ', '\t']);
+        if before != "{" {
+            return None;
+        }
+        let after = text
+            .get(at + "'include'".len()..)?
+            .trim_start_matches([' ', '\t']);
+        let after = after.strip_prefix(':')?.trim_start_matches([' ', '\t']);
+        let name = after.strip_prefix('\'')?;
+        let end = name.find(['\'', '\n'])?;
+        name.get(..end).filter(|_| name.as_bytes()[end] == b'\'')
+    })
+}
+
 /// The worker threads' side of the loader: files sent to be parsed, and
 /// what came back.
 struct Pool<'q> {
@@ -734,25 +754,47 @@ impl Loader<'_> {
     /// Sends the files `parsed` includes to the workers, if there are any,
     /// so that they are parsed by the time the loader reaches them.
     fn prefetch(&mut self, parsed: &Parsed) {
-        let Some(pool) = &mut self.pool else { return };
-        let batch = pool.next_id;
+        if self.pool.is_none() {
+            return;
+        }
+        let batch = self.pool.as_ref().map_or(0, |p| p.next_id);
         for path in includes(parsed) {
-            let abs = normalize(&path);
-            if !pool.requested.insert(abs.clone()) {
-                continue;
-            }
-            let slot = (self.read)(&path).map(|text| {
-                let id = pool.next_id;
-                pool.next_id += 1;
-                pool.jobs.push_front(Job {
-                    id,
-                    batch,
-                    path,
-                    text,
-                });
-                id
+            self.request(path, batch);
+        }
+    }
+
+    /// Reads the file at `path` and queues it for the workers, unless it
+    /// was already; then, the same way, the files its text names in
+    /// include directives.
+    ///
+    /// Those are found by a glance at the text, not by parsing it: a
+    /// file's includes are otherwise known only once a worker has parsed
+    /// it and this thread, which competes with the workers for the cores,
+    /// has been woken to look (10.2's `block-core.json`, a quarter of the
+    /// schema, is included by `block.json`). A name the glance gets wrong
+    /// costs a read; the includes that count are the parsed ones.
+    fn request(&mut self, path: String, batch: usize) {
+        let Some(pool) = &mut self.pool else { return };
+        let abs = normalize(&path);
+        if !pool.requested.insert(abs.clone()) {
+            return;
+        }
+        let mut named = Vec::new();
+        let slot = (self.read)(&path).map(|text| {
+            named.extend(include_directives(&text).map(|name| join_include(&path, name)));
+            let id = pool.next_id;
+            pool.next_id += 1;
+            pool.jobs.push_front(Job {
+                id,
+                batch,
+                path,
+                text,
             });
-            pool.slots.insert(abs, slot);
+            id
+        });
+        pool.slots.insert(abs, slot);
+        for path in named {
+            self.request(path, batch);
         }
     }
 
@@ -1197,6 +1239,20 @@ mod tests {
             text.ends_with("1 | { 'struct': 'Sx', 'data': { 'm': 'itn' } }\n  | ^"),
             "{text}"
         );
+    }
+
+    /// Reading ahead glances at lines that open with an include directive,
+    /// and at nothing else.
+    #[test]
+    fn include_directives_are_found_at_line_starts() {
+        let text = "{ 'include': 'a.json' }\n\
+                    \t{'include' :'sub/b.json'}\n\
+                    # { 'include': 'comment.json' }\n\
+                    { 'struct': 'S', 'data': { 'include': 'str' } }\n\
+                    { 'include': 'open\n\
+                    { 'include': 'last.json' }";
+        let found: Vec<&str> = include_directives(text).collect();
+        assert_eq!(found, ["a.json", "sub/b.json", "last.json"]);
     }
 
     /// The shortcut for clean absolute paths gives what the general way
