@@ -92,7 +92,9 @@ pub fn fuzz_syntax_paths_agree(text: &str) -> bool {
 
 /// Like [`parse_file`], but reads files through `read`: for schemas held in
 /// memory, or tests. `read` gets paths as the schema spells them, joined
-/// onto the including file's directory.
+/// onto the including file's directory, each at most once. It may be asked
+/// for a file ahead of need, even one the parse stops before (an error
+/// comes first, or what looked like an include directive was not one).
 ///
 /// # Errors
 /// The first problem found, located in the file that has it.
