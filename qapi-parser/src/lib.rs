@@ -495,6 +495,12 @@ fn normalize(path: &str) -> PathBuf {
     if clean {
         return PathBuf::from(path);
     }
+    normalize_any(path)
+}
+
+/// [`normalize`] without its shortcut: `path` made absolute, `.` and `..`
+/// resolved lexically.
+fn normalize_any(path: &str) -> PathBuf {
     let abs = std::path::absolute(path).unwrap_or_else(|_| PathBuf::from(path));
     let mut out = PathBuf::new();
     for c in abs.components() {
@@ -1261,19 +1267,6 @@ mod tests {
     /// gives.
     #[test]
     fn normalize_takes_clean_paths_as_they_are() {
-        let general = |p: &str| {
-            let mut out = PathBuf::new();
-            for c in std::path::absolute(p).expect("absolute").components() {
-                match c {
-                    Component::ParentDir => {
-                        out.pop();
-                    }
-                    Component::CurDir => {}
-                    other => out.push(other),
-                }
-            }
-            out
-        };
         for p in [
             "/a/b.json",
             "/a/b/../c.json",
@@ -1286,7 +1279,7 @@ mod tests {
             "./x.json",
             "/",
         ] {
-            assert_eq!(normalize(p), general(p), "{p}");
+            assert_eq!(normalize(p), normalize_any(p), "{p}");
         }
     }
 
