@@ -240,56 +240,17 @@ fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Item, Node, Source, Tree, Value, parse_exact};
+    use super::super::{Source, Tree, parse_exact};
 
-    /// The items of `text` on the packed path, or `None` where it gives
-    /// the file to the exact path.
-    fn packed(text: &str) -> Option<String> {
-        let src = Source::new("t.json".into(), text.into());
-        super::parse(&src).map(|tree| show_items(&tree))
+    /// The file on the packed path (`None` where it is left to the exact
+    /// path), and on the exact path (`None` where that finds an error).
+    /// Trees compare with every position and doc line.
+    fn both(src: &Source) -> (Option<Tree<'_>>, Option<Tree<'_>>) {
+        (super::parse(src), parse_exact(src).ok())
     }
 
-    fn exact(text: &str) -> String {
-        let src = Source::new("t.json".into(), text.into());
-        match parse_exact(&src) {
-            Ok(tree) => show_items(&tree),
-            Err(e) => format!("{}: {}", e.loc, e.message),
-        }
-    }
-
-    /// Items with every position, so that a position the packed path maps
-    /// wrongly shows.
-    fn show_items(tree: &Tree<'_>) -> String {
-        tree.items
-            .iter()
-            .map(|i| match i {
-                Item::Expr(n) => show(n),
-                Item::Doc(d) => {
-                    let lines = &tree.doc_lines[d.lines.clone()];
-                    let at =
-                        |l: &super::super::BlockLine<'_>| format!("{}:{}:{}", l.pos, l.line, l.col);
-                    let lines = lines.iter().map(at).collect::<Vec<_>>().join(",");
-                    format!("doc({lines}..{})", d.end)
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-
-    fn show(n: &Node<'_>) -> String {
-        let v = match &n.value {
-            Value::Str(s) => format!("{s:?}"),
-            Value::Bool(b) => b.to_string(),
-            Value::List(l) => format!("[{}]", l.iter().map(show).collect::<Vec<_>>().join(",")),
-            Value::Dict(d) => format!(
-                "{{{}}}",
-                d.iter()
-                    .map(|(k, v)| format!("{k}:{}", show(v)))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            ),
-        };
-        format!("{v}@{}", n.pos)
+    fn source(text: &str) -> Source {
+        Source::new("t.json".into(), text.into())
     }
 
     #[test]
@@ -304,8 +265,10 @@ mod tests {
             "'x' true ['y']",
             "",
         ] {
-            let got = packed(text);
-            assert_eq!(got.as_deref(), Some(exact(text).as_str()), "{text:?}");
+            let src = source(text);
+            let (packed, exact) = both(&src);
+            assert!(packed.is_some(), "{text:?}");
+            assert_eq!(packed, exact, "{text:?}");
         }
     }
 
@@ -334,11 +297,13 @@ mod tests {
             "{ 'a': [ 'b' ",
             &format!("{}'x'{}", "[".repeat(65), "]".repeat(65)),
         ] {
-            assert_eq!(packed(text), None, "{text:?}");
+            assert!(super::parse(&source(text)).is_none(), "{text:?}");
         }
         // Nesting up to the limit is still packed.
         let deep = format!("{}'x'{}", "[".repeat(64), "]".repeat(64));
-        assert_eq!(packed(&deep).as_deref(), Some(exact(&deep).as_str()));
+        let src = source(&deep);
+        let (packed, exact) = both(&src);
+        assert!(packed.is_some() && packed == exact);
     }
 
     /// Truncated and mutated copies of real files: wherever the packed
@@ -380,8 +345,7 @@ mod tests {
                     }
                 }
                 assert!(super::super::paths_agree(&t), "{name}: {t:?}");
-                let src = Source::new("t.json".into(), t);
-                packed_taken += usize::from(super::parse(&src).is_some());
+                packed_taken += usize::from(super::parse(&source(&t)).is_some());
             }
         }
         // Blanks, newlines and truncations after a whole expression leave
@@ -415,12 +379,12 @@ mod tests {
                 let Ok(text) = std::fs::read_to_string(&path) else {
                     continue;
                 };
-                let want = exact(&text);
-                let src = Source::new("t.json".into(), text.clone());
-                let valid = parse_exact(&src).is_ok();
-                match packed(&text) {
-                    Some(got) => assert_eq!(got, want, "{}", path.display()),
-                    None => assert!(!valid, "{}: valid, not packed", path.display()),
+                let src = source(&text);
+                match both(&src) {
+                    (Some(packed), exact) => assert_eq!(Some(packed), exact, "{}", path.display()),
+                    (None, exact) => {
+                        assert!(exact.is_none(), "{}: valid, not packed", path.display())
+                    }
                 }
                 files += 1;
             }
